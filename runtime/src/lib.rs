@@ -1,0 +1,182 @@
+//! # The regchain runtime
+//!
+//! A permissioned chain whose validators are the orchestrator nodes themselves. Blocks are
+//! authored by Aura, one author per slot, and finalized by GRANDPA, which tolerates fewer than
+//! a third of the validators being Byzantine.
+//!
+//! The chain charges no transaction fees: there is no transaction-payment pallet, and
+//! `pallet-balances` is present only so that accounts have a provider (a fee-less chain still
+//! refuses transactions from accounts that do not exist).
+//!
+//! Time on this chain is driven by one constant, [`MILLISECS_PER_BLOCK`]; every other duration
+//! and the block weight limits are derived from it in [`configs`].
+
+#![cfg_attr(not(feature = "std"), no_std)]
+// `construct_runtime!` does a lot of recursion and requires us to increase the limit.
+#![recursion_limit = "256"]
+
+#[cfg(feature = "std")]
+include!(concat!(env!("OUT_DIR"), "/wasm_binary.rs"));
+
+extern crate alloc;
+
+pub mod apis;
+pub mod configs;
+pub mod genesis_config_presets;
+
+use alloc::{borrow::Cow, vec::Vec};
+use sp_runtime::{
+	generic, impl_opaque_keys,
+	traits::{BlakeTwo256, IdentifyAccount, Verify},
+	MultiAddress, MultiSignature,
+};
+use sp_version::RuntimeVersion;
+
+pub use frame_system::Call as SystemCall;
+pub use pallet_balances::Call as BalancesCall;
+pub use pallet_timestamp::Call as TimestampCall;
+#[cfg(any(feature = "std", test))]
+pub use sp_runtime::BuildStorage;
+
+/// Block time, in milliseconds: the Aura slot duration.
+///
+/// This is the one time constant of the chain. Block weight limits, the minimum timestamp
+/// period and every conversion between time and blocks follow from it (see [`configs`]).
+/// It cannot change on a running chain: a different value is a different chain. To build a
+/// runtime for a WAN deployment, change this value (for example to 1000) and rebuild.
+pub const MILLISECS_PER_BLOCK: u64 = 250;
+
+/// The Aura slot duration. Equal to the block time: Aura has at most one author per slot.
+pub const SLOT_DURATION: u64 = MILLISECS_PER_BLOCK;
+
+/// Conversions between wall-clock time and a number of blocks, derived from
+/// [`MILLISECS_PER_BLOCK`]. They assume no skipped slot: use them for sizes (history windows,
+/// block-hash counts), never to measure time, which the chain reads from its timestamp.
+pub const SECONDS: BlockNumber = (1_000 / MILLISECS_PER_BLOCK) as BlockNumber;
+/// One minute of blocks.
+pub const MINUTES: BlockNumber = (60_000 / MILLISECS_PER_BLOCK) as BlockNumber;
+/// One hour of blocks.
+pub const HOURS: BlockNumber = MINUTES * 60;
+/// One day of blocks.
+pub const DAYS: BlockNumber = HOURS * 24;
+
+/// The runtime's version.
+#[sp_version::runtime_version]
+pub const VERSION: RuntimeVersion = RuntimeVersion {
+	spec_name: Cow::Borrowed("regchain"),
+	impl_name: Cow::Borrowed("regchain"),
+	authoring_version: 1,
+	spec_version: 100,
+	impl_version: 1,
+	apis: apis::RUNTIME_API_VERSIONS,
+	transaction_version: 1,
+	system_version: 1,
+};
+
+/// An index to a block.
+pub type BlockNumber = u32;
+/// Signature of a transaction: sr25519, ed25519 or ecdsa.
+pub type Signature = MultiSignature;
+/// An account identifier: the public key of the account's signing scheme.
+pub type AccountId = <<Signature as Verify>::Signer as IdentifyAccount>::AccountId;
+/// Balance of an account. Balances exist only to give accounts a provider: there are no fees.
+pub type Balance = u128;
+/// Index of a transaction in the chain.
+pub type Nonce = u32;
+/// A hash of some data used by the chain.
+pub type Hash = sp_core::H256;
+
+/// Opaque types, used by the node without knowing the runtime's concrete extrinsic format.
+pub mod opaque {
+	use super::*;
+	pub use sp_runtime::OpaqueExtrinsic as UncheckedExtrinsic;
+
+	/// Opaque block header type.
+	pub type Header = generic::Header<BlockNumber, BlakeTwo256>;
+	/// Opaque block type.
+	pub type Block = generic::Block<Header, UncheckedExtrinsic>;
+	/// Opaque block identifier type.
+	pub type BlockId = generic::BlockId<Block>;
+}
+
+impl_opaque_keys! {
+	/// The session keys of a validator: an Aura key to author, a GRANDPA key to vote.
+	pub struct SessionKeys {
+		pub aura: Aura,
+		pub grandpa: Grandpa,
+	}
+}
+
+/// The address format for describing accounts.
+pub type Address = MultiAddress<AccountId, ()>;
+/// Block header type as expected by this runtime.
+pub type Header = generic::Header<BlockNumber, BlakeTwo256>;
+/// Block type as expected by this runtime.
+pub type Block = generic::Block<Header, UncheckedExtrinsic>;
+
+/// The transaction extensions: the usual FRAME checks, with no fee payment.
+pub type TxExtension = (
+	frame_system::CheckNonZeroSender<Runtime>,
+	frame_system::CheckSpecVersion<Runtime>,
+	frame_system::CheckTxVersion<Runtime>,
+	frame_system::CheckGenesis<Runtime>,
+	frame_system::CheckEra<Runtime>,
+	frame_system::CheckNonce<Runtime>,
+	frame_system::CheckWeight<Runtime>,
+);
+
+/// Unchecked extrinsic type as expected by this runtime.
+pub type UncheckedExtrinsic =
+	generic::UncheckedExtrinsic<Address, RuntimeCall, Signature, TxExtension>;
+/// The payload being signed in transactions.
+pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
+
+/// All migrations of the runtime, aside from the ones declared in the pallets.
+#[allow(unused_parens)]
+type Migrations = ();
+
+/// Executive: dispatches calls to the pallets.
+pub type Executive = frame_executive::Executive<
+	Runtime,
+	Block,
+	frame_system::ChainContext<Runtime>,
+	Runtime,
+	AllPalletsWithSystem,
+	Migrations,
+>;
+
+#[frame_support::runtime]
+mod runtime {
+	#[runtime::runtime]
+	#[runtime::derive(
+		RuntimeCall,
+		RuntimeEvent,
+		RuntimeError,
+		RuntimeOrigin,
+		RuntimeFreezeReason,
+		RuntimeHoldReason,
+		RuntimeSlashReason,
+		RuntimeLockId,
+		RuntimeTask,
+		RuntimeViewFunction
+	)]
+	pub struct Runtime;
+
+	#[runtime::pallet_index(0)]
+	pub type System = frame_system;
+
+	#[runtime::pallet_index(1)]
+	pub type Timestamp = pallet_timestamp;
+
+	#[runtime::pallet_index(2)]
+	pub type Aura = pallet_aura;
+
+	#[runtime::pallet_index(3)]
+	pub type Grandpa = pallet_grandpa;
+
+	#[runtime::pallet_index(4)]
+	pub type Balances = pallet_balances;
+
+	#[runtime::pallet_index(5)]
+	pub type Sudo = pallet_sudo;
+}

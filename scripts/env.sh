@@ -1,0 +1,13 @@
+# Shared settings for regchain's scripts; sourced, not run.
+#
+# The cargo target directory lives outside the work tree so that builds survive between clones,
+# sessions and CI runs on the same machine. One profile only: tests and binaries share --release.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/regchain/target}"
+REGCHAIN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REGCHAIN_NODE="${REGCHAIN_NODE:-$CARGO_TARGET_DIR/release/regchain-node}"
+export REGCHAIN_ROOT REGCHAIN_NODE
+
+# Builds every binary of the workspace in release mode (incremental when already built).
+build_release() {
+	(cd "$REGCHAIN_ROOT" && cargo build --release --workspace --bins --locked)
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian/Ubuntu machine lacks to build regchain. Safe to rerun.
+#   - protoc (protobuf-compiler): litep2p's build script needs it;
+#   - clang and libclang-dev: bindgen, for crates that wrap C;
+#   - the wasm32v1-none Rust target: the runtime is compiled to it.
+set -euo pipefail
+
+missing=()
+command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
+command -v clang >/dev/null 2>&1 || missing+=(clang)
+dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
+
+if ((${#missing[@]})); then
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	echo "setup: installing ${missing[*]}"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! rustup target list --installed | grep -qx wasm32v1-none; then
+	echo "setup: adding the wasm32v1-none Rust target"
+	rustup target add wasm32v1-none
+fi
+
+echo "setup: ok (protoc $(protoc --version | cut -d' ' -f2), $(rustc --version))"

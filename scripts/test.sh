@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs regchain's whole test suite: unit tests, then the tests that start real node processes.
+# Builds first (release profile only; the target directory is $CARGO_TARGET_DIR, by default
+# ~/.cache/regchain/target, outside the work tree).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$REGCHAIN_ROOT"
+
+started=$(date +%s)
+build_release
+echo "test: build took $(( $(date +%s) - started )) s"
+
+# Tests that start nodes run one at a time: they use many processes and ports, and timing
+# (finality) suffers when two testnets share two cores.
+cargo test --release --workspace --locked -- --test-threads=1
+echo "test: build and tests took $(( $(date +%s) - started )) s"

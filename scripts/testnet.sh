@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# A local regchain testnet of N validators (default 4) on loopback.
+#
+#   scripts/testnet.sh [-n N] [--detach]   build if needed, start, print endpoints; Ctrl-C stops
+#   scripts/testnet.sh stop                stop every node this script started
+#   scripts/testnet.sh status              show each node's best and finalized block
+#
+# All data (chain spec, keystores, databases, logs, pids) lives under one directory:
+# $REGCHAIN_TESTNET_DIR, by default /tmp/regchain-testnet. A new start wipes it.
+# Validator i (1-based) listens on RPC 9943+i, P2P 30332+i and Prometheus 9614+i, on 127.0.0.1.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+
+DIR="${REGCHAIN_TESTNET_DIR:-/tmp/regchain-testnet}"
+SEEDS=(Alice Bob Charlie Dave Eve Ferdie)
+
+die() { echo "testnet: $*" >&2; exit 1; }
+
+stop() {
+	[ -f "$DIR/pids" ] || { echo "testnet: nothing to stop in $DIR"; return 0; }
+	while read -r pid; do
+		kill "$pid" 2>/dev/null || true
+	done <"$DIR/pids"
+	# Give nodes a moment to close their databases, then make sure they are gone.
+	for _ in $(seq 50); do
+		alive=0
+		while read -r pid; do kill -0 "$pid" 2>/dev/null && alive=1; done <"$DIR/pids"
+		[ "$alive" = 0 ] && break
+		sleep 0.1
+	done
+	while read -r pid; do kill -9 "$pid" 2>/dev/null || true; done <"$DIR/pids"
+	rm -f "$DIR/pids"
+	echo "testnet: stopped"
+}
+
+rpc() { # rpc PORT METHOD [PARAMS]
+	curl -sf -H 'Content-Type: application/json' \
+		-d "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"$2\",\"params\":${3:-[]}}" "http://127.0.0.1:$1"
+}
+
+status() {
+	[ -f "$DIR/pids" ] || die "not running (no $DIR/pids)"
+	local i=0
+	while read -r _; do
+		i=$((i + 1))
+		local port=$((9943 + i)) best fin
+		best=$(rpc $port chain_getHeader | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["result"]["number"],16))' 2>/dev/null || echo down)
+		fin=$(rpc $port chain_getFinalizedHead | python3 -c 'import json,sys; print(json.load(sys.stdin)["result"])' 2>/dev/null || true)
+		[ -n "$fin" ] && fin=$(rpc $port chain_getHeader "[\"$fin\"]" | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["result"]["number"],16))')
+		echo "validator $i  ws://127.0.0.1:$port  best $best  finalized ${fin:-?}"
+	done <"$DIR/pids"
+}
+
+seed_name() { # the i-th (1-based) validator's key seed name
+	local i=$1
+	if [ "$i" -le "${#SEEDS[@]}" ]; then echo "${SEEDS[$((i - 1))]}"; else echo "Validator$i"; fi
+}
+
+public_key() { # public_key SCHEME SURI -> SS58 address of the key
+	"$REGCHAIN_NODE" key inspect --scheme "$1" --output-type json "$2" |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["ss58PublicKey"])'
+}
+
+start() {
+	local n=4 detach=0
+	while [ $# -gt 0 ]; do
+		case "$1" in
+			-n) n="$2"; shift 2 ;;
+			--detach) detach=1; shift ;;
+			*) die "unknown option $1 (usage: testnet.sh [-n N] [--detach] | stop | status)" ;;
+		esac
+	done
+	[[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 32 ] || die "-n takes 1 to 32 validators"
+	[ "$n" -ge 4 ] || echo "testnet: warning: with $n validators GRANDPA tolerates no failure (4 tolerate one)"
+
+	[ -f "$DIR/pids" ] && stop
+	[ -x "$REGCHAIN_NODE" ] || { echo "testnet: building regchain-node (release)"; build_release; }
+	rm -rf "$DIR"
+	mkdir -p "$DIR"
+
+	# A chain spec from the `local` preset, with this testnet's validators as authorities.
+	local aura=() gran=()
+	for i in $(seq "$n"); do
+		aura+=("$(public_key sr25519 "//$(seed_name "$i")")")
+		gran+=("$(public_key ed25519 "//$(seed_name "$i")")")
+	done
+	"$REGCHAIN_NODE" export-chain-spec --chain local --output "$DIR/plain.json" 2>/dev/null
+	python3 - "$DIR/plain.json" "${aura[*]}" "${gran[*]}" <<'PY'
+import json, sys
+path, aura, gran = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
+spec = json.load(open(path))
+patch = spec["genesis"]["runtimeGenesis"]["patch"]
+patch["aura"]["authorities"] = aura
+patch["grandpa"]["authorities"] = [[g, 1] for g in gran]
+spec["bootNodes"] = []
+json.dump(spec, open(path, "w"), indent=2)
+PY
+	"$REGCHAIN_NODE" export-chain-spec --chain "$DIR/plain.json" --raw --output "$DIR/chain-spec.json" 2>/dev/null
+	echo "testnet: chain spec $DIR/chain-spec.json ($n validators)"
+
+	local boot=""
+	for i in $(seq "$n"); do
+		local name base key peer
+		name=$(seed_name "$i")
+		base="$DIR/validator$i"
+		key=$(printf '%064x' "$i")
+		printf '%s' "$key" >"$DIR/validator$i.node-key"
+		peer=$("$REGCHAIN_NODE" key inspect-node-key --file "$DIR/validator$i.node-key")
+		"$REGCHAIN_NODE" key insert --base-path "$base" --chain "$DIR/chain-spec.json" \
+			--scheme sr25519 --suri "//$name" --key-type aura
+		"$REGCHAIN_NODE" key insert --base-path "$base" --chain "$DIR/chain-spec.json" \
+			--scheme ed25519 --suri "//$name" --key-type gran
+		local p2p=$((30332 + i))
+		"$REGCHAIN_NODE" --validator --chain "$DIR/chain-spec.json" --name "$name" \
+			--base-path "$base" --node-key-file "$DIR/validator$i.node-key" \
+			--listen-addr "/ip4/127.0.0.1/tcp/$p2p" --port "$p2p" \
+			--rpc-port $((9943 + i)) --rpc-cors all \
+			--prometheus-port $((9614 + i)) \
+			--no-mdns --no-telemetry ${boot:+--bootnodes "$boot"} \
+			>"$DIR/validator$i.log" 2>&1 &
+		echo $! >>"$DIR/pids"
+		[ -n "$boot" ] || boot="/ip4/127.0.0.1/tcp/$p2p/p2p/$peer"
+	done
+
+	for i in $(seq "$n"); do
+		local port=$((9943 + i))
+		for _ in $(seq 300); do rpc $port system_health >/dev/null 2>&1 && break; sleep 0.1; done
+		rpc $port system_health >/dev/null 2>&1 || { stop; die "validator $i did not start; see $DIR/validator$i.log"; }
+		echo "testnet: $(seed_name "$i") (validator $i): RPC ws://127.0.0.1:$port  log $DIR/validator$i.log"
+	done
+	echo "testnet: all data under $DIR; polkadot.js apps: https://polkadot.js.org/apps/?rpc=ws%3A%2F%2F127.0.0.1%3A9944"
+
+	if [ "$detach" = 0 ]; then
+		trap 'echo; stop; exit 0' INT TERM
+		echo "testnet: running; Ctrl-C stops every node"
+		while sleep 5; do status | sed 's/^/  /'; done
+	fi
+}
+
+case "${1:-start}" in
+	stop) stop ;;
+	status) status ;;
+	start) shift || true; start "$@" ;;
+	-*) start "$@" ;;
+	*) die "usage: testnet.sh [start] [-n N] [--detach] | stop | status" ;;
+esac

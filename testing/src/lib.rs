@@ -1,0 +1,261 @@
+//! A small harness that runs real `regchain-node` processes on free loopback ports.
+//!
+//! Every node is started with its own base path and ports, its output goes to a log file that is
+//! printed when a test fails, and it is killed when its [`Node`] is dropped. Waiting is always a
+//! condition polled against a deadline ([`wait_for`]), never a fixed sleep.
+
+pub mod extrinsic;
+pub mod rpc;
+
+use std::{
+	fs::File,
+	io::Read,
+	net::TcpListener,
+	path::{Path, PathBuf},
+	process::{Child, Command, Output, Stdio},
+	time::{Duration, Instant},
+};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::Value;
+
+pub use rpc::Rpc;
+
+/// The `regchain-node` binary: `$REGCHAIN_NODE`, or the one built beside this executable in the
+/// same cargo target directory (`target/release/regchain-node`).
+pub fn node_binary() -> PathBuf {
+	if let Some(path) = std::env::var_os("REGCHAIN_NODE") {
+		return PathBuf::from(path);
+	}
+	let exe = std::env::current_exe().expect("the current executable has a path");
+	let mut dir = exe.parent().expect("an executable lives in a directory").to_path_buf();
+	// Test binaries live in `target/release/deps`, binaries in `target/release`.
+	if dir.ends_with("deps") {
+		dir.pop();
+	}
+	dir.join("regchain-node")
+}
+
+/// Runs `regchain-node` with `args` to completion (for subcommands such as `key` or
+/// `export-chain-spec`).
+pub fn run_node_command(args: &[&str]) -> Result<Output> {
+	Command::new(node_binary())
+		.args(args)
+		.output()
+		.with_context(|| format!("running {} {}", node_binary().display(), args.join(" ")))
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+	TcpListener::bind("127.0.0.1:0")
+		.and_then(|listener| listener.local_addr())
+		.map(|addr| addr.port())
+		.expect("the OS hands out an ephemeral port")
+}
+
+/// Polls `condition` every 100 ms until it returns `Some`, or fails after `timeout`.
+pub fn wait_for<T>(
+	what: &str,
+	timeout: Duration,
+	mut condition: impl FnMut() -> Option<T>,
+) -> Result<T> {
+	let deadline = Instant::now() + timeout;
+	loop {
+		if let Some(value) = condition() {
+			return Ok(value);
+		}
+		if Instant::now() >= deadline {
+			bail!("timed out after {timeout:?} waiting for {what}");
+		}
+		std::thread::sleep(Duration::from_millis(100));
+	}
+}
+
+/// The peer id of the node key `key` (hex, 32 bytes), as `regchain-node key inspect-node-key`
+/// computes it.
+pub fn peer_id_of_node_key(key: &str, dir: &Path) -> Result<String> {
+	let file = dir.join(format!("node-key-{key}"));
+	std::fs::write(&file, key)?;
+	let out = run_node_command(&["key", "inspect-node-key", "--file", file.to_str().unwrap()])?;
+	if !out.status.success() {
+		bail!("inspect-node-key failed: {}", String::from_utf8_lossy(&out.stderr));
+	}
+	Ok(String::from_utf8(out.stdout)?.trim().to_string())
+}
+
+/// How to start one node.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+	/// A name for logs.
+	pub name: String,
+	/// Arguments besides ports and the base path, for example `["--dev"]` or
+	/// `["--chain", "local", "--alice", "--validator"]`.
+	pub args: Vec<String>,
+	/// The base path: kept across restarts of the same node.
+	pub base_path: PathBuf,
+	/// JSON-RPC port.
+	pub rpc_port: u16,
+	/// Peer-to-peer port.
+	pub p2p_port: u16,
+}
+
+impl NodeConfig {
+	/// A node named `name` with fresh ports, whose data lives under `dir/name`.
+	pub fn new(name: &str, dir: &Path, args: &[&str]) -> Self {
+		Self {
+			name: name.to_string(),
+			args: args.iter().map(|s| s.to_string()).collect(),
+			base_path: dir.join(name),
+			rpc_port: free_port(),
+			p2p_port: free_port(),
+		}
+	}
+}
+
+/// A running `regchain-node` process, killed on drop.
+pub struct Node {
+	/// How it was started (and can be started again).
+	pub config: NodeConfig,
+	child: Option<Child>,
+	log_path: PathBuf,
+	/// Its JSON-RPC endpoint.
+	pub rpc: Rpc,
+}
+
+impl Node {
+	/// Starts a node and waits until its JSON-RPC answers.
+	pub fn start(config: NodeConfig) -> Result<Self> {
+		std::fs::create_dir_all(&config.base_path)?;
+		let log_path = config.base_path.with_extension("log");
+		let log = File::options().create(true).append(true).open(&log_path)?;
+		let child = Command::new(node_binary())
+			.args(&config.args)
+			.arg("--base-path")
+			.arg(&config.base_path)
+			.args(["--rpc-port", &config.rpc_port.to_string()])
+			.args(["--port", &config.p2p_port.to_string()])
+			.args(["--no-prometheus", "--no-telemetry", "--no-mdns"])
+			.args(["--listen-addr", &format!("/ip4/127.0.0.1/tcp/{}", config.p2p_port)])
+			.stdout(Stdio::null())
+			.stderr(log)
+			.spawn()
+			.with_context(|| format!("starting {}", node_binary().display()))?;
+		let rpc = Rpc::new(config.rpc_port);
+		let mut node = Node { config, child: Some(child), log_path, rpc };
+		let name = node.config.name.clone();
+		wait_for(&format!("{name}'s RPC"), Duration::from_secs(60), || {
+			if node.has_exited() {
+				return Some(Err(anyhow!("{name} exited at start-up:\n{}", node.log_tail())));
+			}
+			node.rpc.call("system_health", Value::Array(vec![])).ok().map(|_| Ok(()))
+		})??;
+		Ok(node)
+	}
+
+	/// Whether the process has exited.
+	pub fn has_exited(&mut self) -> bool {
+		match self.child.as_mut() {
+			Some(child) => !matches!(child.try_wait(), Ok(None)),
+			None => true,
+		}
+	}
+
+	/// Kills the process (SIGKILL) and waits for it.
+	pub fn kill(&mut self) {
+		if let Some(mut child) = self.child.take() {
+			let _ = child.kill();
+			let _ = child.wait();
+		}
+	}
+
+	/// Starts the same node again, with the same base path and ports.
+	pub fn restart(&mut self) -> Result<()> {
+		self.kill();
+		let again = Node::start(self.config.clone())?;
+		*self = again;
+		Ok(())
+	}
+
+	/// The process id, while it runs.
+	pub fn pid(&self) -> Option<u32> {
+		self.child.as_ref().map(|c| c.id())
+	}
+
+	/// The last lines of the node's log.
+	pub fn log_tail(&self) -> String {
+		let mut text = String::new();
+		if let Ok(mut file) = File::open(&self.log_path) {
+			let _ = file.read_to_string(&mut text);
+		}
+		let lines: Vec<&str> = text.lines().collect();
+		lines[lines.len().saturating_sub(40)..].join("\n")
+	}
+
+	/// The `/p2p/...` multiaddress other nodes use to reach this one.
+	pub fn multiaddr(&self, peer_id: &str) -> String {
+		format!("/ip4/127.0.0.1/tcp/{}/p2p/{peer_id}", self.config.p2p_port)
+	}
+
+	/// Best block number.
+	pub fn best_number(&self) -> Result<u32> {
+		self.rpc.header_number(Value::Null)
+	}
+
+	/// Finalized block number.
+	pub fn finalized_number(&self) -> Result<u32> {
+		let hash = self.rpc.call("chain_getFinalizedHead", Value::Array(vec![]))?;
+		self.rpc.header_number(hash)
+	}
+}
+
+impl Drop for Node {
+	fn drop(&mut self) {
+		if std::thread::panicking() {
+			eprintln!("---- log of {} ----\n{}", self.config.name, self.log_tail());
+		}
+		self.kill();
+	}
+}
+
+/// A local testnet of the four validators of the `local` chain (Alice, Bob, Charlie, Dave),
+/// connected through Alice as the boot node. Its data lives in a temporary directory.
+pub struct Testnet {
+	/// The validators, in the order Alice, Bob, Charlie, Dave.
+	pub nodes: Vec<Node>,
+	/// Where their data lives.
+	pub dir: tempfile::TempDir,
+}
+
+/// The well-known validators of the `local` chain and their node keys.
+pub const LOCAL_VALIDATORS: [(&str, &str); 4] = [
+	("alice", "0000000000000000000000000000000000000000000000000000000000000001"),
+	("bob", "0000000000000000000000000000000000000000000000000000000000000002"),
+	("charlie", "0000000000000000000000000000000000000000000000000000000000000003"),
+	("dave", "0000000000000000000000000000000000000000000000000000000000000004"),
+];
+
+impl Testnet {
+	/// Starts the four validators of `chain` (`local`, or a spec file of the same validators).
+	pub fn start(chain: &str) -> Result<Self> {
+		let dir = tempfile::tempdir()?;
+		let mut nodes: Vec<Node> = Vec::new();
+		let mut boot: Option<String> = None;
+		for (name, key) in LOCAL_VALIDATORS {
+			let mut args: Vec<String> = ["--chain", chain, "--validator", &format!("--{name}")]
+				.iter()
+				.map(|s| s.to_string())
+				.collect();
+			args.extend(["--node-key".to_string(), key.to_string()]);
+			if let Some(boot) = &boot {
+				args.extend(["--bootnodes".to_string(), boot.clone()]);
+			}
+			let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+			let node = Node::start(NodeConfig::new(name, dir.path(), &argv))?;
+			if boot.is_none() {
+				boot = Some(node.multiaddr(&peer_id_of_node_key(key, dir.path())?));
+			}
+			nodes.push(node);
+		}
+		Ok(Testnet { nodes, dir })
+	}
+}

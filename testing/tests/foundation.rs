@@ -1,0 +1,154 @@
+//! The foundation, tested against real `regchain-node` processes: a dev node, a four-validator
+//! local testnet and its fault tolerance, chain-spec export, and errors on bad input.
+
+use std::{collections::BTreeSet, time::Duration};
+
+use anyhow::Result;
+use regchain_testing::{run_node_command, wait_for, Node, NodeConfig, Testnet};
+use serde_json::json;
+
+/// The index (slot modulo the number of authorities) of the Aura author of block `number`.
+fn aura_author(node: &Node, number: u32, authorities: u64) -> Result<u64> {
+	let hash = node.rpc.block_hash(number)?.expect("block exists");
+	let header = node.rpc.call("chain_getHeader", json!([hash]))?;
+	// A pre-runtime digest: 0x06, engine "aura" (61757261), length 8 (0x20), slot as u64 LE.
+	for log in header["digest"]["logs"].as_array().expect("digest logs") {
+		if let Some(slot_hex) = log.as_str().and_then(|l| l.strip_prefix("0x066175726120")) {
+			let bytes: Vec<u8> = (0..8)
+				.map(|i| u8::from_str_radix(&slot_hex[2 * i..2 * i + 2], 16).expect("hex"))
+				.collect();
+			let slot = u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
+			return Ok(slot % authorities);
+		}
+	}
+	anyhow::bail!("block {number} carries no Aura pre-runtime digest")
+}
+
+#[test]
+fn dev_node_authors_and_finalizes_blocks() -> Result<()> {
+	let dir = tempfile::tempdir()?;
+	let node = Node::start(NodeConfig::new("dev", dir.path(), &["--dev"]))?;
+	let finalized = wait_for("three finalized blocks", Duration::from_secs(60), || {
+		node.finalized_number().ok().filter(|n| *n >= 3)
+	})?;
+	assert!(node.best_number()? >= finalized);
+	Ok(())
+}
+
+#[test]
+fn local_testnet_survives_one_fault_and_stalls_safely_with_two() -> Result<()> {
+	let mut net = Testnet::start("local")?;
+
+	// Every node's finalized head advances, and every validator authors.
+	for node in &net.nodes {
+		wait_for(
+			&format!("{} to finalize 20 blocks", node.config.name),
+			Duration::from_secs(120),
+			|| node.finalized_number().ok().filter(|n| *n >= 20),
+		)?;
+	}
+	let authors: BTreeSet<u64> = (1..=20)
+		.map(|n| aura_author(&net.nodes[0], n, 4))
+		.collect::<Result<_>>()?;
+	assert_eq!(authors, BTreeSet::from([0, 1, 2, 3]), "all four validators author blocks");
+
+	// One validator down: three of four voters still finalize.
+	net.nodes[3].kill();
+	let before = net.nodes[0].finalized_number()?;
+	wait_for("finality to continue with one validator down", Duration::from_secs(60), || {
+		net.nodes[0].finalized_number().ok().filter(|n| *n >= before + 10)
+	})?;
+
+	// Two down: two of four voters cannot finalize, though blocks are still authored.
+	net.nodes[2].kill();
+	std::thread::sleep(Duration::from_secs(3)); // let a round already under way conclude
+	let stalled_at = net.nodes[0].finalized_number()?;
+	let best_at_stall = net.nodes[0].best_number()?;
+	std::thread::sleep(Duration::from_secs(6));
+	assert_eq!(
+		net.nodes[0].finalized_number()?,
+		stalled_at,
+		"finality must stop with two of four validators down"
+	);
+	assert!(net.nodes[0].best_number()? > best_at_stall, "the live validators still author");
+	let finalized_hashes: Vec<Option<String>> =
+		(1..=stalled_at).map(|n| net.nodes[0].rpc.block_hash(n)).collect::<Result<_>>()?;
+
+	// Both back: finality resumes and no finalized block changed.
+	net.nodes[2].restart()?;
+	net.nodes[3].restart()?;
+	for node in &net.nodes {
+		wait_for(
+			&format!("{} to finalize past the stall", node.config.name),
+			Duration::from_secs(120),
+			|| node.finalized_number().ok().filter(|n| *n >= stalled_at + 10),
+		)?;
+		for (number, expected) in (1..=stalled_at).zip(&finalized_hashes) {
+			assert_eq!(
+				&node.rpc.block_hash(number)?,
+				expected,
+				"{}: finalized block {number} changed",
+				node.config.name
+			);
+		}
+	}
+	Ok(())
+}
+
+#[test]
+fn raw_chain_spec_has_the_presets_genesis() -> Result<()> {
+	let dir = tempfile::tempdir()?;
+	let spec = dir.path().join("local-raw.json");
+	let out = run_node_command(&[
+		"export-chain-spec",
+		"--chain",
+		"local",
+		"--raw",
+		"--output",
+		spec.to_str().unwrap(),
+	])?;
+	assert!(out.status.success(), "export failed: {}", String::from_utf8_lossy(&out.stderr));
+
+	let from_preset = Node::start(NodeConfig::new("preset", dir.path(), &["--chain", "local"]))?;
+	let from_file =
+		Node::start(NodeConfig::new("file", dir.path(), &["--chain", spec.to_str().unwrap()]))?;
+	let genesis = from_preset.rpc.block_hash(0)?;
+	assert!(genesis.is_some());
+	assert_eq!(from_file.rpc.block_hash(0)?, genesis);
+	Ok(())
+}
+
+/// Runs the node with `args`, expecting a failure reported on one line.
+fn assert_fails_on_one_line(args: &[&str]) -> Result<String> {
+	let out = run_node_command(args)?;
+	let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+	assert!(!out.status.success(), "{args:?} should fail");
+	assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+	assert_eq!(stderr.lines().count(), 1, "{args:?} should fail on one line, got: {stderr}");
+	Ok(stderr)
+}
+
+#[test]
+fn unknown_chain_fails_with_one_line() -> Result<()> {
+	let dir = tempfile::tempdir()?;
+	let base = dir.path().to_str().unwrap();
+	let error = assert_fails_on_one_line(&["--chain", "nonsense", "--base-path", base])?;
+	assert!(error.contains("nonsense"), "the error names the chain: {error}");
+	Ok(())
+}
+
+#[test]
+fn malformed_chain_spec_fails_with_one_line() -> Result<()> {
+	let dir = tempfile::tempdir()?;
+	let spec = dir.path().join("broken.json");
+	std::fs::write(&spec, "{ \"name\": \"broken\", ")?;
+	let base = dir.path().join("db");
+	let error = assert_fails_on_one_line(&[
+		"--chain",
+		spec.to_str().unwrap(),
+		"--base-path",
+		base.to_str().unwrap(),
+	])?;
+	assert!(error.contains("broken.json"), "the error names the file: {error}");
+	Ok(())
+}
