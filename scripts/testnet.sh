@@ -113,7 +113,7 @@ PY
 		local p2p=$((30332 + i))
 		"$REGCHAIN_NODE" --validator --chain "$DIR/chain-spec.json" --name "$name" \
 			--base-path "$base" --node-key-file "$DIR/validator$i.node-key" \
-			--listen-addr "/ip4/127.0.0.1/tcp/$p2p" --port "$p2p" \
+			--listen-addr "/ip4/127.0.0.1/tcp/$p2p" \
 			--rpc-port $((9943 + i)) --rpc-cors all \
 			--prometheus-port $((9614 + i)) \
 			--no-mdns --no-telemetry ${boot:+--bootnodes "$boot"} \

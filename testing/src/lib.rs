@@ -133,7 +133,6 @@ impl Node {
 			.arg("--base-path")
 			.arg(&config.base_path)
 			.args(["--rpc-port", &config.rpc_port.to_string()])
-			.args(["--port", &config.p2p_port.to_string()])
 			.args(["--no-prometheus", "--no-telemetry", "--no-mdns"])
 			.args(["--listen-addr", &format!("/ip4/127.0.0.1/tcp/{}", config.p2p_port)])
 			.stdout(Stdio::null())

@@ -39,18 +39,21 @@ fn dev_node_authors_and_finalizes_blocks() -> Result<()> {
 fn local_testnet_survives_one_fault_and_stalls_safely_with_two() -> Result<()> {
 	let mut net = Testnet::start("local")?;
 
-	// Every node's finalized head advances, and every validator authors.
+	// Every node's finalized head advances, and every validator authors (Dave starts last, so
+	// look at the latest blocks rather than the first ones).
 	for node in &net.nodes {
 		wait_for(
-			&format!("{} to finalize 20 blocks", node.config.name),
+			&format!("{} to finalize 40 blocks", node.config.name),
 			Duration::from_secs(120),
-			|| node.finalized_number().ok().filter(|n| *n >= 20),
+			|| node.finalized_number().ok().filter(|n| *n >= 40),
 		)?;
 	}
-	let authors: BTreeSet<u64> = (1..=20)
-		.map(|n| aura_author(&net.nodes[0], n, 4))
-		.collect::<Result<_>>()?;
-	assert_eq!(authors, BTreeSet::from([0, 1, 2, 3]), "all four validators author blocks");
+	wait_for("all four validators to author among the last 16 blocks", Duration::from_secs(60), || {
+		let last = net.nodes[0].finalized_number().ok()?;
+		let authors: BTreeSet<u64> =
+			(last - 15..=last).map(|n| aura_author(&net.nodes[0], n, 4)).collect::<Result<_>>().ok()?;
+		(authors == BTreeSet::from([0, 1, 2, 3])).then_some(())
+	})?;
 
 	// One validator down: three of four voters still finalize.
 	net.nodes[3].kill();
