@@ -32,12 +32,12 @@ echo "== load: regchain-probe for ${seconds}s on validator 1"
 "$CARGO_TARGET_DIR/release/regchain-probe" --rpc-port 9944 --seconds "$seconds" --interval-ms 500
 
 echo "== idle: ${idle}s"
-chain_bytes() { du -sb "$DIR"/validator1/chains | cut -f1; }
-before=$(chain_bytes)
+chain_kib() { du -sk "$DIR"/validator1/chains | cut -f1; } # blocks on disk, not apparent size
+before=$(chain_kib)
 sleep "$idle"
-after=$(chain_bytes)
+after=$(chain_kib)
 growth=$((after - before))
-echo "disk_validator1_bytes  $after (grew $growth in ${idle}s: $((growth * 3600 / idle / 1024)) KiB/hour, $((growth * 86400 / idle / 1024 / 1024)) MiB/day)"
+echo "disk_validator1_kib    $after (grew $growth KiB in ${idle}s: $((growth * 3600 / idle)) KiB/hour, $((growth * 86400 / idle / 1024)) MiB/day)"
 i=0
 while read -r pid; do
 	i=$((i + 1))

@@ -44,9 +44,11 @@ status() {
 	while read -r _; do
 		i=$((i + 1))
 		local port=$((9943 + i)) best fin
-		best=$(rpc $port chain_getHeader | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["result"]["number"],16))' 2>/dev/null || echo down)
+		# Finalized first: read the other way round, a block finalized between the two
+		# calls would show finalized above best.
 		fin=$(rpc $port chain_getFinalizedHead | python3 -c 'import json,sys; print(json.load(sys.stdin)["result"])' 2>/dev/null || true)
 		[ -n "$fin" ] && fin=$(rpc $port chain_getHeader "[\"$fin\"]" | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["result"]["number"],16))')
+		best=$(rpc $port chain_getHeader | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["result"]["number"],16))' 2>/dev/null || echo down)
 		echo "validator $i  ws://127.0.0.1:$port  best $best  finalized ${fin:-?}"
 	done <"$DIR/pids"
 }
@@ -84,7 +86,7 @@ start() {
 		aura+=("$(public_key sr25519 "//$(seed_name "$i")")")
 		gran+=("$(public_key ed25519 "//$(seed_name "$i")")")
 	done
-	"$REGCHAIN_NODE" export-chain-spec --chain local --output "$DIR/plain.json" 2>/dev/null
+	"$REGCHAIN_NODE" export-chain-spec --chain local --output "$DIR/plain.json" >/dev/null
 	python3 - "$DIR/plain.json" "${aura[*]}" "${gran[*]}" <<'PY'
 import json, sys
 path, aura, gran = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
@@ -95,7 +97,7 @@ patch["grandpa"]["authorities"] = [[g, 1] for g in gran]
 spec["bootNodes"] = []
 json.dump(spec, open(path, "w"), indent=2)
 PY
-	"$REGCHAIN_NODE" export-chain-spec --chain "$DIR/plain.json" --raw --output "$DIR/chain-spec.json" 2>/dev/null
+	"$REGCHAIN_NODE" export-chain-spec --chain "$DIR/plain.json" --raw --output "$DIR/chain-spec.json" >/dev/null
 	echo "testnet: chain spec $DIR/chain-spec.json ($n validators)"
 
 	local boot=""

@@ -9,16 +9,24 @@ use sp_consensus_grandpa::AuthorityId as GrandpaId;
 use sp_genesis_builder::{self, PresetId};
 use sp_keyring::{Ed25519Keyring, Sr25519Keyring};
 
-use crate::{AccountId, Balance};
+use crate::{AccountId, Balance, SessionKeys};
+use sp_core::OpaquePeerId;
 
 /// The balance given to each endowed account. Balances pay no fee on this chain: an endowed
 /// account simply exists, which is what a signer needs.
 const ENDOWMENT: Balance = 1 << 60;
 
-/// The genesis of a chain whose validators are `authorities`, whose endowed accounts are
-/// `endowed` and whose sudo key, if any, is `root`.
+/// A well-known node: its peer id (the bytes of a libp2p `PeerId`) and the account that owns it.
+type WellKnownNode = (Vec<u8>, AccountId);
+
+/// The genesis of a chain whose orchestrators are `members`, whose validators are `validators`
+/// (each a member, with its session keys), whose authorized nodes are `nodes`, and whose sudo
+/// key, if any, is `root`. The validator set may not shrink below `min_validators`.
 fn testnet_genesis(
-	authorities: Vec<(AuraId, GrandpaId)>,
+	members: Vec<AccountId>,
+	validators: Vec<(AccountId, AuraId, GrandpaId)>,
+	min_validators: u32,
+	nodes: Vec<WellKnownNode>,
 	endowed: Vec<AccountId>,
 	root: Option<AccountId>,
 ) -> Value {
@@ -26,48 +34,90 @@ fn testnet_genesis(
 		"balances": {
 			"balances": endowed.into_iter().map(|account| (account, ENDOWMENT)).collect::<Vec<_>>(),
 		},
-		"aura": {
-			"authorities": authorities.iter().map(|(aura, _)| aura.clone()).collect::<Vec<_>>(),
+		"orchestrators": { "members": members },
+		"validatorSet": {
+			"validators": validators.iter().map(|(account, _, _)| account.clone()).collect::<Vec<_>>(),
+			"minValidators": min_validators,
 		},
-		"grandpa": {
-			"authorities": authorities.into_iter().map(|(_, grandpa)| (grandpa, 1u64)).collect::<Vec<_>>(),
+		// Aura's and GRANDPA's genesis authorities come from the session keys.
+		"session": {
+			"keys": validators
+				.into_iter()
+				.map(|(account, aura, grandpa)| (account.clone(), account, SessionKeys { aura, grandpa }))
+				.collect::<Vec<_>>(),
+		},
+		"nodeAuthorization": {
+			"nodes": nodes
+				.into_iter()
+				.map(|(peer, owner)| (OpaquePeerId(peer), owner))
+				.collect::<Vec<_>>(),
 		},
 		"sudo": { "key": root },
 	})
 }
 
-/// The session keys of a well-known development validator.
-fn authority_keys(sr: Sr25519Keyring, ed: Ed25519Keyring) -> (AuraId, GrandpaId) {
-	(sr.public().into(), ed.public().into())
+/// A well-known development validator: its account, Aura key and GRANDPA key.
+fn validator(sr: Sr25519Keyring, ed: Ed25519Keyring) -> (AccountId, AuraId, GrandpaId) {
+	(sr.to_account_id(), sr.public().into(), ed.public().into())
 }
 
-/// The well-known development accounts (Alice to Ferdie, and their stashes): each can sign at
-/// once.
+/// The well-known development accounts (Alice to Ferdie, and their stashes) exist from genesis.
+/// Only members may transact, but any of them can be made a member at once.
 fn dev_accounts() -> Vec<AccountId> {
 	Sr25519Keyring::well_known().map(|k| k.to_account_id()).collect()
 }
 
-/// `development`: Alice alone authors and finalizes, and holds the sudo key.
+/// The libp2p peer id of the development node key `0x00…0i` (`--node-key`), for i in 1..=4:
+/// the nodes of Alice, Bob, Charlie and Dave in the usual multi-node commands.
+fn dev_peer_id(i: u8) -> Vec<u8> {
+	// An identity multihash (0x00, length 0x24) of a protobuf-encoded ed25519 public key
+	// (08 01 12 20, then the 32-byte key).
+	let key: [u8; 32] = match i {
+		1 => hex_literal::hex!("4cb5abf6ad79fbf5abbccafcc269d85cd2651ed4b885b5869f241aedf0a5ba29"),
+		2 => hex_literal::hex!("7422b9887598068e32c4448a949adb290d0f4e35b9e01b0ee5f1a1e600fe2674"),
+		3 => hex_literal::hex!("f381626e41e7027ea431bfe3009e94bdd25a746beec468948d6c3c7c5dc9a54b"),
+		_ => hex_literal::hex!("fd50b8e3b144ea244fbf7737f550bc8dd0c2650bbc1aada833ca17ff8dbf329b"),
+	};
+	let mut peer = vec![0x00, 0x24, 0x08, 0x01, 0x12, 0x20];
+	peer.extend_from_slice(&key);
+	peer
+}
+
+/// `development`: Alice alone is the orchestrator, the validator and the sudo key.
 pub fn development_config_genesis() -> Value {
+	let alice = Sr25519Keyring::Alice.to_account_id();
 	testnet_genesis(
-		vec![authority_keys(Sr25519Keyring::Alice, Ed25519Keyring::Alice)],
+		vec![alice.clone()],
+		vec![validator(Sr25519Keyring::Alice, Ed25519Keyring::Alice)],
+		1,
+		vec![],
 		dev_accounts(),
-		Some(Sr25519Keyring::Alice.to_account_id()),
+		Some(alice),
 	)
 }
 
-/// `local_testnet`: Alice, Bob, Charlie and Dave validate. Four voters let GRANDPA survive one
-/// failure (3f + 1 with f = 1); three would tolerate none.
+/// `local_testnet`: Alice, Bob, Charlie and Dave are the orchestrators, the validators, the
+/// governing collective and the authorized nodes (node keys 0x00…01 to 0x00…04). Four voters let
+/// GRANDPA survive one failure (3f + 1 with f = 1), so the set may not shrink below four. There
+/// is no sudo key: governance is the collective's.
 pub fn local_config_genesis() -> Value {
+	let keyrings = [
+		(Sr25519Keyring::Alice, Ed25519Keyring::Alice),
+		(Sr25519Keyring::Bob, Ed25519Keyring::Bob),
+		(Sr25519Keyring::Charlie, Ed25519Keyring::Charlie),
+		(Sr25519Keyring::Dave, Ed25519Keyring::Dave),
+	];
 	testnet_genesis(
-		vec![
-			authority_keys(Sr25519Keyring::Alice, Ed25519Keyring::Alice),
-			authority_keys(Sr25519Keyring::Bob, Ed25519Keyring::Bob),
-			authority_keys(Sr25519Keyring::Charlie, Ed25519Keyring::Charlie),
-			authority_keys(Sr25519Keyring::Dave, Ed25519Keyring::Dave),
-		],
+		keyrings.iter().map(|(sr, _)| sr.to_account_id()).collect(),
+		keyrings.iter().map(|(sr, ed)| validator(*sr, *ed)).collect(),
+		4,
+		keyrings
+			.iter()
+			.zip(1u8..)
+			.map(|((sr, _), i)| (dev_peer_id(i), sr.to_account_id()))
+			.collect(),
 		dev_accounts(),
-		Some(Sr25519Keyring::Alice.to_account_id()),
+		None,
 	)
 }
 

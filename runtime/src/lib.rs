@@ -23,6 +23,7 @@ extern crate alloc;
 pub mod apis;
 pub mod configs;
 pub mod genesis_config_presets;
+pub mod permissions;
 
 use alloc::{borrow::Cow, vec::Vec};
 use sp_runtime::{
@@ -48,6 +49,10 @@ pub const MILLISECS_PER_BLOCK: u64 = 250;
 
 /// The Aura slot duration. Equal to the block time: Aura has at most one author per slot.
 pub const SLOT_DURATION: u64 = MILLISECS_PER_BLOCK;
+
+/// The length of a session, in blocks (10 s with no skipped slot). A change of validators takes
+/// effect about two session boundaries after governance decides it.
+pub const SESSION_PERIOD: BlockNumber = 10 * SECONDS;
 
 /// Conversions between wall-clock time and a number of blocks, derived from
 /// [`MILLISECS_PER_BLOCK`]. They assume no skipped slot: use them for sizes (history windows,
@@ -114,8 +119,10 @@ pub type Header = generic::Header<BlockNumber, BlakeTwo256>;
 /// Block type as expected by this runtime.
 pub type Block = generic::Block<Header, UncheckedExtrinsic>;
 
-/// The transaction extensions: the usual FRAME checks, with no fee payment.
+/// The transaction extensions: membership first, then the usual FRAME checks, with no fee
+/// payment.
 pub type TxExtension = (
+	permissions::CheckMember<permissions::IsOrchestrator>,
 	frame_system::CheckNonZeroSender<Runtime>,
 	frame_system::CheckSpecVersion<Runtime>,
 	frame_system::CheckTxVersion<Runtime>,
@@ -168,15 +175,39 @@ mod runtime {
 	#[runtime::pallet_index(1)]
 	pub type Timestamp = pallet_timestamp;
 
+	/// Balances only give accounts a provider: there are no fees.
 	#[runtime::pallet_index(2)]
-	pub type Aura = pallet_aura;
-
-	#[runtime::pallet_index(3)]
-	pub type Grandpa = pallet_grandpa;
-
-	#[runtime::pallet_index(4)]
 	pub type Balances = pallet_balances;
 
+	// The validator set and sessions come before Aura and GRANDPA, whose authorities they set.
+
+	/// The validator set, chosen by governance.
+	#[runtime::pallet_index(3)]
+	pub type ValidatorSet = pallet_validator_set;
+
+	/// Session keys and rotation; Aura's and GRANDPA's authorities follow it.
+	#[runtime::pallet_index(4)]
+	pub type Session = pallet_session;
+
 	#[runtime::pallet_index(5)]
+	pub type Aura = pallet_aura;
+
+	#[runtime::pallet_index(6)]
+	pub type Grandpa = pallet_grandpa;
+
+	/// The orchestrators: the accounts that may write, and whose collective governs.
+	#[runtime::pallet_index(7)]
+	pub type Orchestrators = pallet_membership<Instance1>;
+
+	/// The orchestrators' collective: a majority of it acts as governance.
+	#[runtime::pallet_index(8)]
+	pub type Council = pallet_collective<Instance1>;
+
+	/// The peer ids allowed to connect to the validators.
+	#[runtime::pallet_index(9)]
+	pub type NodeAuthorization = pallet_node_authorization;
+
+	/// Sudo: only the `development` preset sets a key.
+	#[runtime::pallet_index(10)]
 	pub type Sudo = pallet_sudo;
 }

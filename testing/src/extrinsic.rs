@@ -11,6 +11,7 @@ use sp_runtime::generic::Era;
 /// hash is `genesis`. Returns the SCALE-encoded extrinsic, ready for `author_submitExtrinsic`.
 pub fn signed(call: RuntimeCall, signer: &sr25519::Pair, nonce: Nonce, genesis: H256) -> Vec<u8> {
 	let tx_ext: TxExtension = (
+		regchain_runtime::permissions::CheckMember::new(),
 		frame_system::CheckNonZeroSender::new(),
 		frame_system::CheckSpecVersion::new(),
 		frame_system::CheckTxVersion::new(),
@@ -20,7 +21,7 @@ pub fn signed(call: RuntimeCall, signer: &sr25519::Pair, nonce: Nonce, genesis: 
 		frame_system::CheckWeight::new(),
 	);
 	let implicit =
-		((), VERSION.spec_version, VERSION.transaction_version, genesis, genesis, (), ());
+		((), (), VERSION.spec_version, VERSION.transaction_version, genesis, genesis, (), ());
 	let payload = SignedPayload::from_raw(call.clone(), tx_ext.clone(), implicit);
 	let signature = payload.using_encoded(|bytes| signer.sign(bytes));
 	let account: regchain_runtime::AccountId = signer.public().into();

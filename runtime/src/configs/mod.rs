@@ -2,19 +2,21 @@
 
 use frame_support::{
 	derive_impl, parameter_types,
-	traits::{ConstBool, ConstU128, ConstU32, ConstU64, VariantCountOf},
+	traits::{ConstBool, ConstU128, ConstU32, ConstU64, EitherOfDiverse, VariantCountOf},
 	weights::{
 		constants::{ParityDbWeight, WEIGHT_REF_TIME_PER_MILLIS},
 		Weight,
 	},
 };
+use frame_system::EnsureRoot;
 use sp_core::Void;
-use sp_runtime::Perbill;
+use sp_runtime::{traits::OpaqueKeys, Perbill};
 
 use super::{
-	AccountId, Aura, Balance, Block, BlockNumber, Hash, Nonce, PalletInfo, Runtime, RuntimeCall,
-	RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin, RuntimeTask, System,
-	MILLISECS_PER_BLOCK, MINUTES, SLOT_DURATION, VERSION,
+	permissions::OrchestratorsChanged, AccountId, Aura, Balance, Balances, Block, BlockNumber,
+	Hash, Nonce, PalletInfo, Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason,
+	RuntimeHoldReason, RuntimeOrigin, RuntimeTask, SessionKeys, System, ValidatorSet,
+	MILLISECS_PER_BLOCK, MINUTES, SESSION_PERIOD, SLOT_DURATION, VERSION,
 };
 
 /// Share of a block's weight and length that normal (non-operational) extrinsics may use.
@@ -80,7 +82,7 @@ impl pallet_timestamp::Config for Runtime {
 impl pallet_aura::Config for Runtime {
 	type AuthorityId = sp_consensus_aura::sr25519::AuthorityId;
 	type DisabledValidators = ();
-	type MaxAuthorities = ConstU32<32>;
+	type MaxAuthorities = MaxValidators;
 	type AllowMultipleBlocksPerSlot = ConstBool<false>;
 	type SlotDuration = pallet_aura::MinimumPeriodTimesTwo<Runtime>;
 }
@@ -88,7 +90,7 @@ impl pallet_aura::Config for Runtime {
 impl pallet_grandpa::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type WeightInfo = ();
-	type MaxAuthorities = ConstU32<32>;
+	type MaxAuthorities = MaxValidators;
 	type MaxNominators = ConstU32<0>;
 	type MaxSetIdSessionEntries = ConstU64<0>;
 	type KeyOwnerProof = Void;
@@ -116,4 +118,93 @@ impl pallet_sudo::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type RuntimeCall = RuntimeCall;
 	type WeightInfo = pallet_sudo::weights::SubstrateWeight<Runtime>;
+}
+
+/// The most validators (and Aura and GRANDPA authorities) the chain supports.
+pub type MaxValidators = ConstU32<32>;
+
+/// The orchestrators' collective, the chain's governance.
+pub type CouncilCollective = pallet_collective::Instance1;
+
+/// Governance: more than half of the orchestrators' collective (3 of 4, 3 of 5), or root.
+///
+/// Root exists only where a sudo key does, which is the `development` preset alone. The
+/// threshold is a type: `EnsureProportionMoreThan<_, _, 2, 3>` would require two thirds.
+pub type Governance = EitherOfDiverse<
+	EnsureRoot<AccountId>,
+	pallet_collective::EnsureProportionMoreThan<AccountId, CouncilCollective, 1, 2>,
+>;
+
+impl pallet_membership::Config<pallet_membership::Instance1> for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type AddOrigin = Governance;
+	type RemoveOrigin = Governance;
+	type SwapOrigin = Governance;
+	type ResetOrigin = Governance;
+	type PrimeOrigin = Governance;
+	type MembershipInitialized = OrchestratorsChanged;
+	type MembershipChanged = OrchestratorsChanged;
+	type MaxMembers = ConstU32<64>;
+	type WeightInfo = pallet_membership::weights::SubstrateWeight<Runtime>;
+}
+
+parameter_types! {
+	/// A proposal may use at most half of a block.
+	pub MaxProposalWeight: Weight = Perbill::from_percent(50) * RuntimeBlockWeights::get().max_block;
+}
+
+impl pallet_collective::Config<CouncilCollective> for Runtime {
+	type RuntimeOrigin = RuntimeOrigin;
+	type Proposal = RuntimeCall;
+	type RuntimeEvent = RuntimeEvent;
+	/// A motion stays open for five minutes.
+	type MotionDuration = ConstU32<{ 5 * MINUTES }>;
+	type MaxProposals = ConstU32<100>;
+	type MaxMembers = ConstU32<64>;
+	type DefaultVote = pallet_collective::PrimeDefaultVote;
+	type WeightInfo = pallet_collective::weights::SubstrateWeight<Runtime>;
+	/// Members come from the `Orchestrators` membership; only root may set them directly.
+	type SetMembersOrigin = EnsureRoot<AccountId>;
+	type MaxProposalWeight = MaxProposalWeight;
+	type DisapproveOrigin = EnsureRoot<AccountId>;
+	type KillOrigin = EnsureRoot<AccountId>;
+	type Consideration = ();
+}
+
+impl pallet_validator_set::Config for Runtime {
+	type GovernanceOrigin = Governance;
+	type MaxValidators = MaxValidators;
+}
+
+parameter_types! {
+	pub const SessionPeriod: BlockNumber = SESSION_PERIOD;
+	pub const SessionOffset: BlockNumber = 0;
+}
+
+impl pallet_session::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type ValidatorId = AccountId;
+	/// Any account may register session keys; only those in the validator set are used.
+	type ValidatorIdOf = sp_runtime::traits::ConvertInto;
+	type ShouldEndSession = pallet_session::PeriodicSessions<SessionPeriod, SessionOffset>;
+	type NextSessionRotation = pallet_session::PeriodicSessions<SessionPeriod, SessionOffset>;
+	type SessionManager = ValidatorSet;
+	type SessionHandler = <SessionKeys as OpaqueKeys>::KeyTypeIdProviders;
+	type Keys = SessionKeys;
+	type DisablingStrategy = ();
+	type WeightInfo = pallet_session::weights::SubstrateWeight<Runtime>;
+	type Currency = Balances;
+	/// No deposit: validators do not manage tokens.
+	type KeyDeposit = ConstU128<0>;
+}
+
+impl pallet_node_authorization::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type MaxWellKnownNodes = ConstU32<64>;
+	type MaxPeerIdLength = ConstU32<128>;
+	type AddOrigin = Governance;
+	type RemoveOrigin = Governance;
+	type SwapOrigin = Governance;
+	type ResetOrigin = Governance;
+	type WeightInfo = ();
 }

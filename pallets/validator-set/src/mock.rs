@@ -1,0 +1,35 @@
+//! A test runtime: frame-system and the validator set, governed by root.
+
+use crate as pallet_validator_set;
+use frame_support::{derive_impl, traits::ConstU32};
+use sp_runtime::BuildStorage;
+
+type Block = frame_system::mocking::MockBlock<Test>;
+
+frame_support::construct_runtime!(
+	pub enum Test {
+		System: frame_system,
+		ValidatorSet: pallet_validator_set,
+	}
+);
+
+#[derive_impl(frame_system::config_preludes::TestDefaultConfig)]
+impl frame_system::Config for Test {
+	type Block = Block;
+}
+
+impl pallet_validator_set::Config for Test {
+	type GovernanceOrigin = frame_system::EnsureRoot<u64>;
+	type MaxValidators = ConstU32<4>;
+}
+
+/// Externalities with validators 1, 2 and 3.
+pub fn new_test_ext() -> sp_io::TestExternalities {
+	let mut storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
+	pallet_validator_set::GenesisConfig::<Test> { validators: vec![1, 2, 3], min_validators: 2 }
+		.assimilate_storage(&mut storage)
+		.unwrap();
+	let mut ext = sp_io::TestExternalities::new(storage);
+	ext.execute_with(|| System::set_block_number(1));
+	ext
+}
