@@ -80,20 +80,33 @@ start() {
 	rm -rf "$DIR"
 	mkdir -p "$DIR"
 
-	# A chain spec from the `local` preset, with this testnet's validators as authorities.
-	local aura=() gran=()
+	# A chain spec from the `local` preset, with this testnet's validators as orchestrators,
+	# validators (session keys) and authorized nodes (node key i is 0x00..0i).
+	local accounts=() aura=() gran=() peers=()
 	for i in $(seq "$n"); do
+		accounts+=("$(public_key sr25519 "//$(seed_name "$i")")")
 		aura+=("$(public_key sr25519 "//$(seed_name "$i")")")
 		gran+=("$(public_key ed25519 "//$(seed_name "$i")")")
+		printf '%064x' "$i" >"$DIR/validator$i.node-key"
+		peers+=("$("$REGCHAIN_NODE" key inspect-node-key --file "$DIR/validator$i.node-key")")
 	done
 	"$REGCHAIN_NODE" export-chain-spec --chain local --output "$DIR/plain.json" >/dev/null
-	python3 - "$DIR/plain.json" "${aura[*]}" "${gran[*]}" <<'PY'
+	python3 - "$DIR/plain.json" "${accounts[*]}" "${aura[*]}" "${gran[*]}" "${peers[*]}" <<'PY'
 import json, sys
-path, aura, gran = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
+path, accounts, aura, gran, peers = sys.argv[1], *(a.split() for a in sys.argv[2:])
+B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+def b58decode(text):
+    n = 0
+    for c in text:
+        n = n * 58 + B58.index(c)
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return list(bytes(len(text) - len(text.lstrip("1"))) + body)
 spec = json.load(open(path))
 patch = spec["genesis"]["runtimeGenesis"]["patch"]
-patch["aura"]["authorities"] = aura
-patch["grandpa"]["authorities"] = [[g, 1] for g in gran]
+patch["orchestrators"]["members"] = accounts
+patch["validatorSet"] = {"validators": accounts, "minValidators": min(len(accounts), 4)}
+patch["session"]["keys"] = [[a, a, {"aura": x, "grandpa": g}] for a, x, g in zip(accounts, aura, gran)]
+patch["nodeAuthorization"]["nodes"] = [[b58decode(p), a] for p, a in zip(peers, accounts)]
 spec["bootNodes"] = []
 json.dump(spec, open(path, "w"), indent=2)
 PY
@@ -102,12 +115,10 @@ PY
 
 	local boot=""
 	for i in $(seq "$n"); do
-		local name base key peer
+		local name base peer
 		name=$(seed_name "$i")
 		base="$DIR/validator$i"
-		key=$(printf '%064x' "$i")
-		printf '%s' "$key" >"$DIR/validator$i.node-key"
-		peer=$("$REGCHAIN_NODE" key inspect-node-key --file "$DIR/validator$i.node-key")
+		peer=${peers[$((i - 1))]}
 		"$REGCHAIN_NODE" key insert --base-path "$base" --chain "$DIR/chain-spec.json" \
 			--scheme sr25519 --suri "//$name" --key-type aura
 		"$REGCHAIN_NODE" key insert --base-path "$base" --chain "$DIR/chain-spec.json" \
