@@ -1,0 +1,52 @@
+//! Runtime API of regchain's service registry.
+//!
+//! The read queries of `pallet-service-registry`, answered by the runtime at the state of a
+//! given block, so that the node's JSON-RPC, its etcd API and other tools share one
+//! implementation. A query "at revision R" is answered at the block that holds R (the node keeps
+//! the revision → block index); within a block, the node replays the block's registry events.
+//!
+//! The types are defined in the pallet crate and re-exported here.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+
+pub use pallet_service_registry::{
+	prefix_end, CandidateInfo, ElectionInfo, Health, InstanceInfo, KeyValueInfo, LeaseId,
+	LeaseInfo, RangeRequest, RangeResponse, Revision, ServiceInfo,
+};
+
+sp_api::decl_runtime_apis! {
+	/// Read queries of the service registry.
+	pub trait ServiceRegistryApi<AccountId> where AccountId: codec::Codec {
+		/// The key space's revision at this block.
+		fn revision() -> Revision;
+
+		/// etcd's Range at this block: the live keys of `[key, range_end)` in byte order, with
+		/// limit, count, keys-only / count-only and min/max mod/create revision filters.
+		fn range(request: RangeRequest) -> RangeResponse;
+
+		/// etcd's LeaseTimeToLive: a live lease, its remaining time and, if asked, its
+		/// attached keys, instances and elections. `None` if the lease is not live.
+		fn lease_time_to_live(lease: LeaseId, with_attachments: bool) -> Option<LeaseInfo<AccountId>>;
+
+		/// etcd's LeaseLeases: the live leases, ascending.
+		fn leases() -> Vec<LeaseId>;
+
+		/// The keys attached to a lease that no delete has removed, whether or not the lease
+		/// is live. Called at the parent block, it expands a `LeaseEnded` event.
+		fn lease_keys(lease: LeaseId) -> Vec<Vec<u8>>;
+
+		/// The live instances of a service, with their health; only those carrying `tag` if
+		/// given.
+		fn instances(service: Vec<u8>, tag: Option<Vec<u8>>) -> Vec<InstanceInfo<AccountId>>;
+
+		/// The services that have live instances.
+		fn services() -> Vec<ServiceInfo>;
+
+		/// An election's leader, term and live candidates; `None` if it was never held.
+		fn election(election: Vec<u8>) -> Option<ElectionInfo<AccountId>>;
+	}
+}
