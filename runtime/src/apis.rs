@@ -15,7 +15,7 @@ use sp_version::RuntimeVersion;
 
 use super::{
 	AccountId, Aura, Block, Executive, Grandpa, InherentDataExt, Nonce, Runtime,
-	RuntimeGenesisConfig, SessionKeys, System, VERSION,
+	RuntimeGenesisConfig, ServiceRegistry, SessionKeys, System, VERSION,
 };
 
 impl_runtime_apis! {
@@ -138,6 +138,50 @@ impl_runtime_apis! {
 	impl frame_system_rpc_runtime_api::AccountNonceApi<Block, AccountId, Nonce> for Runtime {
 		fn account_nonce(account: AccountId) -> Nonce {
 			System::account_nonce(account)
+		}
+	}
+
+	impl pallet_service_registry_runtime_api::ServiceRegistryApi<Block, AccountId> for Runtime {
+		fn revision() -> pallet_service_registry::Revision {
+			ServiceRegistry::revision()
+		}
+
+		fn range(
+			request: pallet_service_registry::RangeRequest,
+		) -> pallet_service_registry::RangeResponse {
+			ServiceRegistry::range(request)
+		}
+
+		fn lease_time_to_live(
+			lease: pallet_service_registry::LeaseId,
+			with_attachments: bool,
+		) -> Option<pallet_service_registry::LeaseInfo<AccountId>> {
+			ServiceRegistry::lease_time_to_live(lease, with_attachments)
+		}
+
+		fn leases() -> Vec<pallet_service_registry::LeaseId> {
+			ServiceRegistry::leases()
+		}
+
+		fn lease_keys(lease: pallet_service_registry::LeaseId) -> Vec<Vec<u8>> {
+			ServiceRegistry::lease_keys(lease)
+		}
+
+		fn instances(
+			service: Vec<u8>,
+			tag: Option<Vec<u8>>,
+		) -> Vec<pallet_service_registry::InstanceInfo<AccountId>> {
+			ServiceRegistry::instances(service, tag)
+		}
+
+		fn services() -> Vec<pallet_service_registry::ServiceInfo> {
+			ServiceRegistry::services()
+		}
+
+		fn election(
+			election: Vec<u8>,
+		) -> Option<pallet_service_registry::ElectionInfo<AccountId>> {
+			ServiceRegistry::election(election)
 		}
 	}
 

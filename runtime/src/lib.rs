@@ -210,4 +210,9 @@ mod runtime {
 	/// Sudo: only the `development` preset sets a key.
 	#[runtime::pallet_index(10)]
 	pub type Sudo = pallet_sudo;
+
+	/// The registry: leases, service instances, leader elections and the etcd-style key space.
+	/// Declared after Aura, whose `on_initialize` stores the slot the registry's clock reads.
+	#[runtime::pallet_index(11)]
+	pub type ServiceRegistry = pallet_service_registry;
 }

@@ -4,6 +4,7 @@
 //! printed when a test fails, and it is killed when its [`Node`] is dropped. Waiting is always a
 //! condition polled against a deadline ([`wait_for`]), never a fixed sleep.
 
+pub mod chain;
 pub mod extrinsic;
 pub mod rpc;
 
@@ -223,6 +224,10 @@ pub struct Testnet {
 	pub nodes: Vec<Node>,
 	/// Where their data lives.
 	pub dir: tempfile::TempDir,
+	/// The chain (`local` or a spec file).
+	pub chain: String,
+	/// Alice's address, the boot node of every other node.
+	pub boot: String,
 }
 
 /// The well-known validators of the `local` chain and their node keys.
@@ -255,6 +260,17 @@ impl Testnet {
 			}
 			nodes.push(node);
 		}
-		Ok(Testnet { nodes, dir })
+		let boot = boot.expect("Alice was started");
+		Ok(Testnet { nodes, dir, chain: chain.to_string(), boot })
+	}
+
+	/// Starts one more node of the same chain, named `name`, with the node key `0x00…0i`
+	/// (`node_key_index`), booting from Alice, with `extra` arguments (for example
+	/// `["--validator"]`).
+	pub fn start_extra(&self, name: &str, node_key_index: u8, extra: &[&str]) -> Result<Node> {
+		let key = format!("{:064x}", node_key_index);
+		let mut args = vec!["--chain", &self.chain, "--node-key", &key, "--bootnodes", &self.boot];
+		args.extend_from_slice(extra);
+		Node::start(NodeConfig::new(name, self.dir.path(), &args))
 	}
 }

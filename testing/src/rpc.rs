@@ -52,7 +52,11 @@ impl Rpc {
 		let reply: Value = serde_json::from_str(&payload)
 			.with_context(|| format!("{method}: response is not JSON: {payload}"))?;
 		if let Some(error) = reply.get("error") {
-			bail!("{method}: {}", error.get("message").and_then(Value::as_str).unwrap_or("error"));
+			let message = error.get("message").and_then(Value::as_str).unwrap_or("error");
+			match error.get("data") {
+				Some(data) => bail!("{method}: {message}: {data}"),
+				None => bail!("{method}: {message}"),
+			}
 		}
 		Ok(reply.get("result").cloned().unwrap_or(Value::Null))
 	}

@@ -8,12 +8,12 @@ use frame_support::{
 		Weight,
 	},
 };
-use frame_system::EnsureRoot;
+use frame_system::{EnsureRoot, EnsureSignedBy};
 use sp_core::Void;
 use sp_runtime::{traits::OpaqueKeys, Perbill};
 
 use super::{
-	permissions::OrchestratorsChanged, AccountId, Aura, Balance, Balances, Block, BlockNumber,
+	permissions::OrchestratorsChanged, AccountId, Orchestrators, Aura, Balance, Balances, Block, BlockNumber,
 	Hash, Nonce, PalletInfo, Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason,
 	RuntimeHoldReason, RuntimeOrigin, RuntimeTask, SessionKeys, System, ValidatorSet,
 	MILLISECS_PER_BLOCK, MINUTES, SESSION_PERIOD, SLOT_DURATION, VERSION,
@@ -207,4 +207,59 @@ impl pallet_node_authorization::Config for Runtime {
 	type SwapOrigin = Governance;
 	type ResetOrigin = Governance;
 	type WeightInfo = ();
+}
+
+parameter_types! {
+	/// The most weight the registry's `on_initialize` spends per block (expiring leases,
+	/// reclaiming deleted keys): a fifth of the block. `on_idle` continues with what is left.
+	pub ServiceRegistryHookWeight: Weight = Perbill::from_percent(20) * MAXIMUM_BLOCK_WEIGHT;
+}
+
+/// Chain time for the registry, in milliseconds: Aura's current slot times the slot duration.
+///
+/// It is the current block's time already in `on_initialize` (pallet-timestamp's `Now` is still
+/// the parent's there), and skipped slots advance it, so a validator being down never stretches
+/// a lease.
+pub struct SlotClock;
+
+impl frame_support::traits::Time for SlotClock {
+	type Moment = u64;
+
+	fn now() -> u64 {
+		u64::from(pallet_aura::CurrentSlot::<Runtime>::get()).saturating_mul(SLOT_DURATION)
+	}
+}
+
+impl pallet_service_registry::Config for Runtime {
+	/// Only orchestrators (members of `Orchestrators`) write to the registry.
+	type WriteOrigin = EnsureSignedBy<Orchestrators, AccountId>;
+	type Clock = SlotClock;
+	type WeightInfo = pallet_service_registry::weights::SubstrateWeight<Runtime>;
+	/// etcd's limits: 1 KiB keys (etcd allows more, Kubernetes uses far less), values up to
+	/// 64 KiB, 128 operations per txn. Larger objects (some Kubernetes objects reach 1.5 MiB)
+	/// do not fit.
+	type MaxKeyLen = ConstU32<1024>;
+	type MaxValueLen = ConstU32<{ 64 * 1024 }>;
+	type MaxTxnOps = ConstU32<128>;
+	type MaxInlineDeletes = ConstU32<64>;
+	type MaxProbe = ConstU32<128>;
+	type MaxTombstones = ConstU32<16>;
+	/// TTLs in whole seconds, as in etcd: from 2 s to 30 days.
+	type MinLeaseTtl = ConstU32<2>;
+	type MaxLeaseTtl = ConstU32<{ 30 * 24 * 3600 }>;
+	type MaxKeysPerLease = ConstU32<1000>;
+	type MaxInstancesPerLease = ConstU32<64>;
+	type MaxCandidaciesPerLease = ConstU32<8>;
+	type MaxLeaseEndsPerBlock = ConstU32<64>;
+	type MaxCleanupPerBlock = ConstU32<256>;
+	type HookWeightLimit = ServiceRegistryHookWeight;
+	type MaxNameLen = ConstU32<128>;
+	type MaxEndpointLen = ConstU32<256>;
+	type MaxTags = ConstU32<16>;
+	type MaxTagLen = ConstU32<64>;
+	type MaxMetadataEntries = ConstU32<16>;
+	type MaxMetadataKeyLen = ConstU32<64>;
+	type MaxMetadataValueLen = ConstU32<256>;
+	type MaxCandidates = ConstU32<32>;
+	type MaxElectionValueLen = ConstU32<256>;
 }

@@ -1,0 +1,240 @@
+//! The permissioned chain, tested against real node processes: governance by the orchestrators'
+//! collective, membership at the transaction pool's door, validators added and removed by
+//! governance, and connections only from authorized nodes.
+
+use std::{collections::BTreeSet, time::Duration};
+
+use anyhow::{Context, Result};
+use codec::{Decode, Encode};
+use regchain_runtime::{AccountId, RuntimeCall, SessionKeys};
+use regchain_testing::{
+	chain::{dev_pair, executed_result, govern, submit, submit_finalized, succeeded},
+	extrinsic::{remark, to_hex},
+	wait_for, Node, Rpc, Testnet,
+};
+use serde_json::json;
+use sp_keyring::Sr25519Keyring;
+
+fn eve() -> AccountId {
+	Sr25519Keyring::Eve.to_account_id()
+}
+
+fn add_member(who: AccountId) -> RuntimeCall {
+	RuntimeCall::Orchestrators(pallet_membership::Call::add_member { who: who.into() })
+}
+
+/// The libp2p peer id bytes of the development node key `0x00…0i`.
+fn peer_id_bytes(i: u8, dir: &std::path::Path) -> Result<Vec<u8>> {
+	let text = regchain_testing::peer_id_of_node_key(&format!("{i:064x}"), dir)?;
+	const B58: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+	let mut bytes: Vec<u8> = Vec::new(); // big-endian base-256 digits
+	for c in text.bytes() {
+		let mut carry = B58.iter().position(|&b| b == c).context("base58")? as u32;
+		for byte in bytes.iter_mut().rev() {
+			carry += (*byte as u32) * 58;
+			*byte = (carry & 0xff) as u8;
+			carry >>= 8;
+		}
+		while carry > 0 {
+			bytes.insert(0, (carry & 0xff) as u8);
+			carry >>= 8;
+		}
+	}
+	let zeros = text.bytes().take_while(|&c| c == b'1').count();
+	Ok([vec![0u8; zeros], bytes].concat())
+}
+
+/// The Aura authorities at the best block.
+fn aura_authorities(rpc: &Rpc) -> Result<Vec<[u8; 32]>> {
+	let raw = rpc.call("state_call", json!(["AuraApi_authorities", "0x"]))?;
+	let hex = raw.as_str().context("hex")?;
+	let bytes = (0..hex.len() / 2 - 1)
+		.map(|i| u8::from_str_radix(&hex[2 + 2 * i..4 + 2 * i], 16))
+		.collect::<Result<Vec<u8>, _>>()?;
+	Ok(Vec::<[u8; 32]>::decode(&mut &bytes[..])?)
+}
+
+/// The Aura slot of block `number`, from its pre-runtime digest.
+fn slot_of(rpc: &Rpc, number: u32) -> Option<u64> {
+	let hash = rpc.block_hash(number).ok()??;
+	let header = rpc.call("chain_getHeader", json!([hash])).ok()?;
+	header["digest"]["logs"].as_array()?.iter().find_map(|log| {
+		let slot = log.as_str()?.strip_prefix("0x066175726120")?;
+		let bytes: Vec<u8> =
+			(0..8).map(|i| u8::from_str_radix(&slot[2 * i..2 * i + 2], 16).ok()).collect::<Option<_>>()?;
+		Some(u64::from_le_bytes(bytes.try_into().ok()?))
+	})
+}
+
+/// Whether the author of one of the last `window` finalized blocks holds `aura_key`.
+fn authored_recently(rpc: &Rpc, aura_key: &[u8; 32], window: u32) -> Option<bool> {
+	let authorities = aura_authorities(rpc).ok()?;
+	let index = authorities.iter().position(|a| a == aura_key)? as u64;
+	let last = rpc.header_number(json!(rpc.finalized_head().ok()?)).ok()?;
+	Some(
+		(last.saturating_sub(window)..=last)
+			.filter_map(|n| slot_of(rpc, n))
+			.any(|slot| slot % authorities.len() as u64 == index),
+	)
+}
+
+fn finalized(node: &Node) -> u32 {
+	node.finalized_number().unwrap_or(0)
+}
+
+#[test]
+fn non_members_are_refused_until_a_majority_admits_them() -> Result<()> {
+	let net = Testnet::start("local")?;
+	let rpc = &net.nodes[0].rpc;
+	let eve_pair = dev_pair(Sr25519Keyring::Eve);
+
+	// A non-member is turned away by the pool, with a readable reason.
+	let refused = submit(rpc, &eve_pair, remark(b"hello".to_vec())).unwrap_err().to_string();
+	assert!(refused.contains("Invalid signing address"), "unexpected refusal: {refused}");
+
+	// One member alone cannot admit Eve: the motion executes with one vote of four, which is no
+	// majority, so the call fails and nothing changes.
+	let alice = dev_pair(Sr25519Keyring::Alice);
+	let call = add_member(eve());
+	let length_bound = call.encoded_size() as u32;
+	let (_, events) = submit_finalized(
+		rpc,
+		&alice,
+		RuntimeCall::Council(pallet_collective::Call::propose {
+			threshold: 1,
+			proposal: Box::new(call),
+			length_bound,
+		}),
+	)?;
+	assert!(executed_result(&events)?.is_err(), "a lone member's motion must not pass");
+	assert!(submit(rpc, &eve_pair, remark(b"still refused".to_vec())).is_err());
+
+	// A majority (three of four) admits Eve, and her transactions are then accepted.
+	govern(rpc, add_member(eve()))?.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+	let (_, events) = submit_finalized(rpc, &eve_pair, remark(b"admitted".to_vec()))?;
+	assert!(succeeded(&events));
+	Ok(())
+}
+
+#[test]
+fn governance_adds_and_removes_a_validator() -> Result<()> {
+	let mut net = Testnet::start("local")?;
+	let rpc = net.nodes[0].rpc.clone();
+	for node in &net.nodes {
+		wait_for("the testnet to finalize", Duration::from_secs(60), || {
+			(finalized(node) >= 5).then_some(())
+		})?;
+	}
+
+	// Governance makes Eve a member (which gives her account a provider), authorizes her node
+	// (node key 0x00…05) and adds her to the validator set.
+	let eve_peer = peer_id_bytes(5, net.dir.path())?;
+	let ok = |r: sp_runtime::DispatchResult| r.map_err(|e| anyhow::anyhow!("{e:?}"));
+	ok(govern(&rpc, add_member(eve()))?)?;
+	ok(govern(
+		&rpc,
+		RuntimeCall::NodeAuthorization(pallet_node_authorization::Call::add_well_known_node {
+			node: sp_core::OpaquePeerId(eve_peer),
+			owner: eve().into(),
+		}),
+	)?)?;
+	ok(govern(
+		&rpc,
+		RuntimeCall::ValidatorSet(pallet_validator_set::Call::add_validator { who: eve() }),
+	)?)?;
+
+	// Eve's node generates session keys with an ownership proof for her account, and she
+	// registers them from her own account.
+	let eve_node = net.start_extra("eve", 5, &["--validator"])?;
+	let generated = eve_node
+		.rpc
+		.call("author_rotateKeysWithOwner", json!([to_hex(&eve().encode())]))?;
+	let parse = |v: &serde_json::Value| -> Result<Vec<u8>> {
+		let hex = v.as_str().context("hex")?.trim_start_matches("0x").to_string();
+		(0..hex.len() / 2)
+			.map(|i| Ok(u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)?))
+			.collect()
+	};
+	let keys_bytes = parse(&generated["keys"])?;
+	let proof = parse(&generated["proof"])?;
+	let keys = SessionKeys::decode(&mut &keys_bytes[..])?;
+	let eve_aura: [u8; 32] = keys.aura.encode().try_into().expect("32-byte sr25519 key");
+	let (_, events) = submit_finalized(
+		&rpc,
+		&dev_pair(Sr25519Keyring::Eve),
+		RuntimeCall::Session(pallet_session::Call::set_keys { keys, proof }),
+	)?;
+	assert!(succeeded(&events), "set_keys failed: {events:?}");
+
+	// Within three sessions (30 s), Eve authors finalized blocks.
+	wait_for("Eve to author a finalized block", Duration::from_secs(60), || {
+		authored_recently(&rpc, &eve_aura, 12).filter(|authored| *authored)
+	})?;
+
+	// With five voters GRANDPA needs four: killing Dave leaves exactly four, Eve among them,
+	// so finality continues only because her votes count.
+	net.nodes[3].kill();
+	let before = finalized(&net.nodes[0]);
+	wait_for("finality with Dave down and Eve voting", Duration::from_secs(60), || {
+		(finalized(&net.nodes[0]) >= before + 10).then_some(())
+	})?;
+
+	// Governance removes Eve: within three sessions she is no longer an authority.
+	ok(govern(
+		&rpc,
+		RuntimeCall::ValidatorSet(pallet_validator_set::Call::remove_validator { who: eve() }),
+	)?)?;
+	wait_for("Eve to leave the authorities", Duration::from_secs(60), || {
+		let authorities: BTreeSet<_> = aura_authorities(&rpc).ok()?.into_iter().collect();
+		(!authorities.contains(&eve_aura) && authorities.len() == 4).then_some(())
+	})?;
+	let after_removal = finalized(&net.nodes[0]);
+	wait_for("finality without Eve", Duration::from_secs(60), || {
+		(finalized(&net.nodes[0]) >= after_removal + 10).then_some(())
+	})?;
+	assert_eq!(authored_recently(&rpc, &eve_aura, 12), None, "Eve is no authority any more");
+
+	// The set may not shrink below its minimum of four.
+	let refused = govern(
+		&rpc,
+		RuntimeCall::ValidatorSet(pallet_validator_set::Call::remove_validator {
+			who: Sr25519Keyring::Bob.to_account_id(),
+		}),
+	)?;
+	let error = format!("{refused:?}");
+	assert!(refused.is_err(), "removing below the minimum must fail");
+	assert!(error.contains("Module"), "a pallet error, got {error}");
+	drop(eve_node);
+	Ok(())
+}
+
+#[test]
+fn an_unauthorized_node_cannot_sync_until_authorized() -> Result<()> {
+	let net = Testnet::start("local")?;
+	let rpc = net.nodes[0].rpc.clone();
+	wait_for("the testnet to finalize", Duration::from_secs(60), || {
+		(finalized(&net.nodes[0]) >= 5).then_some(())
+	})?;
+
+	// A stranger (node key 0x00…06) boots from Alice but is refused: no peers, no blocks.
+	let stranger = net.start_extra("stranger", 6, &[])?;
+	std::thread::sleep(Duration::from_secs(15));
+	let health = stranger.rpc.call("system_health", json!([]))?;
+	assert_eq!(health["peers"], json!(0), "the stranger must see no peers: {health}");
+	assert_eq!(stranger.best_number()?, 0, "the stranger must import no block");
+
+	// Once governance authorizes it, it syncs.
+	let peer = peer_id_bytes(6, net.dir.path())?;
+	govern(
+		&rpc,
+		RuntimeCall::NodeAuthorization(pallet_node_authorization::Call::add_well_known_node {
+			node: sp_core::OpaquePeerId(peer),
+			owner: Sr25519Keyring::Ferdie.to_account_id().into(),
+		}),
+	)?
+	.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+	wait_for("the authorized node to sync", Duration::from_secs(90), || {
+		(stranger.best_number().ok()? > 5).then_some(())
+	})?;
+	Ok(())
+}
