@@ -7,7 +7,10 @@ REGCHAIN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 REGCHAIN_NODE="${REGCHAIN_NODE:-$CARGO_TARGET_DIR/release/regchain-node}"
 export REGCHAIN_ROOT REGCHAIN_NODE
 
-# Builds every binary of the workspace in release mode (incremental when already built).
+# Builds the whole workspace in release mode, binaries and tests alike (incremental when already
+# built). Building every target at once resolves features once: a later `cargo test` then reuses
+# these artifacts instead of rebuilding the runtime and the node with its dev-dependencies'
+# features.
 build_release() {
-	(cd "$REGCHAIN_ROOT" && cargo build --release --workspace --bins --locked)
+	(cd "$REGCHAIN_ROOT" && cargo build --release --workspace --all-targets --locked)
 }

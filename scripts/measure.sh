@@ -3,7 +3,9 @@
 #   - blocks per minute, finality lag and submission-to-finality latency of system.remark
 #     transactions (regchain-probe, for --seconds, one remark every 500 ms);
 #   - resident memory of each validator, and the disk the chain grows while idle (--idle-seconds,
-#     extrapolated to an hour and a day).
+#     extrapolated linearly to an hour and a day). Nothing is pruned during a chain's first hour
+#     (the state-history window), so an extrapolation from a young chain overstates long-run
+#     growth.
 #
 #   scripts/measure.sh [--seconds 60] [--idle-seconds 300]
 #

@@ -13,4 +13,7 @@ echo "test: build took $(( $(date +%s) - started )) s"
 # Tests that start nodes run one at a time: they use many processes and ports, and timing
 # (finality) suffers when two testnets share two cores.
 cargo test --release --workspace --locked -- --test-threads=1
+
+# The registry's benchmarks, each run once as a test (impl_benchmark_test_suite!).
+cargo test --release --locked -p pallet-service-registry --features runtime-benchmarks
 echo "test: build and tests took $(( $(date +%s) - started )) s"

@@ -6,8 +6,8 @@ use crate::{
 	service,
 };
 use regchain_runtime::{opaque::Block, HOURS};
-use sc_cli::{DatabasePruningMode, SubstrateCli};
-use sc_service::PartialComponents;
+use sc_cli::SubstrateCli;
+use sc_service::{Configuration, PartialComponents, PruningMode};
 
 impl SubstrateCli for Cli {
 	fn impl_name() -> String {
@@ -47,20 +47,27 @@ impl SubstrateCli for Cli {
 	}
 }
 
-/// The state history a node keeps unless told otherwise: one hour of blocks.
+/// The state history a new database keeps unless told otherwise: one hour of blocks.
 ///
 /// Older states are pruned; later layers (watch replay, etcd's compaction) use this window as
 /// their horizon. `--state-pruning archive` keeps everything.
 pub const DEFAULT_STATE_HISTORY: u32 = HOURS;
 
+/// Applies [`DEFAULT_STATE_HISTORY`] when `--state-pruning` is absent and the database is new.
+///
+/// An existing database keeps the mode it was created with, as in any Substrate node: forcing a
+/// window on an archive database would make it refuse to open.
+fn default_state_pruning(mut config: Configuration) -> Configuration {
+	let database_exists = config.database.path().is_some_and(|path| path.exists());
+	if config.state_pruning.is_none() && !database_exists {
+		config.state_pruning = Some(PruningMode::blocks_pruning(DEFAULT_STATE_HISTORY));
+	}
+	config
+}
+
 /// Parses the command line and runs it.
 pub fn run() -> sc_cli::Result<()> {
-	let mut cli = Cli::from_args();
-
-	let pruning = &mut cli.run.base.import_params.pruning_params.state_pruning;
-	if pruning.is_none() {
-		*pruning = Some(DatabasePruningMode::Custom(DEFAULT_STATE_HISTORY));
-	}
+	let cli = Cli::from_args();
 
 	match &cli.subcommand {
 		Some(Subcommand::Key(cmd)) => cmd.run(&cli),
@@ -126,6 +133,7 @@ pub fn run() -> sc_cli::Result<()> {
 			let runner = cli.create_runner(&cli.run.base)?;
 			let consensus = cli.run.consensus.clone();
 			runner.run_node_until_exit(|config| async move {
+				let config = default_state_pruning(config);
 				match config.network.network_backend {
 					sc_network::config::NetworkBackendType::Libp2p => service::new_full::<
 						sc_network::NetworkWorker<Block, <Block as sp_runtime::traits::Block>::Hash>,
