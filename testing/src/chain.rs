@@ -12,7 +12,7 @@ use sp_core::{crypto::Pair as _, sr25519};
 use sp_keyring::Sr25519Keyring;
 
 use crate::{
-	extrinsic::{parse_hash, signed, to_hex},
+	extrinsic::{from_hex, parse_hash, signed, to_hex},
 	wait_for, Rpc,
 };
 
@@ -61,10 +61,7 @@ pub fn submit_finalized(
 pub fn events_of(rpc: &Rpc, hash: &str, index: u32) -> Result<Vec<RuntimeEvent>> {
 	let key = frame_support::storage::storage_prefix(b"System", b"Events");
 	let raw = rpc.call("state_getStorage", json!([to_hex(&key), hash]))?;
-	let hex = raw.as_str().ok_or_else(|| anyhow!("no events at {hash}"))?;
-	let bytes = (0..hex.len() / 2 - 1)
-		.map(|i| u8::from_str_radix(&hex[2 + 2 * i..4 + 2 * i], 16))
-		.collect::<Result<Vec<u8>, _>>()?;
+	let bytes = from_hex(raw.as_str().ok_or_else(|| anyhow!("no events at {hash}"))?)?;
 	let records = EventRecords::decode(&mut &bytes[..])?;
 	Ok(records
 		.into_iter()

@@ -38,13 +38,19 @@ pub fn to_hex(bytes: &[u8]) -> String {
 	format!("0x{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
+/// Parses `0x`-prefixed (or bare) hex, as JSON-RPC returns bytes.
+pub fn from_hex(text: &str) -> anyhow::Result<Vec<u8>> {
+	let digits = text.trim_start_matches("0x");
+	anyhow::ensure!(digits.len() % 2 == 0, "odd number of hex digits: {text}");
+	(0..digits.len() / 2)
+		.map(|i| Ok(u8::from_str_radix(&digits[2 * i..2 * i + 2], 16)?))
+		.collect()
+}
+
 /// Parses a `0x`-prefixed 32-byte hash.
 pub fn parse_hash(text: &str) -> anyhow::Result<H256> {
-	let digits = text.trim_start_matches("0x");
-	anyhow::ensure!(digits.len() == 64, "not a 32-byte hash: {text}");
-	let mut bytes = [0u8; 32];
-	for (i, byte) in bytes.iter_mut().enumerate() {
-		*byte = u8::from_str_radix(&digits[2 * i..2 * i + 2], 16)?;
-	}
+	let bytes: [u8; 32] = from_hex(text)?
+		.try_into()
+		.map_err(|_| anyhow::anyhow!("not a 32-byte hash: {text}"))?;
 	Ok(H256(bytes))
 }

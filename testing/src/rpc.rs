@@ -73,6 +73,24 @@ impl Rpc {
 		Ok(hash.as_str().map(str::to_string))
 	}
 
+	/// The Aura slot of block `number` on this node's best chain, read from the block's
+	/// pre-runtime digest; `None` if there is no such block or digest.
+	pub fn aura_slot(&self, number: u32) -> Result<Option<u64>> {
+		let Some(hash) = self.block_hash(number)? else { return Ok(None) };
+		let header = self.call("chain_getHeader", json!([hash]))?;
+		let logs = header["digest"]["logs"].as_array().cloned().unwrap_or_default();
+		// A pre-runtime digest: 0x06, engine "aura" (61757261), length 8 (0x20), slot as u64 LE.
+		for log in logs.iter().filter_map(Value::as_str) {
+			if let Some(slot) = log.strip_prefix("0x066175726120") {
+				let bytes: [u8; 8] = crate::extrinsic::from_hex(slot)?
+					.try_into()
+					.map_err(|_| anyhow!("malformed Aura digest in block {number}"))?;
+				return Ok(Some(u64::from_le_bytes(bytes)));
+			}
+		}
+		Ok(None)
+	}
+
 	/// The finalized head's hash.
 	pub fn finalized_head(&self) -> Result<String> {
 		let hash = self.call("chain_getFinalizedHead", json!([]))?;

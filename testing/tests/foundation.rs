@@ -5,23 +5,14 @@ use std::{collections::BTreeSet, time::Duration};
 
 use anyhow::Result;
 use regchain_testing::{run_node_command, wait_for, Node, NodeConfig, Testnet};
-use serde_json::json;
 
 /// The index (slot modulo the number of authorities) of the Aura author of block `number`.
 fn aura_author(node: &Node, number: u32, authorities: u64) -> Result<u64> {
-	let hash = node.rpc.block_hash(number)?.expect("block exists");
-	let header = node.rpc.call("chain_getHeader", json!([hash]))?;
-	// A pre-runtime digest: 0x06, engine "aura" (61757261), length 8 (0x20), slot as u64 LE.
-	for log in header["digest"]["logs"].as_array().expect("digest logs") {
-		if let Some(slot_hex) = log.as_str().and_then(|l| l.strip_prefix("0x066175726120")) {
-			let bytes: Vec<u8> = (0..8)
-				.map(|i| u8::from_str_radix(&slot_hex[2 * i..2 * i + 2], 16).expect("hex"))
-				.collect();
-			let slot = u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
-			return Ok(slot % authorities);
-		}
-	}
-	anyhow::bail!("block {number} carries no Aura pre-runtime digest")
+	let slot = node
+		.rpc
+		.aura_slot(number)?
+		.ok_or_else(|| anyhow::anyhow!("block {number} carries no Aura pre-runtime digest"))?;
+	Ok(slot % authorities)
 }
 
 #[test]

@@ -9,7 +9,7 @@ use codec::{Decode, Encode};
 use regchain_runtime::{AccountId, RuntimeCall, SessionKeys};
 use regchain_testing::{
 	chain::{dev_pair, executed_result, govern, submit, submit_finalized, succeeded},
-	extrinsic::{remark, to_hex},
+	extrinsic::{from_hex, remark, to_hex},
 	wait_for, Node, Rpc, Testnet,
 };
 use serde_json::json;
@@ -47,23 +47,8 @@ fn peer_id_bytes(i: u8, dir: &std::path::Path) -> Result<Vec<u8>> {
 /// The Aura authorities at the best block.
 fn aura_authorities(rpc: &Rpc) -> Result<Vec<[u8; 32]>> {
 	let raw = rpc.call("state_call", json!(["AuraApi_authorities", "0x"]))?;
-	let hex = raw.as_str().context("hex")?;
-	let bytes = (0..hex.len() / 2 - 1)
-		.map(|i| u8::from_str_radix(&hex[2 + 2 * i..4 + 2 * i], 16))
-		.collect::<Result<Vec<u8>, _>>()?;
+	let bytes = from_hex(raw.as_str().context("hex")?)?;
 	Ok(Vec::<[u8; 32]>::decode(&mut &bytes[..])?)
-}
-
-/// The Aura slot of block `number`, from its pre-runtime digest.
-fn slot_of(rpc: &Rpc, number: u32) -> Option<u64> {
-	let hash = rpc.block_hash(number).ok()??;
-	let header = rpc.call("chain_getHeader", json!([hash])).ok()?;
-	header["digest"]["logs"].as_array()?.iter().find_map(|log| {
-		let slot = log.as_str()?.strip_prefix("0x066175726120")?;
-		let bytes: Vec<u8> =
-			(0..8).map(|i| u8::from_str_radix(&slot[2 * i..2 * i + 2], 16).ok()).collect::<Option<_>>()?;
-		Some(u64::from_le_bytes(bytes.try_into().ok()?))
-	})
 }
 
 /// Whether the author of one of the last `window` finalized blocks holds `aura_key`.
@@ -73,7 +58,7 @@ fn authored_recently(rpc: &Rpc, aura_key: &[u8; 32], window: u32) -> Option<bool
 	let last = rpc.header_number(json!(rpc.finalized_head().ok()?)).ok()?;
 	Some(
 		(last.saturating_sub(window)..=last)
-			.filter_map(|n| slot_of(rpc, n))
+			.filter_map(|n| rpc.aura_slot(n).ok().flatten())
 			.any(|slot| slot % authorities.len() as u64 == index),
 	)
 }
@@ -149,14 +134,8 @@ fn governance_adds_and_removes_a_validator() -> Result<()> {
 	let generated = eve_node
 		.rpc
 		.call("author_rotateKeysWithOwner", json!([to_hex(&eve().encode())]))?;
-	let parse = |v: &serde_json::Value| -> Result<Vec<u8>> {
-		let hex = v.as_str().context("hex")?.trim_start_matches("0x").to_string();
-		(0..hex.len() / 2)
-			.map(|i| Ok(u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)?))
-			.collect()
-	};
-	let keys_bytes = parse(&generated["keys"])?;
-	let proof = parse(&generated["proof"])?;
+	let keys_bytes = from_hex(generated["keys"].as_str().context("keys")?)?;
+	let proof = from_hex(generated["proof"].as_str().context("proof")?)?;
 	let keys = SessionKeys::decode(&mut &keys_bytes[..])?;
 	let eve_aura: [u8; 32] = keys.aura.encode().try_into().expect("32-byte sr25519 key");
 	let (_, events) = submit_finalized(
