@@ -18,6 +18,16 @@ use super::{
 	RuntimeGenesisConfig, ServiceRegistry, SessionKeys, System, VERSION,
 };
 
+/// The pallets whose weights this runtime's benchmarks measure (`list_benchmarks!` and
+/// `add_benchmarks!` below).
+#[cfg(feature = "runtime-benchmarks")]
+#[macro_use]
+mod benches {
+	frame_benchmarking::define_benchmarks!(
+		[pallet_service_registry, crate::ServiceRegistry]
+	);
+}
+
 impl_runtime_apis! {
 	impl sp_api::Core<Block> for Runtime {
 		fn version() -> RuntimeVersion {
@@ -182,6 +192,38 @@ impl_runtime_apis! {
 			election: Vec<u8>,
 		) -> Option<pallet_service_registry::ElectionInfo<AccountId>> {
 			ServiceRegistry::election(election)
+		}
+
+		fn account_quota(who: AccountId) -> pallet_service_registry::AccountQuota {
+			ServiceRegistry::account_quota(who)
+		}
+	}
+
+	#[cfg(feature = "runtime-benchmarks")]
+	impl frame_benchmarking::Benchmark<Block> for Runtime {
+		fn benchmark_metadata(extra: bool) -> (
+			Vec<frame_benchmarking::BenchmarkList>,
+			Vec<frame_support::traits::StorageInfo>,
+		) {
+			use frame_benchmarking::BenchmarkList;
+			use frame_support::traits::StorageInfoTrait;
+
+			let mut list = Vec::<BenchmarkList>::new();
+			list_benchmarks!(list, extra);
+			(list, super::AllPalletsWithSystem::storage_info())
+		}
+
+		fn dispatch_benchmark(
+			config: frame_benchmarking::BenchmarkConfig,
+		) -> Result<Vec<frame_benchmarking::BenchmarkBatch>, alloc::string::String> {
+			use frame_benchmarking::BenchmarkBatch;
+			use frame_support::traits::WhitelistedStorageKeys;
+
+			let whitelist = super::AllPalletsWithSystem::whitelisted_storage_keys();
+			let mut batches = Vec::<BenchmarkBatch>::new();
+			let params = (&config, &whitelist);
+			add_benchmarks!(params, batches);
+			Ok(batches)
 		}
 	}
 

@@ -6,7 +6,7 @@ use std::{collections::BTreeSet, time::Duration};
 
 use anyhow::{Context, Result};
 use codec::{Decode, Encode};
-use regchain_runtime::{AccountId, RuntimeCall, SessionKeys};
+use regchain_runtime::{AccountId, RuntimeCall, RuntimeEvent, SessionKeys};
 use regchain_testing::{
 	chain::{dev_pair, executed_result, govern, submit, submit_finalized, succeeded},
 	extrinsic::{from_hex, remark, to_hex},
@@ -73,8 +73,9 @@ fn non_members_are_refused_until_a_majority_admits_them() -> Result<()> {
 	let rpc = &net.nodes[0].rpc;
 	let eve_pair = dev_pair(Sr25519Keyring::Eve);
 
-	// A non-member is turned away by the pool, with a readable reason.
-	let refused = submit(rpc, &eve_pair, remark(b"hello".to_vec())).unwrap_err().to_string();
+	// A non-member's registry call is turned away by the pool, with a readable reason, so no
+	// block can contain it.
+	let refused = submit(rpc, &eve_pair, grant_lease(60)).unwrap_err().to_string();
 	assert!(refused.contains("Invalid signing address"), "unexpected refusal: {refused}");
 
 	// One member alone cannot admit Eve: the motion executes with one vote of four, which is no
@@ -94,10 +95,90 @@ fn non_members_are_refused_until_a_majority_admits_them() -> Result<()> {
 	assert!(executed_result(&events)?.is_err(), "a lone member's motion must not pass");
 	assert!(submit(rpc, &eve_pair, remark(b"still refused".to_vec())).is_err());
 
-	// A majority (three of four) admits Eve, and her transactions are then accepted.
+	// A majority (three of four) admits Eve, and the same call then succeeds.
 	govern(rpc, add_member(eve()))?.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-	let (_, events) = submit_finalized(rpc, &eve_pair, remark(b"admitted".to_vec()))?;
-	assert!(succeeded(&events));
+	let (_, events) = submit_finalized(rpc, &eve_pair, grant_lease(60))?;
+	assert!(succeeded(&events), "{events:?}");
+	Ok(())
+}
+
+fn grant_lease(ttl_secs: u32) -> RuntimeCall {
+	RuntimeCall::ServiceRegistry(pallet_service_registry::Call::grant_lease { ttl_secs })
+}
+
+/// The name of the registry error an extrinsic failed with, if it failed with one.
+fn registry_error(events: &[RuntimeEvent]) -> Option<&'static str> {
+	use frame_support::traits::PalletInfoAccess;
+	events.iter().find_map(|e| match e {
+		RuntimeEvent::System(frame_system::Event::ExtrinsicFailed {
+			dispatch_error: sp_runtime::DispatchError::Module(module),
+			..
+		}) if module.index as usize == regchain_runtime::ServiceRegistry::index() =>
+			pallet_service_registry::Error::<regchain_runtime::Runtime>::decode(&mut &module.error[..])
+				.ok()
+				.map(<&'static str>::from),
+		_ => None,
+	})
+}
+
+/// The registry's runtime API at the best block.
+fn runtime_api<R: Decode>(rpc: &Rpc, method: &str, args: impl Encode) -> Result<R> {
+	let raw = rpc.call(
+		"state_call",
+		json!([format!("ServiceRegistryApi_{method}"), to_hex(&args.encode())]),
+	)?;
+	Ok(R::decode(&mut &from_hex(raw.as_str().context("hex result")?)?[..])?)
+}
+
+#[test]
+fn a_member_over_its_quota_gets_a_clear_error_and_nothing_changes() -> Result<()> {
+	let net = Testnet::start("local")?;
+	let rpc = &net.nodes[0].rpc;
+	let bob = dev_pair(Sr25519Keyring::Bob);
+	let quota = pallet_service_registry::Quota { leases: 1, instances: 1, keys: 1 };
+	govern(
+		rpc,
+		RuntimeCall::ServiceRegistry(pallet_service_registry::Call::set_account_quota {
+			who: Sr25519Keyring::Bob.to_account_id(),
+			quota: Some(quota),
+		}),
+	)?
+	.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+
+	let (_, events) = submit_finalized(rpc, &bob, grant_lease(60))?;
+	assert!(succeeded(&events), "{events:?}");
+	let leases: Vec<u64> = runtime_api(rpc, "leases", ())?;
+	let (_, events) = submit_finalized(rpc, &bob, grant_lease(60))?;
+	assert_eq!(registry_error(&events), Some("LeaseQuotaExceeded"));
+	assert_eq!(runtime_api::<Vec<u64>>(rpc, "leases", ())?, leases);
+
+	let put = |key: &[u8]| {
+		RuntimeCall::ServiceRegistry(pallet_service_registry::Call::put {
+			key: key.to_vec(),
+			value: b"v".to_vec(),
+			lease: None,
+		})
+	};
+	let (_, events) = submit_finalized(rpc, &bob, put(b"/bob/1"))?;
+	assert!(succeeded(&events), "{events:?}");
+	let (_, events) = submit_finalized(rpc, &bob, put(b"/bob/2"))?;
+	assert_eq!(registry_error(&events), Some("KeyQuotaExceeded"));
+	let range: pallet_service_registry::RangeResponse = runtime_api(
+		rpc,
+		"range",
+		pallet_service_registry::RangeRequest {
+			key: b"/bob/".to_vec(),
+			range_end: pallet_service_registry::prefix_end(b"/bob/"),
+			..Default::default()
+		},
+	)?;
+	assert_eq!(range.kvs.iter().map(|kv| kv.key.clone()).collect::<Vec<_>>(), vec![b"/bob/1".to_vec()]);
+
+	// What Bob holds and may hold, as any client reads it.
+	let account: pallet_service_registry::AccountQuota =
+		runtime_api(rpc, "account_quota", Sr25519Keyring::Bob.to_account_id())?;
+	assert_eq!(account.quota, quota);
+	assert_eq!(account.usage, pallet_service_registry::Usage { leases: 1, instances: 0, keys: 1 });
 	Ok(())
 }
 

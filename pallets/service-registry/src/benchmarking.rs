@@ -18,6 +18,9 @@ use frame_support::{
 fn writer<T: Config>() -> Result<(T::RuntimeOrigin, T::AccountId), BenchmarkError> {
 	let origin = T::WriteOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
 	let who = T::WriteOrigin::ensure_origin(origin.clone()).map_err(|_| BenchmarkError::Weightless)?;
+	// Worst cases need more than a default quota; an override is also the costlier lookup.
+	let unlimited = Quota { leases: u32::MAX, instances: u32::MAX, keys: u32::MAX };
+	QuotaOverrides::<T>::insert(&who, unlimited);
 	Ok((origin, who))
 }
 
@@ -572,6 +575,33 @@ mod benchmarks {
 		}
 
 		assert_eq!(KeyValues::<T>::iter().count(), 0);
+		Ok(())
+	}
+
+	#[benchmark]
+	fn set_default_quota() -> Result<(), BenchmarkError> {
+		let origin =
+			T::QuotaOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
+		let quota = Quota { leases: 7, instances: 7, keys: 7 };
+
+		#[extrinsic_call]
+		_(origin as T::RuntimeOrigin, quota);
+
+		assert_eq!(DefaultQuota::<T>::get(), quota);
+		Ok(())
+	}
+
+	#[benchmark]
+	fn set_account_quota() -> Result<(), BenchmarkError> {
+		let origin =
+			T::QuotaOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
+		let who: T::AccountId = account("member", 0, 0);
+		let quota = Quota { leases: 7, instances: 7, keys: 7 };
+
+		#[extrinsic_call]
+		_(origin as T::RuntimeOrigin, who.clone(), Some(quota));
+
+		assert_eq!(QuotaOverrides::<T>::get(&who), Some(quota));
 		Ok(())
 	}
 

@@ -4,7 +4,7 @@
 //! is invisible to queries and may be registered over (the stale one is removed first, with
 //! `InstanceRemoved`).
 
-use crate::{pallet::*, types::*};
+use crate::{pallet::*, quotas::Holding, types::*};
 use alloc::vec::Vec;
 use frame_support::{
 	ensure,
@@ -95,9 +95,13 @@ impl<T: Config> Pallet<T> {
 		if let Some(existing) = &stale {
 			ensure!(!Self::instance_live(existing, now), Error::<T>::InstanceAlreadyRegistered);
 		}
+		// A stale record of the same account is replaced: it frees the slot it takes.
+		let replaces_own = stale.as_ref().is_some_and(|s| s.owner == who);
+		Self::ensure_quota(&who, Holding::Instances, u32::from(!replaces_own))?;
 
 		if let Some(stale) = stale {
 			Self::detach_instance(stale.lease, &service, &instance_id);
+			Self::release(&stale.owner, Holding::Instances);
 			Self::deposit_event(Event::InstanceRemoved {
 				service: service.clone(),
 				instance_id: instance_id.clone(),
@@ -122,6 +126,7 @@ impl<T: Config> Pallet<T> {
 		);
 		LeaseInstances::<T>::insert(lease, (&service, &instance_id), ());
 		Leases::<T>::mutate_extant(lease, |l| l.instances = l.instances.saturating_add(1));
+		Self::charge(&who, Holding::Instances);
 		Self::deposit_event(Event::InstanceRegistered { service, instance_id, owner: who, lease });
 		Ok(())
 	}
@@ -177,6 +182,7 @@ impl<T: Config> Pallet<T> {
 
 		Instances::<T>::remove(&service, &instance_id);
 		Self::detach_instance(instance.lease, &service, &instance_id);
+		Self::release(&who, Holding::Instances);
 		Self::service_count_dec(&service);
 		Self::deposit_event(Event::InstanceDeregistered { service, instance_id, who });
 		Ok(())

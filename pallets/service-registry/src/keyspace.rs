@@ -8,7 +8,7 @@
 //! Every write is planned first (reads only, all checks), then applied (writes only), so a
 //! failed call writes nothing.
 
-use crate::{pallet::*, types::*, weights::WeightInfo, LOG_TARGET};
+use crate::{pallet::*, quotas::Holding, types::*, weights::WeightInfo, LOG_TARGET};
 use alloc::{
 	collections::{BTreeMap, BTreeSet},
 	vec,
@@ -222,7 +222,7 @@ pub(crate) enum DeleteOutcome<T: Config> {
 	/// The range has no key: nothing changes.
 	Nothing,
 	/// Delete these records now.
-	Inline(Vec<(OrderedKeyOf<T>, Option<LeaseId>)>),
+	Inline(Vec<(OrderedKeyOf<T>, Option<LeaseId>, T::AccountId)>),
 	/// Record this tombstone; the hooks reclaim the storage.
 	Tombstone(RangeTombstoneOf<T>),
 }
@@ -320,12 +320,18 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	/// Removes a stored record and its lease attachment.
-	pub(crate) fn purge_record(key: &OrderedKeyOf<T>, lease: Option<LeaseId>) {
+	/// Removes a stored record and its lease attachment, and releases it from its creator's
+	/// key quota.
+	pub(crate) fn purge_record(
+		key: &OrderedKeyOf<T>,
+		lease: Option<LeaseId>,
+		created_by: &T::AccountId,
+	) {
 		KeyValues::<T>::remove(key);
 		if let Some(lease) = lease {
 			Self::detach_key(lease, key);
 		}
+		Self::release(created_by, Holding::Keys);
 	}
 
 	// ---- put --------------------------------------------------------------------------------
@@ -342,7 +348,8 @@ impl<T: Config> Pallet<T> {
 		let value = Self::check_value(value)?;
 		let revision = Self::next_revision()?;
 		let mut view = View::<T>::new();
-		let plan = Self::plan_put(&mut view, key, value, lease, &mut BTreeMap::new())?;
+		let plan =
+			Self::plan_put(&mut view, &who, key, value, lease, &mut BTreeMap::new(), &mut 0)?;
 		let touches_lease = plan.previous.as_ref().and_then(|p| p.lease) != plan.lease;
 		let weight = T::WeightInfo::put(
 			plan.key.0.len() as u32,
@@ -354,13 +361,16 @@ impl<T: Config> Pallet<T> {
 		Ok(weight)
 	}
 
-	/// Checks a put. `added` counts the keys this call attaches to each lease so far.
+	/// Checks a put by `who`. `added` counts the keys this call attaches to each lease so far,
+	/// `created` the keys it creates.
 	pub(crate) fn plan_put(
 		view: &mut View<T>,
+		who: &T::AccountId,
 		key: KeyBytes<T>,
 		value: ValueBytes<T>,
 		lease: Option<LeaseId>,
 		added: &mut BTreeMap<LeaseId, u32>,
+		created: &mut u32,
 	) -> Result<PutPlan<T>, Error<T>> {
 		let key = OrderedKey(key);
 		let previous = KeyValues::<T>::get(&key);
@@ -368,6 +378,10 @@ impl<T: Config> Pallet<T> {
 			Some(record) => view.is_live(record),
 			None => false,
 		};
+		if !previous_live {
+			*created = created.saturating_add(1);
+			Self::ensure_quota(who, Holding::Keys, *created)?;
+		}
 		if let Some(id) = lease {
 			let record = Self::live_lease(id, view.now)?;
 			if previous.as_ref().and_then(|p| p.lease) != Some(id) {
@@ -385,9 +399,17 @@ impl<T: Config> Pallet<T> {
 	/// Applies a checked put at `revision`.
 	pub(crate) fn apply_put(plan: PutPlan<T>, revision: Revision, who: &T::AccountId) {
 		let PutPlan { key, value, lease, previous, previous_live } = plan;
-		let (create_revision, version) = match &previous {
-			Some(p) if previous_live => (p.create_revision, p.version.saturating_add(1)),
-			_ => (revision, 1),
+		let (create_revision, version, created_by) = match &previous {
+			Some(p) if previous_live =>
+				(p.create_revision, p.version.saturating_add(1), p.created_by.clone()),
+			_ => {
+				// A dead record (deleted but not yet reclaimed) is replaced here, not purged.
+				if let Some(dead) = &previous {
+					Self::release(&dead.created_by, Holding::Keys);
+				}
+				Self::charge(who, Holding::Keys);
+				(revision, 1, who.clone())
+			},
 		};
 		let old_lease = previous.as_ref().and_then(|p| p.lease);
 		if old_lease != lease {
@@ -399,6 +421,7 @@ impl<T: Config> Pallet<T> {
 			}
 		}
 		let record = KeyValue {
+			created_by,
 			key: key.0.clone(),
 			create_revision,
 			mod_revision: revision,
@@ -468,7 +491,7 @@ impl<T: Config> Pallet<T> {
 			match KeyValues::<T>::get(&stored) {
 				Some(record) if view.is_deletable(&record) => {
 					view.deleted.insert(key.to_vec());
-					DeleteOutcome::Inline(vec![(stored, record.lease)])
+					DeleteOutcome::Inline(vec![(stored, record.lease, record.created_by)])
 				},
 				_ => DeleteOutcome::Nothing,
 			}
@@ -488,7 +511,7 @@ impl<T: Config> Pallet<T> {
 						stop = Stop::Full;
 						return false;
 					}
-					found.push((stored, record.lease));
+					found.push((stored, record.lease, record.created_by));
 				} else {
 					if budget.probe_left == 0 {
 						stop = Stop::Probe;
@@ -504,7 +527,7 @@ impl<T: Config> Pallet<T> {
 					DeleteOutcome::Nothing
 				} else {
 					budget.inline_left = budget.inline_left.saturating_sub(found.len() as u32);
-					for (stored, _) in &found {
+					for (stored, _, _) in &found {
 						view.deleted.insert(stored.raw().to_vec());
 					}
 					DeleteOutcome::Inline(found)
@@ -533,8 +556,8 @@ impl<T: Config> Pallet<T> {
 		match plan.outcome {
 			DeleteOutcome::Nothing => return,
 			DeleteOutcome::Inline(records) =>
-				for (key, lease) in records {
-					Self::purge_record(&key, lease);
+				for (key, lease, created_by) in records {
+					Self::purge_record(&key, lease, &created_by);
 				},
 			DeleteOutcome::Tombstone(tombstone) => {
 				let recorded = RangeTombstones::<T>::mutate(|t| t.try_push(tombstone).is_ok());
@@ -689,11 +712,12 @@ impl<T: Config> Pallet<T> {
 		let revision = Self::next_revision()?;
 		let mut budget = DeleteBudget::new::<T>(view.stored_tombstones);
 		let mut added = BTreeMap::new();
+		let mut created = 0;
 		let mut plans = Vec::new();
 		for op in if succeeded { success } else { failure } {
 			match op {
 				CheckedOp::Put { key, value, lease } => plans.push(Planned::Put(
-					Self::plan_put(&mut view, key, value, lease, &mut added)?,
+					Self::plan_put(&mut view, &who, key, value, lease, &mut added, &mut created)?,
 				)),
 				CheckedOp::Delete { key, range_end } => plans.push(Planned::Delete(
 					Self::plan_delete(&mut view, key, range_end, &mut budget, revision)?,
@@ -812,11 +836,11 @@ impl<T: Config> Pallet<T> {
 					finished = false;
 					break;
 				}
-				batch.push((key, record.mod_revision, record.lease));
+				batch.push((key, record.mod_revision, record.lease, record.created_by));
 			}
-			for (key, mod_revision, lease) in &batch {
+			for (key, mod_revision, lease, created_by) in &batch {
 				if *mod_revision < tombstone.revision {
-					Self::purge_record(key, *lease);
+					Self::purge_record(key, *lease, created_by);
 				}
 			}
 			done = done.saturating_add(batch.len() as u32);
@@ -824,7 +848,7 @@ impl<T: Config> Pallet<T> {
 				tombstones.remove(0);
 				done = done.saturating_add(1);
 			} else {
-				if let (Some(first), Some((last, _, _))) = (tombstones.get_mut(0), batch.last()) {
+				if let (Some(first), Some((last, _, _, _))) = (tombstones.get_mut(0), batch.last()) {
 					first.cursor = Some(last.0.clone());
 				}
 				break;

@@ -10,7 +10,7 @@
 //! in [`EndedLeases`]; the hooks remove those keys from storage, a bounded number per block.
 //! Reads already treat them as gone, because their lease is no longer live.
 
-use crate::{pallet::*, types::*, weights::WeightInfo, LOG_TARGET};
+use crate::{pallet::*, quotas::Holding, types::*, weights::WeightInfo, LOG_TARGET};
 use alloc::{collections::BTreeSet, vec::Vec};
 use frame_support::{
 	ensure,
@@ -38,6 +38,7 @@ impl<T: Config> Pallet<T> {
 		let ttl_secs = ttl_secs.max(T::MinLeaseTtl::get());
 		let id = NextLeaseId::<T>::get();
 		ensure!(id <= MAX_LEASE_ID, Error::<T>::LeaseIdsExhausted);
+		Self::ensure_quota(&who, Holding::Leases, 1)?;
 		let now = T::Clock::now();
 		let expires_at_ms = now.saturating_add(u64::from(ttl_secs).saturating_mul(1000));
 		Leases::<T>::insert(
@@ -55,6 +56,7 @@ impl<T: Config> Pallet<T> {
 		);
 		LeaseExpiries::<T>::insert(Self::expiry_key(expires_at_ms, id), ());
 		NextLeaseId::<T>::put(id.saturating_add(1));
+		Self::charge(&who, Holding::Leases);
 		Self::deposit_event(Event::LeaseGranted { lease: id, ttl_secs, expires_at_ms, who });
 		Ok(id)
 	}
@@ -144,6 +146,7 @@ impl<T: Config> Pallet<T> {
 	) {
 		Leases::<T>::remove(id);
 		LeaseExpiries::<T>::remove(Self::expiry_key(lease.expires_at_ms, id));
+		Self::release(&lease.granted_by, Holding::Leases);
 		if let Some(revision) = revision {
 			CurrentRevision::<T>::put(revision);
 		}
@@ -155,10 +158,12 @@ impl<T: Config> Pallet<T> {
 		let instances: Vec<_> = LeaseInstances::<T>::iter_key_prefix(id).collect();
 		for (service, instance_id) in instances {
 			LeaseInstances::<T>::remove(id, (&service, &instance_id));
-			let attached =
-				Instances::<T>::get(&service, &instance_id).is_some_and(|i| i.lease == id);
-			if attached {
+			let owner = Instances::<T>::get(&service, &instance_id)
+				.filter(|i| i.lease == id)
+				.map(|i| i.owner);
+			if let Some(owner) = owner {
 				Instances::<T>::remove(&service, &instance_id);
+				Self::release(&owner, Holding::Instances);
 				Self::service_count_dec(&service);
 				Self::deposit_event(Event::InstanceRemoved { service, instance_id, lease: id });
 			}
@@ -286,8 +291,9 @@ impl<T: Config> Pallet<T> {
 			keys.truncate(want);
 			for key in &keys {
 				LeaseKeys::<T>::remove(id, key);
-				if KeyValues::<T>::get(key).is_some_and(|r| r.lease == Some(id)) {
+				if let Some(record) = KeyValues::<T>::get(key).filter(|r| r.lease == Some(id)) {
 					KeyValues::<T>::remove(key);
+					Self::release(&record.created_by, Holding::Keys);
 				}
 			}
 			done = done.saturating_add(keys.len() as u32);

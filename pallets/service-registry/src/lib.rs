@@ -46,6 +46,14 @@
 //! Every call is authorised by [`Config::WriteOrigin`], whose success value is the writing
 //! account. The regchain runtime admits the members of its `Orchestrators` set only.
 //!
+//! ## Quotas
+//!
+//! Each account may hold at most its [`Quota`] of leases, instances and keys ([`quotas`]):
+//! [`DefaultQuota`] (from [`Config::InitialQuota`] until [`Config::QuotaOrigin`] sets it with
+//! `set_default_quota`) unless `set_account_quota` gave it an override. A call that would exceed
+//! it fails with `LeaseQuotaExceeded`, `InstanceQuotaExceeded` or `KeyQuotaExceeded` and
+//! changes nothing. Lowering a quota removes nothing: the account only cannot add more.
+//!
 //! ## Guarantees
 //!
 //! - Every call checks before it writes: a failed call changes nothing. Each distinct failure has
@@ -106,6 +114,7 @@ pub mod elections;
 pub mod instances;
 pub mod keyspace;
 pub mod leases;
+pub mod quotas;
 pub mod types;
 pub mod weights;
 
@@ -243,6 +252,13 @@ pub mod pallet {
 		/// Longest value a candidate proclaims, in bytes.
 		#[pallet::constant]
 		type MaxElectionValueLen: Get<u32>;
+
+		/// Who sets quotas: the default and per-account overrides.
+		type QuotaOrigin: EnsureOrigin<Self::RuntimeOrigin>;
+
+		/// The default quota until governance sets one.
+		#[pallet::constant]
+		type InitialQuota: Get<Quota>;
 	}
 
 	/// The initial key-space revision.
@@ -332,6 +348,21 @@ pub mod pallet {
 	pub type Elections<T: Config> =
 		StorageMap<_, Blake2_128Concat, Name<T>, Election<T>, OptionQuery>;
 
+	/// The quota of every account without an override.
+	#[pallet::storage]
+	pub type DefaultQuota<T: Config> = StorageValue<_, Quota, ValueQuery, T::InitialQuota>;
+
+	/// Per-account quotas that replace the default.
+	#[pallet::storage]
+	pub type QuotaOverrides<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, Quota, OptionQuery>;
+
+	/// What each account holds, counted against its quota: leases it granted that have not
+	/// ended, instances it registered that are still stored, keys it created whose storage is
+	/// not yet reclaimed.
+	#[pallet::storage]
+	pub type Usages<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, Usage, ValueQuery>;
+
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {
@@ -384,6 +415,10 @@ pub mod pallet {
 		CandidacyEnded { election: Name<T>, who: T::AccountId, lease: LeaseId },
 		/// An election's leader changed (`None`: no candidate left); `term` is the new term.
 		LeaderChanged { election: Name<T>, leader: Option<T::AccountId>, term: u64 },
+		/// Governance set the default quota.
+		DefaultQuotaSet { quota: Quota },
+		/// Governance set an account's quota override (`None`: removed, the default applies).
+		AccountQuotaSet { who: T::AccountId, quota: Option<Quota> },
 	}
 
 	#[pallet::error]
@@ -451,6 +486,12 @@ pub mod pallet {
 		TooManyCandidates,
 		/// Only the election's leader may proclaim.
 		NotLeader,
+		/// The account already holds as many leases as its quota allows.
+		LeaseQuotaExceeded,
+		/// The account already holds as many service instances as its quota allows.
+		InstanceQuotaExceeded,
+		/// The account already holds as many keys as its quota allows.
+		KeyQuotaExceeded,
 	}
 
 	#[pallet::hooks]
@@ -641,6 +682,31 @@ pub mod pallet {
 			let who = T::WriteOrigin::ensure_origin(origin)?;
 			Self::do_resign(who, election)
 		}
+
+		/// Set the quota of every account without an override. Accounts above a lowered quota
+		/// keep what they hold but cannot add more. Governance only.
+		#[pallet::call_index(13)]
+		#[pallet::weight(T::WeightInfo::set_default_quota())]
+		pub fn set_default_quota(origin: OriginFor<T>, quota: Quota) -> DispatchResult {
+			T::QuotaOrigin::ensure_origin(origin)?;
+			DefaultQuota::<T>::put(quota);
+			Self::deposit_event(Event::DefaultQuotaSet { quota });
+			Ok(())
+		}
+
+		/// Set an account's quota override, or remove it with `None`. Governance only.
+		#[pallet::call_index(14)]
+		#[pallet::weight(T::WeightInfo::set_account_quota())]
+		pub fn set_account_quota(
+			origin: OriginFor<T>,
+			who: T::AccountId,
+			quota: Option<Quota>,
+		) -> DispatchResult {
+			T::QuotaOrigin::ensure_origin(origin)?;
+			QuotaOverrides::<T>::set(&who, quota);
+			Self::deposit_event(Event::AccountQuotaSet { who, quota });
+			Ok(())
+		}
 	}
 
 	impl<T: Config> Pallet<T> {
@@ -736,6 +802,20 @@ pub mod pallet {
 					"LeaseCandidacies entry without a candidate"
 				);
 			}
+			let mut usages: BTreeMap<T::AccountId, Usage> = BTreeMap::new();
+			for lease in Leases::<T>::iter_values() {
+				usages.entry(lease.granted_by).or_default().leases += 1;
+			}
+			for instance in Instances::<T>::iter_values() {
+				usages.entry(instance.owner).or_default().instances += 1;
+			}
+			for record in KeyValues::<T>::iter_values() {
+				usages.entry(record.created_by).or_default().keys += 1;
+			}
+			for (who, usage) in Usages::<T>::iter() {
+				ensure!(usages.remove(&who) == Some(usage), "quota usage disagrees with holdings");
+			}
+			ensure!(usages.is_empty(), "holdings missing from quota usage");
 			Ok(())
 		}
 

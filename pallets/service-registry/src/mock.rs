@@ -6,7 +6,7 @@ use frame_support::{
 	traits::{ConstU32, Hooks, Time},
 	weights::Weight,
 };
-use frame_system::EnsureSigned;
+use frame_system::{EnsureRoot, EnsureSigned};
 use sp_runtime::BuildStorage;
 
 type Block = frame_system::mocking::MockBlock<Test>;
@@ -33,6 +33,8 @@ parameter_types! {
 	pub static MaxCleanupPerBlock: u32 = 64;
 	pub static HookWeightLimit: Weight = Weight::MAX;
 	pub static MaxKeysPerLease: u32 = 64;
+	pub static InitialQuota: pallet_service_registry::Quota =
+		pallet_service_registry::Quota { leases: 1_000, instances: 1_000, keys: 100_000 };
 }
 
 /// Chain time at genesis in the tests.
@@ -74,6 +76,8 @@ impl pallet_service_registry::Config for Test {
 	type MaxMetadataValueLen = ConstU32<32>;
 	type MaxCandidates = ConstU32<8>;
 	type MaxElectionValueLen = ConstU32<32>;
+	type QuotaOrigin = EnsureRoot<u64>;
+	type InitialQuota = InitialQuota;
 }
 
 /// Fresh state at block 1, clock at [`START_MS`].

@@ -35,7 +35,11 @@ pub type Name<T> = BoundedVec<u8, <T as Config>::MaxNameLen>;
 /// A key in its order-preserving storage form.
 pub type OrderedKeyOf<T> = OrderedKey<<T as Config>::MaxKeyLen>;
 /// A stored key-value record.
-pub type KeyValueOf<T> = KeyValue<<T as Config>::MaxKeyLen, <T as Config>::MaxValueLen>;
+pub type KeyValueOf<T> = KeyValue<
+	<T as frame_system::Config>::AccountId,
+	<T as Config>::MaxKeyLen,
+	<T as Config>::MaxValueLen,
+>;
 /// A pending range delete.
 pub type RangeTombstoneOf<T> = RangeTombstone<<T as Config>::MaxKeyLen>;
 /// A lease, as stored.
@@ -48,6 +52,48 @@ pub type Metadata<T> = BoundedVec<
 	(BoundedVec<u8, <T as Config>::MaxMetadataKeyLen>, BoundedVec<u8, <T as Config>::MaxMetadataValueLen>),
 	<T as Config>::MaxMetadataEntries,
 >;
+
+// ---------------------------------------------------------------------------------------------
+// Quotas
+// ---------------------------------------------------------------------------------------------
+
+/// The most an account may hold in the registry at once. Governance sets a default and
+/// per-account overrides.
+#[derive(
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Default,
+)]
+pub struct Quota {
+	/// Leases granted by the account and not yet ended.
+	pub leases: u32,
+	/// Service instances registered by the account and not yet removed.
+	pub instances: u32,
+	/// Keys created by the account whose storage is not yet reclaimed.
+	pub keys: u32,
+}
+
+/// What an account holds, counted as its [`Quota`] counts.
+pub type Usage = Quota;
+
+/// An account's quota and what it holds, as the runtime API returns it.
+#[derive(Encode, Decode, TypeInfo, Clone, PartialEq, Eq, Debug)]
+pub struct AccountQuota {
+	/// The quota that applies: the account's override, else the default.
+	pub quota: Quota,
+	/// Whether `quota` is an override set for this account.
+	pub overridden: bool,
+	/// What the account holds now.
+	pub usage: Usage,
+}
 
 // ---------------------------------------------------------------------------------------------
 // Key space
@@ -157,8 +203,11 @@ impl<S: Get<u32> + 'static> TypeInfo for OrderedKey<S> {
 	DebugNoBound,
 )]
 #[scale_info(skip_type_params(K, V))]
-#[codec(mel_bound())]
-pub struct KeyValue<K: Get<u32>, V: Get<u32>> {
+#[codec(mel_bound(A: MaxEncodedLen))]
+pub struct KeyValue<A: Clone + Eq + core::fmt::Debug, K: Get<u32>, V: Get<u32>> {
+	/// The account that created the key (put it when it did not exist); the key counts
+	/// against this account's key quota until it is deleted and its storage reclaimed.
+	pub created_by: A,
 	/// The raw key.
 	pub key: BoundedVec<u8, K>,
 	/// The revision at which the key was last created (after not existing).

@@ -74,6 +74,8 @@ pub trait WeightInfo {
 	fn probe_lease_keys(n: u32, ) -> Weight;
 	fn reap_keys(n: u32, ) -> Weight;
 	fn reclaim_keys(n: u32, ) -> Weight;
+	fn set_default_quota() -> Weight;
+	fn set_account_quota() -> Weight;
 }
 
 /// Weights for `pallet_service_registry` (provisional, see the file header).
@@ -416,6 +418,24 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 70_000).saturating_mul(n.into()))
 	}
+	/// Storage: `ServiceRegistry::DefaultQuota` (r:0 w:1)
+	fn set_default_quota() -> Weight {
+		// Proof Size summary in bytes:
+		//  Measured:  `0`
+		//  Estimated: `0`
+		// Minimum execution time: 8_000_000 picoseconds.
+		Weight::from_parts(8_000_000, 0)
+			.saturating_add(T::DbWeight::get().writes(1_u64))
+	}
+	/// Storage: `ServiceRegistry::QuotaOverrides` (r:0 w:1)
+	fn set_account_quota() -> Weight {
+		// Proof Size summary in bytes:
+		//  Measured:  `0`
+		//  Estimated: `0`
+		// Minimum execution time: 10_000_000 picoseconds.
+		Weight::from_parts(10_000_000, 0)
+			.saturating_add(T::DbWeight::get().writes(1_u64))
+	}
 }
 
 // For backwards compatibility and tests.
@@ -756,5 +776,23 @@ impl WeightInfo for () {
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 			.saturating_add(RocksDbWeight::get().writes((3_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 70_000).saturating_mul(n.into()))
+	}
+	/// Storage: `ServiceRegistry::DefaultQuota` (r:0 w:1)
+	fn set_default_quota() -> Weight {
+		// Proof Size summary in bytes:
+		//  Measured:  `0`
+		//  Estimated: `0`
+		// Minimum execution time: 8_000_000 picoseconds.
+		Weight::from_parts(8_000_000, 0)
+			.saturating_add(RocksDbWeight::get().writes(1_u64))
+	}
+	/// Storage: `ServiceRegistry::QuotaOverrides` (r:0 w:1)
+	fn set_account_quota() -> Weight {
+		// Proof Size summary in bytes:
+		//  Measured:  `0`
+		//  Estimated: `0`
+		// Minimum execution time: 10_000_000 picoseconds.
+		Weight::from_parts(10_000_000, 0)
+			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 }

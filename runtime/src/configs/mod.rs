@@ -213,6 +213,12 @@ parameter_types! {
 	/// The most weight the registry's `on_initialize` spends per block (expiring leases,
 	/// reclaiming deleted keys): a fifth of the block. `on_idle` continues with what is left.
 	pub ServiceRegistryHookWeight: Weight = Perbill::from_percent(20) * MAXIMUM_BLOCK_WEIGHT;
+	/// Each orchestrator's default holdings until governance changes it: plenty for a node's
+	/// own instances and elections, far from what it takes to fill the validators' disks
+	/// (10,000 keys of at most 64 KiB: 640 MiB). The account behind an etcd gateway needs an
+	/// override.
+	pub const InitialRegistryQuota: pallet_service_registry::Quota =
+		pallet_service_registry::Quota { leases: 1_000, instances: 1_000, keys: 10_000 };
 }
 
 /// Chain time for the registry, in milliseconds: Aura's current slot times the slot duration.
@@ -262,4 +268,7 @@ impl pallet_service_registry::Config for Runtime {
 	type MaxMetadataValueLen = ConstU32<256>;
 	type MaxCandidates = ConstU32<32>;
 	type MaxElectionValueLen = ConstU32<256>;
+	/// Governance (the orchestrators' collective, or root) sets quotas.
+	type QuotaOrigin = Governance;
+	type InitialQuota = InitialRegistryQuota;
 }

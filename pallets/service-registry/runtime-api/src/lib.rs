@@ -15,7 +15,7 @@ extern crate alloc;
 use alloc::vec::Vec;
 
 pub use pallet_service_registry::{
-	prefix_end, CandidateInfo, ElectionInfo, Health, InstanceInfo, KeyValueInfo, LeaseId,
+	prefix_end, AccountQuota, CandidateInfo, ElectionInfo, Health, InstanceInfo, KeyValueInfo, LeaseId,
 	LeaseInfo, RangeRequest, RangeResponse, Revision, ServiceInfo,
 };
 
@@ -49,5 +49,8 @@ sp_api::decl_runtime_apis! {
 
 		/// An election's leader, term and live candidates; `None` if it was never held.
 		fn election(election: Vec<u8>) -> Option<ElectionInfo<AccountId>>;
+
+		/// An account's quota (the default or its override) and what it holds.
+		fn account_quota(who: AccountId) -> AccountQuota;
 	}
 }

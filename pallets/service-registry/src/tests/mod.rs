@@ -6,6 +6,7 @@ mod instances;
 mod keyspace;
 mod leases;
 mod model;
+mod quotas;
 mod txn;
 
 use crate::{mock::*, *};
