@@ -17,6 +17,8 @@ pub struct FullDeps<C, P> {
 	pub client: Arc<C>,
 	/// Transaction pool instance.
 	pub pool: Arc<P>,
+	/// The registry's `registry_*` methods.
+	pub registry: crate::registry_rpc::Registry,
 }
 
 /// Builds the RPC extensions: `system_accountNextIndex` and friends, and the place where the
@@ -38,11 +40,15 @@ where
 	use substrate_frame_rpc_system::{System, SystemApiServer};
 
 	let mut module = RpcModule::new(());
-	let FullDeps { client, pool } = deps;
+	let FullDeps { client, pool, registry } = deps;
 
 	module.merge(System::new(client, pool).into_rpc())?;
 
-	// Extension point: the registry RPC (`registry_*` methods and subscriptions) merges here.
+	// The registry RPC (`registry_*` methods and subscriptions); see `docs/rpc.md`.
+	{
+		use crate::registry_rpc::RegistryApiServer;
+		module.merge(registry.into_rpc())?;
+	}
 
 	Ok(module)
 }

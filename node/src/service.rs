@@ -17,7 +17,7 @@ use crate::cli::ConsensusParams;
 
 pub(crate) type FullClient =
 	sc_service::TFullClient<Block, RuntimeApi, sc_executor::WasmExecutor<sp_io::SubstrateHostFunctions>>;
-type FullBackend = sc_service::TFullBackend<Block>;
+pub(crate) type FullBackend = sc_service::TFullBackend<Block>;
 type FullSelectChain = sc_consensus::LongestChain<FullBackend, Block>;
 
 /// The period, in blocks, at which GRANDPA justifications are generated and imported.
@@ -232,12 +232,28 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 	let enable_grandpa = !config.disable_grandpa;
 	let prometheus_registry = config.prometheus_registry().cloned();
 
+	// The registry's revision/event index, filled as blocks are finalized, for `registry_*`.
+	let registry_index = crate::registry_rpc::index::Index::new(
+		client.clone(),
+		backend.clone(),
+		crate::registry_rpc::index::history_window(config.state_pruning.as_ref()),
+	);
+	task_manager.spawn_handle().spawn_blocking(
+		"registry-indexer",
+		Some("registry"),
+		registry_index.clone().run(),
+	);
+
 	let rpc_extensions_builder = {
 		let client = client.clone();
 		let pool = transaction_pool.clone();
 
 		Box::new(move |_| {
-			let deps = crate::rpc::FullDeps { client: client.clone(), pool: pool.clone() };
+			let deps = crate::rpc::FullDeps {
+				client: client.clone(),
+				pool: pool.clone(),
+				registry: crate::registry_rpc::Registry::new(client.clone(), registry_index.clone()),
+			};
 			crate::rpc::create_full(deps).map_err(Into::into)
 		})
 	};

@@ -27,6 +27,29 @@ impl Rpc {
 
 	/// Calls `method` with `params`; a JSON-RPC error becomes an `Err` with its message.
 	pub fn call(&self, method: &str, params: Value) -> Result<Value> {
+		let reply = self.reply(method, params)?;
+		if let Some(error) = reply.get("error") {
+			let message = error.get("message").and_then(Value::as_str).unwrap_or("error");
+			match error.get("data") {
+				Some(data) => bail!("{method}: {message}: {data}"),
+				None => bail!("{method}: {message}"),
+			}
+		}
+		Ok(reply.get("result").cloned().unwrap_or(Value::Null))
+	}
+
+	/// Calls `method` and returns its JSON-RPC error object (`code`, `message`); fails if the
+	/// call succeeded.
+	pub fn call_error(&self, method: &str, params: Value) -> Result<Value> {
+		let reply = self.reply(method, params)?;
+		reply
+			.get("error")
+			.cloned()
+			.ok_or_else(|| anyhow!("{method} succeeded where an error was expected: {reply}"))
+	}
+
+	/// The whole JSON-RPC reply to `method` with `params`.
+	pub fn reply(&self, method: &str, params: Value) -> Result<Value> {
 		let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }).to_string();
 		let mut stream = TcpStream::connect(("127.0.0.1", self.port))
 			.with_context(|| format!("connecting to 127.0.0.1:{}", self.port))?;
@@ -49,16 +72,8 @@ impl Rpc {
 		} else {
 			payload.to_string()
 		};
-		let reply: Value = serde_json::from_str(&payload)
-			.with_context(|| format!("{method}: response is not JSON: {payload}"))?;
-		if let Some(error) = reply.get("error") {
-			let message = error.get("message").and_then(Value::as_str).unwrap_or("error");
-			match error.get("data") {
-				Some(data) => bail!("{method}: {message}: {data}"),
-				None => bail!("{method}: {message}"),
-			}
-		}
-		Ok(reply.get("result").cloned().unwrap_or(Value::Null))
+		serde_json::from_str(&payload)
+			.with_context(|| format!("{method}: response is not JSON: {payload}"))
 	}
 
 	/// The number of the header `hash` (`null` for the best block).

@@ -1,0 +1,47 @@
+//! The registry RPC's JSON-RPC errors and their codes (`docs/rpc.md`, "Errors").
+
+use jsonrpsee::types::{error::INVALID_PARAMS_CODE, ErrorObjectOwned};
+
+/// The revision asked for is older than the node keeps, or newer than the current one.
+pub const REVISION_UNAVAILABLE: i32 = 4001;
+/// The block asked for is unknown.
+pub const UNKNOWN_BLOCK: i32 = 4002;
+/// The runtime API failed.
+pub const RUNTIME_API: i32 = 4003;
+
+fn error(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
+	ErrorObjectOwned::owned(code, message.into(), None::<()>)
+}
+
+/// `-32602`: invalid parameters; the message names the parameter.
+pub fn invalid_params(message: impl Into<String>) -> ErrorObjectOwned {
+	error(INVALID_PARAMS_CODE, message)
+}
+
+/// `4001`: `revision` is older than `oldest`, the oldest revision this node keeps.
+pub fn compacted(revision: u64, oldest: u64) -> ErrorObjectOwned {
+	error(
+		REVISION_UNAVAILABLE,
+		format!(
+			"revision {revision} is older than this node keeps; the oldest revision available is {oldest}"
+		),
+	)
+}
+
+/// `4001`: `revision` is newer than `current`.
+pub fn future_revision(revision: u64, current: u64) -> ErrorObjectOwned {
+	error(
+		REVISION_UNAVAILABLE,
+		format!("revision {revision} is newer than the current revision {current}"),
+	)
+}
+
+/// `4002`: unknown block.
+pub fn unknown_block(what: impl std::fmt::Display) -> ErrorObjectOwned {
+	error(UNKNOWN_BLOCK, format!("unknown block {what}"))
+}
+
+/// `4003`: the runtime API (or the state it reads) failed.
+pub fn runtime_api(what: impl std::fmt::Display) -> ErrorObjectOwned {
+	error(RUNTIME_API, format!("runtime API failure: {what}"))
+}

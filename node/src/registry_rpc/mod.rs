@@ -1,0 +1,634 @@
+//! The registry's JSON-RPC (`registry_*`), as `docs/rpc.md` specifies it.
+//!
+//! A thin layer, as etcd's `v3rpc`: read methods translate their parameters, call the
+//! `ServiceRegistryApi` runtime API at the block asked for and translate the answer. History,
+//! reads at a past revision and subscriptions come from the [`index::Index`] that the node
+//! fills as blocks are finalized.
+
+pub mod error;
+pub mod index;
+pub mod types;
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use jsonrpsee::{
+	core::{async_trait, RpcResult, SubscriptionResult},
+	proc_macros::rpc,
+	PendingSubscriptionSink, SubscriptionMessage, SubscriptionSink,
+};
+use pallet_service_registry_runtime_api::{
+	prefix_end, KeyValueInfo, RangeRequest, Revision, ServiceRegistryApi,
+};
+use sp_api::ProvideRuntimeApi;
+use sp_blockchain::HeaderBackend;
+use sp_core::H256;
+use tokio::sync::broadcast::error::RecvError;
+
+use self::{
+	error::{compacted, future_revision, invalid_params, runtime_api, unknown_block},
+	index::{key_in_range, BlockChanges, Change, Index, Item, Meta, Notification},
+	types::*,
+};
+use crate::service::FullClient;
+
+/// The revision of an empty key space (etcd's, and the pallet's, first revision).
+const INITIAL_REVISION: Revision = 1;
+/// `registry_history`'s default and largest `limit`.
+const HISTORY_LIMIT: u32 = 1000;
+const HISTORY_MAX_LIMIT: u32 = 10_000;
+/// How long a read at a revision the chain has finalized waits for the index to catch up.
+const INDEX_LAG_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The `registry_*` methods.
+#[rpc(server)]
+pub trait RegistryApi {
+	/// The key space's revision.
+	#[method(name = "registry_revision")]
+	fn revision(&self, at: Option<String>) -> RpcResult<RevisionAnswer>;
+
+	/// The services that have live instances.
+	#[method(name = "registry_services")]
+	fn services(&self, at: Option<String>) -> RpcResult<ServicesAnswer>;
+
+	/// A service's live instances, optionally only those with a tag or a health.
+	#[method(name = "registry_instances")]
+	fn instances(
+		&self,
+		service: String,
+		filter: Option<InstanceFilter>,
+		at: Option<String>,
+	) -> RpcResult<InstancesAnswer>;
+
+	/// An election's leader, term and candidates.
+	#[method(name = "registry_election")]
+	fn election(&self, name: String, at: Option<String>) -> RpcResult<ElectionAnswer>;
+
+	/// A live lease with its attachments.
+	#[method(name = "registry_lease")]
+	fn lease(&self, id: u64, at: Option<String>) -> RpcResult<LeaseAnswer>;
+
+	/// etcd's Range, at a block or at a past revision.
+	#[method(name = "registry_range")]
+	async fn range(&self, request: RangeParams, at: Option<String>) -> RpcResult<RangeAnswer>;
+
+	/// Indexed changes of a key, a prefix, a service or an election, in chain order.
+	#[method(name = "registry_history")]
+	fn history(&self, request: HistoryRequest) -> RpcResult<HistoryAnswer>;
+
+	/// Watches a key or a range.
+	#[subscription(
+		name = "registry_subscribeKeys" => "registry_keyChange",
+		unsubscribe = "registry_unsubscribeKeys",
+		item = serde_json::Value
+	)]
+	async fn subscribe_keys(
+		&self,
+		selector: KeySelector,
+		options: Option<WatchOptions>,
+	) -> SubscriptionResult;
+
+	/// Watches a service's instances.
+	#[subscription(
+		name = "registry_subscribeInstances" => "registry_instanceChange",
+		unsubscribe = "registry_unsubscribeInstances",
+		item = serde_json::Value
+	)]
+	async fn subscribe_instances(
+		&self,
+		service: String,
+		options: Option<WatchOptions>,
+	) -> SubscriptionResult;
+
+	/// Watches an election.
+	#[subscription(
+		name = "registry_subscribeElection" => "registry_electionChange",
+		unsubscribe = "registry_unsubscribeElection",
+		item = serde_json::Value
+	)]
+	async fn subscribe_election(
+		&self,
+		name: String,
+		options: Option<WatchOptions>,
+	) -> SubscriptionResult;
+}
+
+/// Which changes a history request or a subscription wants.
+#[derive(Clone, Debug)]
+enum Selector {
+	/// Keys of `[key, range_end)`, etcd's conventions.
+	Keys { key: Vec<u8>, range_end: Vec<u8> },
+	/// A service's instances.
+	Service(Vec<u8>),
+	/// An election.
+	Election(Vec<u8>),
+}
+
+impl Selector {
+	fn matches(&self, change: &Change) -> bool {
+		match (self, change) {
+			(
+				Self::Keys { key, range_end },
+				Change::Put { key: k, .. } | Change::Delete { key: k },
+			) => key_in_range(k, key, range_end),
+			(Self::Service(s), Change::Instance { service, .. }) => s == service,
+			(Self::Election(e), Change::Election { election, .. }) => e == election,
+			_ => false,
+		}
+	}
+}
+
+/// The registry RPC's handler.
+pub struct Registry {
+	client: Arc<FullClient>,
+	index: Arc<Index>,
+}
+
+impl Registry {
+	/// A handler reading `client`'s chain and `index`.
+	pub fn new(client: Arc<FullClient>, index: Arc<Index>) -> Self {
+		Self { client, index }
+	}
+
+	/// The block named by `at`: `finalized` (default), `best` or a hash.
+	fn at(&self, at: Option<String>) -> RpcResult<At> {
+		let info = self.client.info();
+		match at.as_deref() {
+			None | Some("finalized") =>
+				Ok(At { number: info.finalized_number, hash: info.finalized_hash }),
+			Some("best") => Ok(At { number: info.best_number, hash: info.best_hash }),
+			Some(text) => {
+				let bytes = parse_hex("at", text)?;
+				if bytes.len() != 32 {
+					return Err(invalid_params(format!(
+						"at: expected \"finalized\", \"best\" or a 32-byte block hash, got {text:?}"
+					)));
+				}
+				let hash = H256::from_slice(&bytes);
+				match self.client.number(hash) {
+					Ok(Some(number)) => Ok(At { number, hash }),
+					_ => Err(unknown_block(text)),
+				}
+			},
+		}
+	}
+
+	/// Reads `[key, range_end)` as it was at revision `revision`: the state of the parent of the
+	/// block that took it, plus that block's changes up to it.
+	async fn range_at_revision(
+		&self,
+		request: RangeRequest,
+		revision: Revision,
+	) -> RpcResult<RangeAnswer> {
+		let info = self.client.info();
+		let current =
+			self.client.runtime_api().revision(info.finalized_hash).map_err(runtime_api)?;
+		if revision > current {
+			return Err(future_revision(revision, current));
+		}
+		let finalized = At { number: info.finalized_number, hash: info.finalized_hash };
+		if revision == current {
+			return self
+				.range_at_block(request, finalized)
+				.map(|answer| RangeAnswer { revision, ..answer });
+		}
+		let meta = self.indexed_up_to(revision).await;
+		let Some(meta) = meta else { return Err(compacted(revision, current)) };
+		if revision < meta.oldest_revision {
+			return Err(compacted(revision, meta.oldest_revision));
+		}
+		let (base_at, block) = match self.index.block_of(revision).and_then(|n| self.index.block(n))
+		{
+			Some(block) => {
+				let parent_number = block.number.saturating_sub(1);
+				(At { number: parent_number, hash: block.parent_hash }, Some(block))
+			},
+			// Revision 1 was taken by no block: it is the key space of genesis.
+			None if revision == INITIAL_REVISION && meta.oldest_block <= 1 => {
+				let genesis = self
+					.client
+					.hash(0)
+					.ok()
+					.flatten()
+					.ok_or_else(|| compacted(revision, meta.oldest_revision))?;
+				(At { number: 0, hash: genesis }, None)
+			},
+			None => return Err(compacted(revision, meta.oldest_revision.max(INITIAL_REVISION))),
+		};
+		let full = RangeRequest {
+			key: request.key.clone(),
+			range_end: request.range_end.clone(),
+			..Default::default()
+		};
+		let base = self
+			.client
+			.runtime_api()
+			.range(base_at.hash, full)
+			.map_err(|_| compacted(revision, meta.oldest_revision))?;
+		let mut keys: BTreeMap<Vec<u8>, KeyValueInfo> =
+			base.kvs.into_iter().map(|kv| (kv.key.clone(), kv)).collect();
+		let mut at = base_at;
+		if let Some(block) = block {
+			at = At { number: block.number, hash: block.hash };
+			for item in block.items.iter().filter(|item| item.revision <= revision) {
+				match &item.change {
+					Change::Put { key, value, lease, create_revision, mod_revision, version }
+						if key_in_range(key, &request.key, &request.range_end) =>
+					{
+						keys.insert(
+							key.clone(),
+							KeyValueInfo {
+								key: key.clone(),
+								create_revision: *create_revision,
+								mod_revision: *mod_revision,
+								version: *version,
+								value: value.clone(),
+								lease: *lease,
+							},
+						);
+					},
+					Change::Delete { key } => {
+						keys.remove(key);
+					},
+					_ => {},
+				}
+			}
+		}
+		let count = keys.len() as u64;
+		let limit = usize::try_from(request.limit).unwrap_or(usize::MAX);
+		let more = request.limit > 0 && count > request.limit;
+		let kvs = if request.count_only {
+			Vec::new()
+		} else {
+			keys.into_values()
+				.take(if limit == 0 { usize::MAX } else { limit })
+				.map(|kv| kv_json(kv, request.keys_only))
+				.collect()
+		};
+		Ok(RangeAnswer { revision, kvs, more, count, at })
+	}
+
+	fn range_at_block(&self, request: RangeRequest, at: At) -> RpcResult<RangeAnswer> {
+		let keys_only = request.keys_only;
+		let answer = self.client.runtime_api().range(at.hash, request).map_err(runtime_api)?;
+		Ok(RangeAnswer {
+			revision: answer.revision,
+			kvs: answer.kvs.into_iter().map(|kv| kv_json(kv, keys_only)).collect(),
+			more: answer.more,
+			count: answer.count,
+			at,
+		})
+	}
+
+	/// The index once it covers `revision`, waiting briefly for it to index what the chain
+	/// has just finalized.
+	async fn indexed_up_to(&self, revision: Revision) -> Option<Meta> {
+		let deadline = tokio::time::Instant::now() + INDEX_LAG_TIMEOUT;
+		loop {
+			let meta = self.index.meta();
+			if meta.is_some_and(|m| m.last_revision >= revision)
+				|| tokio::time::Instant::now() >= deadline
+			{
+				return meta;
+			}
+			tokio::time::sleep(Duration::from_millis(50)).await;
+		}
+	}
+
+	/// The first indexed block to read for changes with a revision of at least `from`.
+	fn first_block_for(&self, meta: &Meta, from: Revision) -> u32 {
+		if from <= meta.oldest_revision {
+			return meta.oldest_block;
+		}
+		if from > meta.last_revision {
+			// Only changes without a revision of their own may still come, after the last block.
+			return meta.last_block.saturating_add(1);
+		}
+		self.index.block_of(from).unwrap_or(meta.oldest_block)
+	}
+
+	/// Runs a subscription: replays from `from_revision`, then follows finalized (or best)
+	/// blocks until the client leaves.
+	async fn watch(
+		&self,
+		pending: PendingSubscriptionSink,
+		selector: Selector,
+		options: Option<WatchOptions>,
+	) -> SubscriptionResult {
+		let options = options.unwrap_or_default();
+		let best = options.best.unwrap_or(false);
+		let from = options.from_revision.filter(|r| *r > 0);
+		// Subscribe before reading the index: every block after what is read comes live.
+		let mut live = self.index.subscribe();
+		let meta = self.index.meta();
+		if let Some(from) = from {
+			let oldest = meta.map(|m| m.oldest_revision);
+			if oldest.is_none_or(|oldest| from < oldest) {
+				pending.reject(compacted(from, oldest.unwrap_or(Revision::MAX))).await;
+				return Ok(());
+			}
+		}
+		let _best_watcher = best.then(|| self.index.watch_best());
+		let sink = pending.accept().await?;
+		let mut last_finalized = meta.map(|m| m.last_block).unwrap_or(0);
+		let from = from.unwrap_or(0);
+
+		if let (Some(meta), true) = (meta, from > 0) {
+			for number in self.first_block_for(&meta, from)..=meta.last_block {
+				if let Some(block) = self.index.block(number) {
+					if !send_block(&sink, &block, &selector, from, true).await? {
+						return Ok(());
+					}
+				}
+			}
+		}
+		// Best streams: the unfinalized blocks of the best chain, by number.
+		let mut sent_best: BTreeMap<u32, H256> = BTreeMap::new();
+		if best {
+			for block in self.index.best_chain_after(last_finalized) {
+				sent_best.insert(block.number, block.hash);
+				if !send_block(&sink, &block, &selector, from, false).await? {
+					return Ok(());
+				}
+			}
+		}
+
+		loop {
+			let notification = tokio::select! {
+				_ = sink.closed() => return Ok(()),
+				notification = live.recv() => notification,
+			};
+			let open = match notification {
+				Ok(Notification::Finalized(block)) if best => {
+					sent_best.retain(|number, _| *number > block.number);
+					true
+				},
+				Ok(Notification::Finalized(block)) => {
+					if block.number <= last_finalized {
+						continue;
+					}
+					// Blocks missed while lagging behind come from the database.
+					for number in last_finalized.saturating_add(1)..block.number {
+						if let Some(missed) = self.index.block(number) {
+							if !send_block(&sink, &missed, &selector, from, true).await? {
+								return Ok(());
+							}
+						}
+					}
+					last_finalized = block.number;
+					send_block(&sink, &block, &selector, from, true).await?
+				},
+				Ok(Notification::Best(block)) if best => {
+					if sent_best.get(&block.number) == Some(&block.hash) {
+						continue;
+					}
+					sent_best.insert(block.number, block.hash);
+					send_block(&sink, &block, &selector, from, false).await?
+				},
+				Ok(Notification::Retracted { number, hash }) if best => {
+					if sent_best.get(&number) != Some(&hash) {
+						continue;
+					}
+					sent_best.remove(&number);
+					send(&sink, &retracted_json(number, hash)).await?
+				},
+				Ok(_) => true,
+				// A best stream cannot recover missed blocks: end it so that the client resumes
+				// from the last revision it saw. A finalized stream reads them from the index.
+				Err(RecvError::Lagged(missed)) if best =>
+					return Err(format!(
+						"the subscription fell {missed} notifications behind; resubscribe from the last revision seen"
+					)
+					.into()),
+				Err(RecvError::Lagged(_)) => true,
+				Err(RecvError::Closed) => false,
+			};
+			if !open {
+				return Ok(());
+			}
+		}
+	}
+}
+
+/// Sends the items of `block` that `selector` wants and whose revision is at least `from`.
+/// `Ok(false)` once the client has left.
+async fn send_block(
+	sink: &SubscriptionSink,
+	block: &BlockChanges,
+	selector: &Selector,
+	from: Revision,
+	finalized: bool,
+) -> Result<bool, serde_json::Error> {
+	for item in block.items.iter().filter(|item| wanted(item, selector, from)) {
+		if !send(sink, &item_json(block, item, finalized, false)).await? {
+			return Ok(false);
+		}
+	}
+	Ok(true)
+}
+
+fn wanted(item: &Item, selector: &Selector, from: Revision) -> bool {
+	item.revision >= from && selector.matches(&item.change)
+}
+
+async fn send(
+	sink: &SubscriptionSink,
+	value: &serde_json::Value,
+) -> Result<bool, serde_json::Error> {
+	Ok(sink.send(SubscriptionMessage::from_json(value)?).await.is_ok())
+}
+
+fn kv_json(kv: KeyValueInfo, keys_only: bool) -> KeyValueJson {
+	KeyValueJson {
+		key: kv.key.into(),
+		value: if keys_only { Vec::new().into() } else { kv.value.into() },
+		create_revision: kv.create_revision,
+		mod_revision: kv.mod_revision,
+		version: kv.version,
+		lease: kv.lease,
+	}
+}
+
+/// The range of a key (empty `range_end`) or `[key, range_end)`.
+fn range_param(key: &str, range_end: Option<&str>) -> RpcResult<(Vec<u8>, Vec<u8>)> {
+	let key = parse_hex("key", key)?;
+	let range_end =
+		range_end.map(|end| parse_hex("range_end", end)).transpose()?.unwrap_or_default();
+	Ok((key, range_end))
+}
+
+#[async_trait]
+impl RegistryApiServer for Registry {
+	fn revision(&self, at: Option<String>) -> RpcResult<RevisionAnswer> {
+		let at = self.at(at)?;
+		let revision = self.client.runtime_api().revision(at.hash).map_err(runtime_api)?;
+		Ok(RevisionAnswer { revision, at })
+	}
+
+	fn services(&self, at: Option<String>) -> RpcResult<ServicesAnswer> {
+		let at = self.at(at)?;
+		let services = self.client.runtime_api().services(at.hash).map_err(runtime_api)?;
+		let services = services
+			.into_iter()
+			.map(|s| ServiceJson { name: s.name.into(), instances: s.instances })
+			.collect();
+		Ok(ServicesAnswer { services, at })
+	}
+
+	fn instances(
+		&self,
+		service: String,
+		filter: Option<InstanceFilter>,
+		at: Option<String>,
+	) -> RpcResult<InstancesAnswer> {
+		let service = parse_hex("service", &service)?;
+		let filter = filter.unwrap_or_default();
+		let tag = filter.tag.as_deref().map(|tag| parse_hex("filter.tag", tag)).transpose()?;
+		let health = filter
+			.health
+			.as_deref()
+			.map(|name| {
+				parse_health(name).ok_or_else(|| {
+					invalid_params(format!(
+						"filter.health: expected unknown, passing, warning or critical, got {name:?}"
+					))
+				})
+			})
+			.transpose()?;
+		let at = self.at(at)?;
+		let instances =
+			self.client.runtime_api().instances(at.hash, service, tag).map_err(runtime_api)?;
+		let instances = instances
+			.iter()
+			.filter(|i| health.is_none_or(|h| i.health == h))
+			.map(InstanceJson::from)
+			.collect();
+		Ok(InstancesAnswer { instances, at })
+	}
+
+	fn election(&self, name: String, at: Option<String>) -> RpcResult<ElectionAnswer> {
+		let name = parse_hex("name", &name)?;
+		let at = self.at(at)?;
+		let election = self.client.runtime_api().election(at.hash, name).map_err(runtime_api)?;
+		Ok(ElectionAnswer { election: election.as_ref().map(ElectionJson::from), at })
+	}
+
+	fn lease(&self, id: u64, at: Option<String>) -> RpcResult<LeaseAnswer> {
+		let at = self.at(at)?;
+		let lease =
+			self.client.runtime_api().lease_time_to_live(at.hash, id, true).map_err(runtime_api)?;
+		Ok(LeaseAnswer { lease: lease.as_ref().map(LeaseJson::from), at })
+	}
+
+	async fn range(&self, request: RangeParams, at: Option<String>) -> RpcResult<RangeAnswer> {
+		let (key, range_end) = range_param(&request.key, request.range_end.as_deref())?;
+		let range = RangeRequest {
+			key,
+			range_end,
+			limit: request.limit.unwrap_or(0),
+			keys_only: request.keys_only.unwrap_or(false),
+			count_only: request.count_only.unwrap_or(false),
+			..Default::default()
+		};
+		match request.revision.filter(|r| *r > 0) {
+			Some(revision) => self.range_at_revision(range, revision).await,
+			None => {
+				let at = self.at(at)?;
+				self.range_at_block(range, at)
+			},
+		}
+	}
+
+	fn history(&self, request: HistoryRequest) -> RpcResult<HistoryAnswer> {
+		let given = [&request.key, &request.prefix, &request.service, &request.election]
+			.iter()
+			.filter(|field| field.is_some())
+			.count();
+		if given != 1 {
+			return Err(invalid_params(
+				"request: give exactly one of \"key\", \"prefix\", \"service\", \"election\"",
+			));
+		}
+		let selector = if let Some(key) = &request.key {
+			Selector::Keys { key: parse_hex("key", key)?, range_end: Vec::new() }
+		} else if let Some(prefix) = &request.prefix {
+			let prefix = parse_hex("prefix", prefix)?;
+			let range_end = prefix_end(&prefix);
+			Selector::Keys { key: prefix, range_end }
+		} else if let Some(service) = &request.service {
+			Selector::Service(parse_hex("service", service)?)
+		} else {
+			Selector::Election(parse_hex(
+				"election",
+				request.election.as_deref().unwrap_or_default(),
+			)?)
+		};
+		let limit = match request.limit {
+			None | Some(0) => HISTORY_LIMIT,
+			Some(limit) => limit.min(HISTORY_MAX_LIMIT),
+		} as usize;
+		let from = request.from_revision.unwrap_or(0);
+		let Some(meta) = self.index.meta() else {
+			return Ok(HistoryAnswer { items: Vec::new(), more: false });
+		};
+		if from > 0 && from < meta.oldest_revision {
+			return Err(compacted(from, meta.oldest_revision));
+		}
+		let mut items = Vec::new();
+		for number in self.first_block_for(&meta, from)..=meta.last_block {
+			let Some(block) = self.index.block(number) else { continue };
+			for item in block.items.iter().filter(|item| wanted(item, &selector, from)) {
+				if items.len() == limit {
+					return Ok(HistoryAnswer { items, more: true });
+				}
+				items.push(item_json(&block, item, true, true));
+			}
+		}
+		Ok(HistoryAnswer { items, more: false })
+	}
+
+	async fn subscribe_keys(
+		&self,
+		pending: PendingSubscriptionSink,
+		selector: KeySelector,
+		options: Option<WatchOptions>,
+	) -> SubscriptionResult {
+		let (key, range_end) = match range_param(&selector.key, selector.range_end.as_deref()) {
+			Ok(range) => range,
+			Err(e) => {
+				pending.reject(e).await;
+				return Ok(());
+			},
+		};
+		self.watch(pending, Selector::Keys { key, range_end }, options).await
+	}
+
+	async fn subscribe_instances(
+		&self,
+		pending: PendingSubscriptionSink,
+		service: String,
+		options: Option<WatchOptions>,
+	) -> SubscriptionResult {
+		match parse_hex("service", &service) {
+			Ok(service) => self.watch(pending, Selector::Service(service), options).await,
+			Err(e) => {
+				pending.reject(e).await;
+				Ok(())
+			},
+		}
+	}
+
+	async fn subscribe_election(
+		&self,
+		pending: PendingSubscriptionSink,
+		name: String,
+		options: Option<WatchOptions>,
+	) -> SubscriptionResult {
+		match parse_hex("name", &name) {
+			Ok(name) => self.watch(pending, Selector::Election(name), options).await,
+			Err(e) => {
+				pending.reject(e).await;
+				Ok(())
+			},
+		}
+	}
+}
