@@ -1,0 +1,352 @@
+//! The client: one connection to a node, an optional signer, and the registry's calls.
+
+use std::time::Duration;
+
+use pallet_service_registry::{Compare, CompareResult, Health, TxnOp};
+use regchain_runtime::{AccountId, RuntimeCall, VERSION};
+use serde_json::Value;
+use sp_core::H256;
+
+use crate::{
+	hex::parse_hash,
+	rpc::Rpc,
+	submit::{Receipt, Wait},
+	Error, LeaseId, Revision, Signer, LOG_TARGET,
+};
+
+/// How to connect and how long to wait.
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+	/// How long connecting may take.
+	pub connect_timeout: Duration,
+	/// How long a submitted transaction may take to be included or finalized.
+	pub tx_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+	fn default() -> Self {
+		Self { connect_timeout: Duration::from_secs(10), tx_timeout: Duration::from_secs(60) }
+	}
+}
+
+/// A connection to a regchain node, with the key it signs with (if any).
+pub struct Client {
+	url: String,
+	rpc: Rpc,
+	genesis: H256,
+	signer: Option<Signer>,
+	options: ConnectOptions,
+	/// Held while a nonce is chosen and the transaction handed to the pool, so that this
+	/// client's own transactions never race for a nonce.
+	submission: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Client {
+	fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+		f.debug_struct("Client").field("url", &self.url).field("signer", &self.signer).finish()
+	}
+}
+
+/// What the node says its runtime is.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NodeVersion {
+	spec_name: String,
+	spec_version: u32,
+	transaction_version: u32,
+}
+
+/// The outcome of a txn.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxnOutcome {
+	/// Whether every compare held (the success branch ran).
+	pub succeeded: bool,
+	/// Whether a key changed.
+	pub wrote: bool,
+	/// The revision it wrote at, or the unchanged current revision.
+	pub revision: Revision,
+}
+
+impl Client {
+	/// Connects to `url` (`ws://`, `http://`...), reads the chain's genesis hash and checks that
+	/// the node's runtime is the one this client was built with.
+	pub async fn connect(
+		url: &str,
+		signer: Option<Signer>,
+		options: ConnectOptions,
+	) -> Result<Self, Error> {
+		let rpc = Rpc::connect(url, options.connect_timeout).await?;
+		let unreachable = |e: Error| match e {
+			Error::Connection(reason) => Error::Unreachable { url: url.to_string(), reason },
+			other => other,
+		};
+		let version: NodeVersion =
+			rpc.request("state_getRuntimeVersion", vec![]).await.map_err(unreachable)?;
+		if version.spec_name != VERSION.spec_name ||
+			version.spec_version != VERSION.spec_version ||
+			version.transaction_version != VERSION.transaction_version
+		{
+			return Err(Error::RuntimeMismatch {
+				node_spec: version.spec_name,
+				node_spec_version: version.spec_version,
+				node_tx_version: version.transaction_version,
+				client_spec: VERSION.spec_name.to_string(),
+				client_spec_version: VERSION.spec_version,
+				client_tx_version: VERSION.transaction_version,
+			});
+		}
+		let genesis: String =
+			rpc.request("chain_getBlockHash", vec![Value::from(0)]).await.map_err(unreachable)?;
+		let genesis = parse_hash(&genesis)?;
+		log::debug!(target: LOG_TARGET, "connected to {url}, genesis {genesis:?}");
+		Ok(Client {
+			url: url.to_string(),
+			rpc,
+			genesis,
+			signer,
+			options,
+			submission: tokio::sync::Mutex::new(()),
+		})
+	}
+
+	/// The endpoint.
+	pub fn url(&self) -> &str {
+		&self.url
+	}
+
+	/// The JSON-RPC connection, for methods this client does not wrap.
+	pub fn rpc(&self) -> &Rpc {
+		&self.rpc
+	}
+
+	/// The chain's genesis hash.
+	pub fn genesis(&self) -> H256 {
+		self.genesis
+	}
+
+	/// The signer, if any.
+	pub fn signer(&self) -> Option<&Signer> {
+		self.signer.as_ref()
+	}
+
+	/// The signer's account, or [`Error::NoSigner`].
+	pub fn account(&self) -> Result<AccountId, Error> {
+		self.signer.as_ref().map(Signer::account).ok_or(Error::NoSigner)
+	}
+
+	/// The options.
+	pub fn options(&self) -> &ConnectOptions {
+		&self.options
+	}
+
+	pub(crate) fn submission_lock(&self) -> &tokio::sync::Mutex<()> {
+		&self.submission
+	}
+
+	// -----------------------------------------------------------------------------------------
+	// Leases
+	// -----------------------------------------------------------------------------------------
+
+	/// Grants a lease of `ttl_secs` (raised to the chain's minimum). Returns its id, the time to
+	/// live really granted and the receipt.
+	pub async fn grant_lease(&self, ttl_secs: u32, wait: Wait) -> Result<(LeaseId, u32, Receipt), Error> {
+		let receipt = self.submit(registry(pallet_service_registry::Call::grant_lease { ttl_secs }), wait).await?;
+		let (id, ttl, _) = receipt
+			.lease_granted()
+			.ok_or_else(|| Error::decode("the grant's events", "no LeaseGranted event"))?;
+		Ok((id, ttl, receipt))
+	}
+
+	/// Keeps `lease` alive; returns its new expiry in chain milliseconds.
+	pub async fn keep_alive(&self, lease: LeaseId, wait: Wait) -> Result<(u64, Receipt), Error> {
+		let receipt = self.submit(registry(pallet_service_registry::Call::keep_alive { lease }), wait).await?;
+		let until = receipt.kept_alive_until().unwrap_or_default();
+		Ok((until, receipt))
+	}
+
+	/// Revokes `lease`, deleting its keys, instances and candidacies.
+	pub async fn revoke_lease(&self, lease: LeaseId, wait: Wait) -> Result<Receipt, Error> {
+		self.submit(registry(pallet_service_registry::Call::revoke_lease { lease }), wait).await
+	}
+
+	// -----------------------------------------------------------------------------------------
+	// Key space
+	// -----------------------------------------------------------------------------------------
+
+	/// Puts `value` under `key`, attached to `lease` if given. Returns the revision.
+	pub async fn put(
+		&self,
+		key: &[u8],
+		value: &[u8],
+		lease: Option<LeaseId>,
+		wait: Wait,
+	) -> Result<(Revision, Receipt), Error> {
+		let call = pallet_service_registry::Call::put { key: key.to_vec(), value: value.to_vec(), lease };
+		let receipt = self.submit(registry(call), wait).await?;
+		let revision =
+			receipt.revision().ok_or_else(|| Error::decode("the put's events", "no KeyPut event"))?;
+		Ok((revision, receipt))
+	}
+
+	/// Deletes `[key, range_end)` (empty `range_end`: the single key; `[0]`: every key from
+	/// `key`). Returns the revision, `None` when no key matched.
+	pub async fn delete_range(
+		&self,
+		key: &[u8],
+		range_end: &[u8],
+		wait: Wait,
+	) -> Result<(Option<Revision>, Receipt), Error> {
+		let call = pallet_service_registry::Call::delete_range {
+			key: key.to_vec(),
+			range_end: range_end.to_vec(),
+		};
+		let receipt = self.submit(registry(call), wait).await?;
+		Ok((receipt.revision(), receipt))
+	}
+
+	/// etcd's txn: if every compare holds apply `success`, else `failure`.
+	pub async fn txn(
+		&self,
+		compares: Vec<Compare<AccountId>>,
+		success: Vec<TxnOp>,
+		failure: Vec<TxnOp>,
+		wait: Wait,
+	) -> Result<(TxnOutcome, Receipt), Error> {
+		let call = pallet_service_registry::Call::txn { compares, success, failure };
+		let receipt = self.submit(registry(call), wait).await?;
+		let (succeeded, wrote, revision) = receipt
+			.txn_applied()
+			.ok_or_else(|| Error::decode("the txn's events", "no TxnApplied event"))?;
+		Ok((TxnOutcome { succeeded, wrote, revision }, receipt))
+	}
+
+	// -----------------------------------------------------------------------------------------
+	// Service instances
+	// -----------------------------------------------------------------------------------------
+
+	/// Registers an instance of `service` attached to `lease`.
+	#[allow(clippy::too_many_arguments)]
+	pub async fn register_instance(
+		&self,
+		service: &[u8],
+		instance_id: &[u8],
+		endpoint: &[u8],
+		tags: Vec<Vec<u8>>,
+		metadata: Vec<(Vec<u8>, Vec<u8>)>,
+		lease: LeaseId,
+		wait: Wait,
+	) -> Result<Receipt, Error> {
+		let call = pallet_service_registry::Call::register_instance {
+			service: service.to_vec(),
+			instance_id: instance_id.to_vec(),
+			endpoint: endpoint.to_vec(),
+			tags,
+			metadata,
+			lease,
+		};
+		self.submit(registry(call), wait).await
+	}
+
+	/// Deregisters an instance (owner only).
+	pub async fn deregister_instance(
+		&self,
+		service: &[u8],
+		instance_id: &[u8],
+		wait: Wait,
+	) -> Result<Receipt, Error> {
+		let call = pallet_service_registry::Call::deregister_instance {
+			service: service.to_vec(),
+			instance_id: instance_id.to_vec(),
+		};
+		self.submit(registry(call), wait).await
+	}
+
+	/// Records an instance's health (owner only).
+	pub async fn report_health(
+		&self,
+		service: &[u8],
+		instance_id: &[u8],
+		health: Health,
+		wait: Wait,
+	) -> Result<Receipt, Error> {
+		let call = pallet_service_registry::Call::report_health {
+			service: service.to_vec(),
+			instance_id: instance_id.to_vec(),
+			health,
+		};
+		self.submit(registry(call), wait).await
+	}
+
+	// -----------------------------------------------------------------------------------------
+	// Elections
+	// -----------------------------------------------------------------------------------------
+
+	/// Joins `election`'s queue with `value`, attached to `lease`. Returns the new term if this
+	/// made the signer the leader at once.
+	pub async fn campaign(
+		&self,
+		election: &[u8],
+		value: &[u8],
+		lease: LeaseId,
+		wait: Wait,
+	) -> Result<(Option<u64>, Receipt), Error> {
+		let call = pallet_service_registry::Call::campaign {
+			election: election.to_vec(),
+			value: value.to_vec(),
+			lease,
+		};
+		let receipt = self.submit(registry(call), wait).await?;
+		let me = self.account()?;
+		let term = receipt
+			.leader_changed(election)
+			.and_then(|(leader, term)| (leader.as_ref() == Some(&me)).then_some(term));
+		Ok((term, receipt))
+	}
+
+	/// Changes the leader's value (leader only).
+	pub async fn proclaim(&self, election: &[u8], value: &[u8], wait: Wait) -> Result<Receipt, Error> {
+		let call = pallet_service_registry::Call::proclaim {
+			election: election.to_vec(),
+			value: value.to_vec(),
+		};
+		self.submit(registry(call), wait).await
+	}
+
+	/// Leaves `election`'s queue.
+	pub async fn resign(&self, election: &[u8], wait: Wait) -> Result<Receipt, Error> {
+		self.submit(registry(pallet_service_registry::Call::resign { election: election.to_vec() }), wait)
+			.await
+	}
+
+	/// A put fenced by `election`'s term: it is applied only while the election is still at
+	/// `term`, and refused with [`Error::Fenced`] otherwise.
+	pub async fn fenced_put(
+		&self,
+		election: &[u8],
+		term: u64,
+		key: &[u8],
+		value: &[u8],
+		lease: Option<LeaseId>,
+		wait: Wait,
+	) -> Result<(Revision, Receipt), Error> {
+		let compares = vec![term_is(election, term)];
+		let success = vec![TxnOp::Put { key: key.to_vec(), value: value.to_vec(), lease }];
+		let (outcome, receipt) = self.txn(compares, success, vec![], wait).await?;
+		if !outcome.succeeded {
+			return Err(Error::Fenced {
+				election: crate::hex::display_bytes(election),
+				term,
+			});
+		}
+		Ok((outcome.revision, receipt))
+	}
+}
+
+/// The compare that fences a write with an election's term.
+pub fn term_is(election: &[u8], term: u64) -> Compare<AccountId> {
+	Compare::ElectionTerm { election: election.to_vec(), result: CompareResult::Equal, term }
+}
+
+fn registry(call: pallet_service_registry::Call<regchain_runtime::Runtime>) -> RuntimeCall {
+	RuntimeCall::ServiceRegistry(call)
+}

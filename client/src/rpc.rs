@@ -1,0 +1,128 @@
+//! The JSON-RPC transport: one WebSocket or HTTP connection to a node.
+
+use std::time::Duration;
+
+use jsonrpsee::{
+	core::{
+		client::{ClientT, Error as RpcError, Subscription, SubscriptionClientT},
+		params::ArrayParams,
+	},
+	http_client::{HttpClient, HttpClientBuilder},
+	ws_client::{WsClient, WsClientBuilder},
+};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::{error::one_line, Error};
+
+/// How long a single JSON-RPC request may take.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A connection to a node's JSON-RPC endpoint.
+pub enum Rpc {
+	/// `ws://` or `wss://`: calls and subscriptions.
+	Ws(WsClient),
+	/// `http://` or `https://`: calls only.
+	Http(HttpClient),
+}
+
+impl Rpc {
+	/// Connects to `url` (`ws://`, `wss://`, `http://` or `https://`). For HTTP, the first call
+	/// tells whether the node is reachable; for WebSocket, connecting does.
+	pub async fn connect(url: &str, connect_timeout: Duration) -> Result<Self, Error> {
+		let unreachable =
+			|reason: String| Error::Unreachable { url: url.to_string(), reason: one_line(&reason) };
+		if url.starts_with("ws://") || url.starts_with("wss://") {
+			let client = WsClientBuilder::default()
+				.connection_timeout(connect_timeout)
+				.request_timeout(REQUEST_TIMEOUT)
+				.max_buffer_capacity_per_subscription(64 * 1024)
+				.build(url)
+				.await
+				.map_err(|e| unreachable(e.to_string()))?;
+			Ok(Rpc::Ws(client))
+		} else if url.starts_with("http://") || url.starts_with("https://") {
+			let client = HttpClientBuilder::default()
+				.request_timeout(REQUEST_TIMEOUT)
+				.build(url)
+				.map_err(|e| unreachable(e.to_string()))?;
+			Ok(Rpc::Http(client))
+		} else {
+			Err(Error::BadInput(format!(
+				"endpoint {url} is not a ws://, wss://, http:// or https:// URL"
+			)))
+		}
+	}
+
+	/// Calls `method` with positional `params`.
+	pub async fn request<R: DeserializeOwned>(
+		&self,
+		method: &str,
+		params: Vec<Value>,
+	) -> Result<R, Error> {
+		let params = array(params)?;
+		let result = match self {
+			Rpc::Ws(c) => c.request(method, params).await,
+			Rpc::Http(c) => c.request(method, params).await,
+		};
+		result.map_err(|e| rpc_error(method, e))
+	}
+
+	/// Subscribes with `method` and `params`; `unsubscribe` ends it when dropped.
+	pub async fn subscribe<N: DeserializeOwned>(
+		&self,
+		method: &str,
+		params: Vec<Value>,
+		unsubscribe: &str,
+	) -> Result<Subscription<N>, Error> {
+		match self {
+			Rpc::Ws(c) => c
+				.subscribe(method, array(params)?, unsubscribe)
+				.await
+				.map_err(|e| rpc_error(method, e)),
+			Rpc::Http(_) => Err(Error::NeedsWebSocket(format!("http (for {method})"))),
+		}
+	}
+
+	/// Whether subscriptions are possible on this connection.
+	pub fn is_ws(&self) -> bool {
+		matches!(self, Rpc::Ws(_))
+	}
+
+	/// Whether a WebSocket connection is still up (HTTP has no connection to lose).
+	pub fn is_connected(&self) -> bool {
+		match self {
+			Rpc::Ws(c) => c.is_connected(),
+			Rpc::Http(_) => true,
+		}
+	}
+}
+
+fn array(params: Vec<Value>) -> Result<ArrayParams, Error> {
+	let mut out = ArrayParams::new();
+	for p in params {
+		out.insert(p).map_err(|e| Error::BadInput(format!("cannot encode parameter: {e}")))?;
+	}
+	Ok(out)
+}
+
+/// A jsonrpsee error as this crate's, keeping the node's message and data on one line.
+pub(crate) fn rpc_error(method: &str, e: RpcError) -> Error {
+	match e {
+		RpcError::Call(obj) => {
+			let mut message = obj.message().to_string();
+			if let Some(data) = obj.data() {
+				let data = data.get();
+				let data = serde_json::from_str::<String>(data).unwrap_or_else(|_| data.to_string());
+				if !data.is_empty() && data != "null" {
+					message = format!("{message}: {data}");
+				}
+			}
+			Error::Rpc { method: method.to_string(), code: obj.code(), message: one_line(&message) }
+		},
+		RpcError::RequestTimeout =>
+			Error::Timeout { what: format!("the node's answer to {method}"), after: REQUEST_TIMEOUT },
+		RpcError::ParseError(e) => Error::decode(format!("the answer to {method}"), e),
+		other => Error::Connection(one_line(&other.to_string())),
+	}
+}

@@ -1,0 +1,498 @@
+//! Submitting signed calls and following them to inclusion or finality.
+//!
+//! # How a transaction is followed
+//!
+//! Over WebSocket, a call is signed at the account's next nonce (`system_accountNextIndex`,
+//! which counts the transactions already in the pool) and submitted with
+//! `author_submitAndWatchExtrinsic`. The pool's status stream then decides:
+//!
+//! - `inBlock` ends the wait for [`Wait::Best`]; `finalized` ends it for [`Wait::Finalized`]
+//!   (a `retracted` block is forgotten and the wait goes on);
+//! - `invalid` and `finalityTimeout` are errors;
+//! - `usurped` (another transaction took the nonce) means this one can never run: it is signed
+//!   again at a fresh nonce and resubmitted, which is safe;
+//! - `dropped` (the pool let it go, for example under load) resubmits the *same* bytes, which can
+//!   run at most once since the nonce is in them; if the pool then calls them outdated, the
+//!   nonce was used, perhaps by this very transaction, and the outcome is reported as unknown;
+//! - the whole wait is bounded by the client's transaction timeout.
+//!
+//! A refusal when submitting is an error with the pool's reason ("Invalid signing address" for
+//! a signer that is not an orchestrator), except the two that mean another transaction of the
+//! same account (from another process, say) took the nonce first: "Priority is too low" and an
+//! outdated nonce. The call was not accepted then, so it is signed again at a fresh nonce.
+//!
+//! Over HTTP, the call is submitted with `author_submitExtrinsic` and the chain's blocks are
+//! polled until one includes it; a dropped transaction is then seen only as a timeout.
+//!
+//! Once included, the block's `System::Events` are read and decoded with the runtime's own
+//! `RuntimeEvent`. `ExtrinsicFailed` becomes [`Error::Dispatch`] with the pallet's error name.
+
+use std::time::{Duration, Instant};
+
+use codec::Decode;
+use regchain_runtime::{Hash, Runtime, RuntimeCall, RuntimeError, RuntimeEvent};
+use serde_json::{json, Value};
+use sp_core::H256;
+use sp_runtime::DispatchError;
+
+use crate::{
+	error::one_line,
+	extrinsic::signed,
+	hex::{from_hex, parse_hash, to_hex},
+	Client, Error, LeaseId, Revision, LOG_TARGET,
+};
+
+/// The registry pallet's event, as this runtime instantiates it.
+pub type RegistryEvent = pallet_service_registry::Event<Runtime>;
+
+/// How long to wait for a submitted transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Wait {
+	/// Until a best block includes it: fast, but a reorg may still undo it.
+	Best,
+	/// Until a finalized block includes it: what etcd users call committed.
+	#[default]
+	Finalized,
+}
+
+/// An included extrinsic: where, and the events it emitted.
+#[derive(Clone, Debug)]
+pub struct Receipt {
+	/// The block that included it.
+	pub block_hash: H256,
+	/// Its number.
+	pub block_number: u32,
+	/// The extrinsic's index in the block.
+	pub extrinsic_index: u32,
+	/// Whether the block was finalized when the wait ended.
+	pub finalized: bool,
+	/// Every event the extrinsic emitted, in order.
+	pub events: Vec<RuntimeEvent>,
+}
+
+impl Receipt {
+	/// The registry's events.
+	pub fn registry_events(&self) -> impl Iterator<Item = &RegistryEvent> {
+		self.events.iter().filter_map(|e| match e {
+			RuntimeEvent::ServiceRegistry(e) => Some(e),
+			_ => None,
+		})
+	}
+
+	/// The key-space revision the call wrote at, if it changed a key (a put, a delete or a lease
+	/// end that deleted keys, a txn that wrote).
+	pub fn revision(&self) -> Option<Revision> {
+		self.registry_events()
+			.filter_map(|e| match e {
+				RegistryEvent::KeyPut { revision, .. } |
+				RegistryEvent::KeysDeleted { revision, .. } => Some(*revision),
+				RegistryEvent::TxnApplied { revision, wrote: true, .. } => Some(*revision),
+				RegistryEvent::LeaseEnded { revision, .. } => *revision,
+				_ => None,
+			})
+			.max()
+	}
+
+	/// The granted lease: (id, time to live really granted, expiry in chain milliseconds).
+	pub fn lease_granted(&self) -> Option<(LeaseId, u32, u64)> {
+		self.registry_events().find_map(|e| match e {
+			RegistryEvent::LeaseGranted { lease, ttl_secs, expires_at_ms, .. } =>
+				Some((*lease, *ttl_secs, *expires_at_ms)),
+			_ => None,
+		})
+	}
+
+	/// The new expiry of a kept-alive lease, in chain milliseconds.
+	pub fn kept_alive_until(&self) -> Option<u64> {
+		self.registry_events().find_map(|e| match e {
+			RegistryEvent::LeaseKeptAlive { expires_at_ms, .. } => Some(*expires_at_ms),
+			_ => None,
+		})
+	}
+
+	/// The outcome of a txn: (succeeded, wrote, revision).
+	pub fn txn_applied(&self) -> Option<(bool, bool, Revision)> {
+		self.registry_events().find_map(|e| match e {
+			RegistryEvent::TxnApplied { succeeded, wrote, revision, .. } =>
+				Some((*succeeded, *wrote, *revision)),
+			_ => None,
+		})
+	}
+
+	/// The new term of `election`, if its leader changed in this extrinsic.
+	pub fn leader_changed(&self, election: &[u8]) -> Option<(Option<regchain_runtime::AccountId>, u64)> {
+		self.registry_events()
+			.filter_map(|e| match e {
+				RegistryEvent::LeaderChanged { election: name, leader, term }
+					if &name[..] == election =>
+					Some((leader.clone(), *term)),
+				_ => None,
+			})
+			.last()
+	}
+}
+
+/// The name of a dispatch error: `ServiceRegistry::LeaseNotFound` for a pallet's error, else the
+/// error's own name (`BadOrigin`, `Other("...")`...).
+pub fn dispatch_error_name(err: DispatchError) -> String {
+	if let DispatchError::Module(module) = err {
+		return match RuntimeError::from_dispatch_error(err) {
+			// `ServiceRegistry(LeaseNotFound)` → `ServiceRegistry::LeaseNotFound`.
+			Some(e) => {
+				let debug = format!("{e:?}");
+				match debug.split_once('(') {
+					Some((pallet, rest)) => format!("{pallet}::{}", rest.trim_end_matches(')')),
+					None => debug,
+				}
+			},
+			None => format!("Module(index {}, error {:?})", module.index, module.error),
+		};
+	}
+	format!("{err:?}")
+}
+
+/// How one watch of a submitted transaction ended.
+enum Outcome {
+	Included(Receipt),
+	/// Signed again at a fresh nonce, this is safe to resubmit.
+	Resign(&'static str),
+	/// The same bytes may be resubmitted.
+	Resubmit(&'static str),
+}
+
+/// Transaction statuses as `author_submitAndWatchExtrinsic` sends them.
+fn status_name(status: &Value) -> String {
+	match status {
+		Value::String(s) => s.clone(),
+		Value::Object(map) => map.keys().next().cloned().unwrap_or_default(),
+		other => other.to_string(),
+	}
+}
+
+impl Client {
+	/// Signs `call` with this client's signer, submits it and waits as `wait` says. Returns
+	/// where it was included and the events it emitted; a failed call is [`Error::Dispatch`].
+	pub async fn submit(&self, call: RuntimeCall, wait: Wait) -> Result<Receipt, Error> {
+		let receipt = if self.rpc().is_ws() {
+			self.submit_ws(call, wait).await?
+		} else {
+			self.submit_http(call, wait).await?
+		};
+		check_success(&receipt)?;
+		Ok(receipt)
+	}
+
+	/// Signs `call` at the account's next nonce; the submission lock must be held.
+	async fn sign_next(&self, call: &RuntimeCall) -> Result<String, Error> {
+		let signer = self.signer().ok_or(Error::NoSigner)?;
+		let nonce: u64 =
+			self.rpc().request("system_accountNextIndex", vec![json!(signer.ss58())]).await?;
+		let nonce = u32::try_from(nonce).map_err(|_| Error::decode("the nonce", nonce))?;
+		Ok(to_hex(&signed(call.clone(), signer.pair(), nonce, self.genesis())))
+	}
+
+	async fn submit_ws(&self, call: RuntimeCall, wait: Wait) -> Result<Receipt, Error> {
+		let deadline = Instant::now() + self.options().tx_timeout;
+		let mut resigns = 0u32;
+		let mut resubmits = 0u32;
+		let mut xt: Option<String> = None;
+		loop {
+			let resubmitting = xt.is_some();
+			let (bytes, subscription) = {
+				let _lock = self.submission_lock().lock().await;
+				let bytes = match xt.take() {
+					Some(bytes) => bytes,
+					None => self.sign_next(&call).await?,
+				};
+				let result = self
+					.rpc()
+					.subscribe::<Value>(
+						"author_submitAndWatchExtrinsic",
+						vec![json!(bytes)],
+						"author_unwatchExtrinsic",
+					)
+					.await;
+				(bytes, result)
+			};
+			let subscription = match subscription {
+				Ok(s) => s,
+				Err(e) => {
+					let refusal = refusal(e);
+					if resubmitting {
+						// The same bytes, once dropped, are now refused: their nonce was used,
+						// maybe by themselves. Do not guess.
+						return Err(Error::NotIncluded {
+							status: "dropped".into(),
+							detail: format!(
+								", and resubmitting it was refused ({refusal}): it may or may not \
+								 have been included"
+							),
+						});
+					}
+					if nonce_taken(&refusal) && resigns < 20 && Instant::now() < deadline {
+						resigns += 1;
+						log::debug!(target: LOG_TARGET, "nonce taken ({refusal}), signing again");
+						tokio::time::sleep(Duration::from_millis(50 + 37 * resigns as u64)).await;
+						continue;
+					}
+					return Err(refusal);
+				},
+			};
+			match self.follow(&bytes, subscription, wait, deadline).await? {
+				Outcome::Included(receipt) => return Ok(receipt),
+				Outcome::Resign(why) if resigns < 5 => {
+					log::info!(target: LOG_TARGET, "transaction {why}: signing it again");
+					resigns += 1;
+				},
+				Outcome::Resubmit(why) if resubmits < 2 => {
+					log::info!(target: LOG_TARGET, "transaction {why}: submitting it again");
+					resubmits += 1;
+					xt = Some(bytes);
+				},
+				Outcome::Resign(why) | Outcome::Resubmit(why) =>
+					return Err(Error::NotIncluded {
+						status: why.into(),
+						detail: ", again after resubmitting".into(),
+					}),
+			}
+		}
+	}
+
+	async fn follow(
+		&self,
+		xt: &str,
+		mut subscription: jsonrpsee::core::client::Subscription<Value>,
+		wait: Wait,
+		deadline: Instant,
+	) -> Result<Outcome, Error> {
+		let timeout = self.options().tx_timeout;
+		loop {
+			let next = tokio::time::timeout_at(deadline.into(), subscription.next())
+				.await
+				.map_err(|_| Error::Timeout {
+					what: format!(
+						"the transaction to be {}",
+						if wait == Wait::Best { "included" } else { "finalized" }
+					),
+					after: timeout,
+				})?;
+			let status = match next {
+				Some(Ok(status)) => status,
+				Some(Err(e)) => return Err(Error::decode("a transaction status", e)),
+				None =>
+					return Err(Error::Connection(
+						"the node ended the transaction's status stream".into(),
+					)),
+			};
+			let name = status_name(&status);
+			log::debug!(target: LOG_TARGET, "transaction status: {status}");
+			match name.as_str() {
+				"future" | "ready" | "broadcast" | "retracted" => continue,
+				"inBlock" if wait == Wait::Best => {
+					let hash = parse_hash(status["inBlock"].as_str().unwrap_or_default())?;
+					return Ok(Outcome::Included(self.receipt(hash, xt, false).await?));
+				},
+				"inBlock" => continue,
+				"finalized" => {
+					let hash = parse_hash(status["finalized"].as_str().unwrap_or_default())?;
+					return Ok(Outcome::Included(self.receipt(hash, xt, true).await?));
+				},
+				"usurped" => return Ok(Outcome::Resign("usurped")),
+				"dropped" => return Ok(Outcome::Resubmit("dropped")),
+				"invalid" =>
+					return Err(Error::NotIncluded {
+						status: "invalidated".into(),
+						detail: " (it became invalid in the pool, e.g. its nonce was used)".into(),
+					}),
+				"finalityTimeout" =>
+					return Err(Error::NotIncluded {
+						status: "timed out".into(),
+						detail: ": its block was not finalized in time".into(),
+					}),
+				other =>
+					return Err(Error::decode("a transaction status", format!("unknown: {other}"))),
+			}
+		}
+	}
+
+	async fn submit_http(&self, call: RuntimeCall, wait: Wait) -> Result<Receipt, Error> {
+		let deadline = Instant::now() + self.options().tx_timeout;
+		let mut resigns = 0u32;
+		let (xt, first) = loop {
+			let _lock = self.submission_lock().lock().await;
+			let best = self.best_number().await?;
+			let xt = self.sign_next(&call).await?;
+			match self.rpc().request::<Value>("author_submitExtrinsic", vec![json!(xt)]).await {
+				Ok(_) => break (xt, best + 1),
+				Err(e) => {
+					let refusal = refusal(e);
+					if nonce_taken(&refusal) && resigns < 20 {
+						resigns += 1;
+						drop(_lock);
+						tokio::time::sleep(Duration::from_millis(50 + 37 * resigns as u64)).await;
+						continue;
+					}
+					return Err(refusal);
+				},
+			}
+		};
+		let mut next = first;
+		loop {
+			let head = match wait {
+				Wait::Best => self.best_number().await?,
+				Wait::Finalized => self.finalized_number().await?,
+			};
+			while next <= head {
+				let Some(hash) = self.rpc().request::<Option<String>>("chain_getBlockHash", vec![json!(next)]).await?
+				else {
+					break;
+				};
+				let hash = parse_hash(&hash)?;
+				if let Some(receipt) = self.try_receipt(hash, &xt, wait == Wait::Finalized).await? {
+					return Ok(receipt);
+				}
+				next += 1;
+			}
+			if Instant::now() >= deadline {
+				return Err(Error::Timeout {
+					what: "the transaction to be included (over HTTP a dropped transaction is \
+					       seen only as a timeout)"
+						.into(),
+					after: self.options().tx_timeout,
+				});
+			}
+			tokio::time::sleep(Duration::from_millis(200)).await;
+		}
+	}
+
+	/// The receipt of `xt` in block `hash`; an error if the block does not hold it.
+	async fn receipt(&self, hash: H256, xt: &str, finalized: bool) -> Result<Receipt, Error> {
+		self.try_receipt(hash, xt, finalized).await?.ok_or_else(|| {
+			Error::decode("the including block", format!("block {hash:?} does not hold the extrinsic"))
+		})
+	}
+
+	async fn try_receipt(
+		&self,
+		hash: H256,
+		xt: &str,
+		finalized: bool,
+	) -> Result<Option<Receipt>, Error> {
+		let block: Value =
+			self.rpc().request("chain_getBlock", vec![json!(format!("{hash:?}"))]).await?;
+		let extrinsics = block["block"]["extrinsics"].as_array().cloned().unwrap_or_default();
+		let Some(index) = extrinsics
+			.iter()
+			.position(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case(xt)))
+		else {
+			return Ok(None);
+		};
+		let number = block["block"]["header"]["number"].as_str().unwrap_or("0x0");
+		let block_number = u32::from_str_radix(number.trim_start_matches("0x"), 16)
+			.map_err(|e| Error::decode("a block number", e))?;
+		let index = index as u32;
+		let events = self
+			.events_at(hash)
+			.await?
+			.into_iter()
+			.filter(|r| r.phase == frame_system::Phase::ApplyExtrinsic(index))
+			.map(|r| r.event)
+			.collect();
+		Ok(Some(Receipt { block_hash: hash, block_number, extrinsic_index: index, finalized, events }))
+	}
+
+	/// Every event of block `hash`, as `System::Events` stores them.
+	pub async fn events_at(
+		&self,
+		hash: H256,
+	) -> Result<Vec<frame_system::EventRecord<RuntimeEvent, Hash>>, Error> {
+		let key = frame_support::storage::storage_prefix(b"System", b"Events");
+		let raw: Option<String> = self
+			.rpc()
+			.request("state_getStorage", vec![json!(to_hex(&key)), json!(format!("{hash:?}"))])
+			.await?;
+		let Some(raw) = raw else { return Ok(Vec::new()) };
+		let bytes = from_hex(&raw)?;
+		Vec::<frame_system::EventRecord<RuntimeEvent, Hash>>::decode(&mut &bytes[..])
+			.map_err(|e| Error::decode(format!("the events of block {hash:?}"), e))
+	}
+
+	/// The best block's number.
+	pub async fn best_number(&self) -> Result<u32, Error> {
+		let header: Value = self.rpc().request("chain_getHeader", vec![]).await?;
+		header_number(&header)
+	}
+
+	/// The finalized block's number.
+	pub async fn finalized_number(&self) -> Result<u32, Error> {
+		let hash: String = self.rpc().request("chain_getFinalizedHead", vec![]).await?;
+		let header: Value = self.rpc().request("chain_getHeader", vec![json!(hash)]).await?;
+		header_number(&header)
+	}
+}
+
+fn header_number(header: &Value) -> Result<u32, Error> {
+	let number = header["number"].as_str().ok_or_else(|| Error::decode("a header", header))?;
+	u32::from_str_radix(number.trim_start_matches("0x"), 16).map_err(|e| Error::decode("a header", e))
+}
+
+/// A failed call as [`Error::Dispatch`].
+fn check_success(receipt: &Receipt) -> Result<(), Error> {
+	for event in &receipt.events {
+		if let RuntimeEvent::System(frame_system::Event::ExtrinsicFailed { dispatch_error, .. }) =
+			event
+		{
+			return Err(Error::Dispatch {
+				name: dispatch_error_name(*dispatch_error),
+				block: format!("{:?}", receipt.block_hash),
+			});
+		}
+	}
+	Ok(())
+}
+
+/// A submission error as the pool's refusal.
+fn refusal(e: Error) -> Error {
+	match e {
+		Error::Rpc { message, .. } => Error::Refused(one_line(&message)),
+		other => other,
+	}
+}
+
+/// Whether a refusal means that another transaction of the same account took the nonce first
+/// (so this one was not accepted, and may be signed again at a fresh nonce).
+fn nonce_taken(refusal: &Error) -> bool {
+	match refusal {
+		Error::Refused(message) => {
+			let m = message.to_ascii_lowercase();
+			m.contains("priority is too low") || m.contains("outdated")
+		},
+		_ => false,
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use frame_support::traits::PalletInfoAccess;
+	use sp_runtime::ModuleError;
+
+	#[test]
+	fn module_errors_are_named_by_pallet_and_error() {
+		let index = regchain_runtime::ServiceRegistry::index() as u8;
+		let lease_not_found = pallet_service_registry::Error::<Runtime>::LeaseNotFound;
+		let err: DispatchError = lease_not_found.into();
+		assert_eq!(dispatch_error_name(err), "ServiceRegistry::LeaseNotFound");
+		let unknown =
+			DispatchError::Module(ModuleError { index, error: [250, 0, 0, 0], message: None });
+		assert!(dispatch_error_name(unknown).starts_with("Module("));
+		assert_eq!(dispatch_error_name(DispatchError::BadOrigin), "BadOrigin");
+	}
+
+	#[test]
+	fn nonce_races_are_told_from_refusals() {
+		assert!(nonce_taken(&Error::Refused("Priority is too low: (1 vs 1): ...".into())));
+		assert!(nonce_taken(&Error::Refused("Invalid Transaction: Transaction is outdated".into())));
+		assert!(!nonce_taken(&Error::Refused("Invalid Transaction: Invalid signing address".into())));
+	}
+}

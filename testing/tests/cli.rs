@@ -1,0 +1,522 @@
+//! `regchainctl`, tested as orchestrators use it: the built binary run as separate processes
+//! against real `regchain-node` processes. Discovery through agents, elections handed over when
+//! a leader stops, watches replayed from beyond the default pruning window, the audit trail, and
+//! one-line errors.
+
+use std::{
+	io::{BufRead, BufReader, Read},
+	path::PathBuf,
+	process::{Child, Command, ExitStatus, Output, Stdio},
+	sync::{Arc, Mutex},
+	time::{Duration, Instant},
+};
+
+use anyhow::{anyhow, bail, Context, Result};
+use regchain_testing::{free_port, wait_for, Node, NodeConfig, Testnet};
+use serde_json::Value;
+use sp_core::crypto::Ss58Codec;
+use sp_keyring::Sr25519Keyring;
+
+/// The `regchainctl` binary: `$REGCHAINCTL`, or the one built beside this test in the same
+/// cargo target directory.
+fn ctl_binary() -> PathBuf {
+	if let Some(path) = std::env::var_os("REGCHAINCTL") {
+		return PathBuf::from(path);
+	}
+	let exe = std::env::current_exe().expect("the current executable has a path");
+	let mut dir = exe.parent().expect("an executable lives in a directory").to_path_buf();
+	if dir.ends_with("deps") {
+		dir.pop();
+	}
+	dir.join("regchainctl")
+}
+
+fn ss58(who: Sr25519Keyring) -> String {
+	who.to_account_id().to_ss58check()
+}
+
+fn endpoint(node: &Node) -> String {
+	format!("ws://127.0.0.1:{}", node.config.rpc_port)
+}
+
+/// Runs `regchainctl --endpoint E ARGS` to completion, with `stdin` as its input.
+fn ctl_with_input(endpoint: &str, args: &[&str], stdin: &str) -> Result<Output> {
+	let mut child = Command::new(ctl_binary())
+		.arg("--endpoint")
+		.arg(endpoint)
+		.args(args)
+		.stdin(Stdio::piped())
+		.stdout(Stdio::piped())
+		.stderr(Stdio::piped())
+		.spawn()
+		.with_context(|| format!("starting {}", ctl_binary().display()))?;
+	{
+		use std::io::Write;
+		let mut input = child.stdin.take().context("stdin")?;
+		input.write_all(stdin.as_bytes())?;
+	}
+	Ok(child.wait_with_output()?)
+}
+
+fn ctl(endpoint: &str, args: &[&str]) -> Result<Output> {
+	ctl_with_input(endpoint, args, "")
+}
+
+/// Runs a command that must succeed with `--output json`; returns its (last) JSON line.
+fn ctl_json(endpoint: &str, args: &[&str]) -> Result<Value> {
+	let mut all = vec!["--output", "json"];
+	all.extend_from_slice(args);
+	let out = ctl(endpoint, &all)?;
+	if !out.status.success() {
+		bail!(
+			"regchainctl {} failed ({}): {}",
+			args.join(" "),
+			out.status,
+			String::from_utf8_lossy(&out.stderr).trim()
+		);
+	}
+	let text = String::from_utf8(out.stdout)?;
+	let last = text.lines().last().ok_or_else(|| anyhow!("no output from {}", args.join(" ")))?;
+	Ok(serde_json::from_str(last)?)
+}
+
+/// What a failed command printed on stderr; fails if it succeeded or printed more than one line.
+fn ctl_error(endpoint: &str, args: &[&str]) -> Result<String> {
+	let out = ctl(endpoint, args)?;
+	if out.status.success() {
+		bail!("regchainctl {} succeeded where it should fail", args.join(" "));
+	}
+	let stderr = String::from_utf8(out.stderr)?;
+	let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+	if lines.len() != 1 {
+		bail!("expected one line on stderr from {}, got: {stderr}", args.join(" "));
+	}
+	Ok(lines[0].to_string())
+}
+
+/// A long-running `regchainctl` process whose JSON output lines are collected as they come.
+struct Proc {
+	name: String,
+	child: Option<Child>,
+	lines: Arc<Mutex<Vec<String>>>,
+	stderr: Arc<Mutex<String>>,
+}
+
+impl Proc {
+	fn start(name: &str, endpoint: &str, args: &[&str]) -> Result<Self> {
+		let mut child = Command::new(ctl_binary())
+			.arg("--endpoint")
+			.arg(endpoint)
+			.args(["--output", "json"])
+			.args(args)
+			.stdin(Stdio::null())
+			.stdout(Stdio::piped())
+			.stderr(Stdio::piped())
+			.spawn()
+			.with_context(|| format!("starting {}", ctl_binary().display()))?;
+		let lines = Arc::new(Mutex::new(Vec::new()));
+		let stderr = Arc::new(Mutex::new(String::new()));
+		let out = child.stdout.take().context("stdout")?;
+		let sink = lines.clone();
+		std::thread::spawn(move || {
+			for line in BufReader::new(out).lines().map_while(|l| l.ok()) {
+				sink.lock().unwrap().push(line);
+			}
+		});
+		let mut err = child.stderr.take().context("stderr")?;
+		let sink = stderr.clone();
+		std::thread::spawn(move || {
+			let mut text = String::new();
+			let _ = err.read_to_string(&mut text);
+			sink.lock().unwrap().push_str(&text);
+		});
+		Ok(Proc { name: name.to_string(), child: Some(child), lines, stderr })
+	}
+
+	fn pid(&self) -> i32 {
+		self.child.as_ref().map(|c| c.id() as i32).unwrap_or(0)
+	}
+
+	fn signal(&self, signal: i32) {
+		// SAFETY: sending a signal to a child process this test started and has not reaped.
+		unsafe {
+			libc::kill(self.pid(), signal);
+		}
+	}
+
+	fn items(&self) -> Vec<Value> {
+		self.lines.lock().unwrap().iter().filter_map(|l| serde_json::from_str(l).ok()).collect()
+	}
+
+	/// Waits for an output line matching `pred`; returns it.
+	fn wait_item(&mut self, what: &str, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Result<Value> {
+		let name = self.name.clone();
+		let found = wait_for(&format!("{name}: {what}"), timeout, || {
+			if let Some(item) = self.items().into_iter().find(|i| pred(i)) {
+				return Some(Ok(item));
+			}
+			if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+				return Some(Err(anyhow!(
+					"{name} exited ({status}) before {what}: {}",
+					self.stderr.lock().unwrap()
+				)));
+			}
+			None
+		});
+		match found {
+			Ok(result) => result,
+			Err(e) => Err(anyhow!("{e}; stdout: {:?}; stderr: {}", self.lines.lock().unwrap(), self.stderr.lock().unwrap())),
+		}
+	}
+
+	fn wait_exit(&mut self, timeout: Duration) -> Result<ExitStatus> {
+		let name = self.name.clone();
+		let child = self.child.as_mut().ok_or_else(|| anyhow!("{name} already reaped"))?;
+		wait_for(&format!("{name} to exit"), timeout, || child.try_wait().ok().flatten())
+	}
+
+	fn stderr(&self) -> String {
+		self.stderr.lock().unwrap().clone()
+	}
+}
+
+impl Drop for Proc {
+	fn drop(&mut self) {
+		if let Some(mut child) = self.child.take() {
+			if std::thread::panicking() {
+				eprintln!(
+					"---- {} ----\nstdout: {:?}\nstderr: {}",
+					self.name,
+					self.lines.lock().unwrap(),
+					self.stderr.lock().unwrap()
+				);
+			}
+			// A stopped process must be continued to die of SIGKILL promptly everywhere.
+			unsafe {
+				libc::kill(child.id() as i32, libc::SIGCONT);
+			}
+			let _ = child.kill();
+			let _ = child.wait();
+		}
+	}
+}
+
+fn dev_node(dir: &tempfile::TempDir) -> Result<Node> {
+	let node = Node::start(NodeConfig::new("dev", dir.path(), &["--dev"]))?;
+	wait_for("the dev chain to finalize a block", Duration::from_secs(60), || {
+		node.finalized_number().ok().filter(|n| *n >= 1)
+	})?;
+	Ok(node)
+}
+
+/// The ids of a service's instances, as `service list` shows them.
+fn instance_ids(endpoint: &str, service: &str) -> Result<Vec<String>> {
+	let answer = ctl_json(endpoint, &["service", "list", service])?;
+	let mut ids: Vec<String> = answer["instances"]
+		.as_array()
+		.context("instances")?
+		.iter()
+		.filter_map(|i| i["instance_id"].as_str())
+		.map(|hex| String::from_utf8(regchain_client::hex::from_hex(hex).unwrap_or_default()).unwrap_or_default())
+		.collect();
+	ids.sort();
+	Ok(ids)
+}
+
+fn hex(text: &str) -> String {
+	regchain_client::hex::to_hex(text.as_bytes())
+}
+
+#[test]
+fn errors_are_one_line_with_a_non_zero_exit_status() -> Result<()> {
+	// Unreachable: nothing listens on this port.
+	let nowhere = format!("ws://127.0.0.1:{}", free_port());
+	let line = ctl_error(&nowhere, &["status"])?;
+	assert!(line.contains("cannot reach the node"), "unexpected: {line}");
+
+	// Bad arguments: clap's own error, with its usage exit status.
+	let out = ctl(&nowhere, &["lease", "grant", "soon"])?;
+	assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+
+	let dir = tempfile::tempdir()?;
+	let node = dev_node(&dir)?;
+	let endpoint = endpoint(&node);
+
+	// A write needs a key: there is no default one.
+	let line = ctl_error(&endpoint, &["put", "/a", "1"])?;
+	assert!(line.contains("--key"), "unexpected: {line}");
+
+	// A refused call names the pallet's error.
+	let line = ctl_error(&endpoint, &["--key", "//Alice", "lease", "revoke", "999999"])?;
+	assert!(line.contains("ServiceRegistry::LeaseNotFound"), "unexpected: {line}");
+
+	// A signer that is not an orchestrator is turned away by the pool, readably.
+	let line = ctl_error(&endpoint, &["--key", "//Eve", "put", "/a", "1"])?;
+	assert!(line.contains("Invalid signing address"), "unexpected: {line}");
+
+	// A bad key is refused without echoing it.
+	let line = ctl_error(&endpoint, &["--key", "hunter2 hunter2", "put", "/a", "1"])?;
+	assert!(line.contains("bad key") && !line.contains("hunter2"), "unexpected: {line}");
+	Ok(())
+}
+
+#[test]
+fn writes_report_leases_revisions_and_fenced_txns() -> Result<()> {
+	let dir = tempfile::tempdir()?;
+	let node = dev_node(&dir)?;
+	let endpoint = endpoint(&node);
+	let keyfile = dir.path().join("alice.key");
+	std::fs::write(&keyfile, "//Alice\n")?;
+	let keyfile = keyfile.to_str().context("utf-8 path")?;
+	let w = |args: &[&str]| {
+		let mut all = vec!["--keyfile", keyfile];
+		all.extend_from_slice(args);
+		ctl_json(&endpoint, &all)
+	};
+
+	let lease = w(&["lease", "grant", "30"])?;
+	let lease_id = lease["lease"].as_u64().context("lease id")?;
+	assert_eq!(lease["ttl_secs"], 30);
+	assert_eq!(lease["finalized"], true);
+
+	let first = w(&["put", "/cfg", "one"])?["revision"].as_u64().context("revision")?;
+	let second = w(&["--wait", "best", "put", "/cfg", "two", "--lease", &lease_id.to_string()])?;
+	assert_eq!(second["revision"].as_u64(), Some(first + 1));
+	assert_eq!(second["finalized"], false);
+
+	// A txn whose compare holds writes at the next revision; one whose compare fails runs its
+	// failure branch, which is not an error.
+	let txn = format!("mod(\"/cfg\") = {}\n\nput /cfg three\n\nput /cfg lost\n", first + 1);
+	let out = ctl_with_input(&endpoint, &["--keyfile", keyfile, "--output", "json", "txn"], &txn)?;
+	assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+	let applied: Value = serde_json::from_slice(&out.stdout)?;
+	assert_eq!(applied["succeeded"], true);
+	assert_eq!(applied["revision"].as_u64(), Some(first + 2));
+	let out = ctl_with_input(&endpoint, &["--keyfile", keyfile, "--output", "json", "txn"], "ver(\"/cfg\") = 1\n\n\nput /other x\n")?;
+	assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+	let failed: Value = serde_json::from_slice(&out.stdout)?;
+	assert_eq!(failed["succeeded"], false);
+	assert_eq!(failed["revision"].as_u64(), Some(first + 3));
+	// A malformed txn is refused before anything is signed.
+	let out = ctl_with_input(&endpoint, &["--keyfile", keyfile, "txn"], "size(\"/cfg\") = 1\n")?;
+	assert!(!out.status.success());
+	assert!(String::from_utf8_lossy(&out.stderr).contains("txn line 1"));
+
+	// A write fenced by an election's term: term 0 holds for an election never held; any other
+	// term is stale and refused.
+	let fenced = w(&["put", "--fence", "never-held:0", "/fenced", "ok"])?;
+	assert_eq!(fenced["revision"].as_u64(), Some(first + 4));
+	let line = ctl_error(&endpoint, &["--keyfile", keyfile, "put", "--fence", "never-held:3", "/fenced", "stale"])?;
+	assert!(line.contains("fenced write refused"), "unexpected: {line}");
+
+	// Deleting a prefix takes one revision; deleting nothing takes none.
+	let deleted = w(&["del", "--prefix", "/fenced"])?;
+	assert_eq!(deleted["revision"].as_u64(), Some(first + 5));
+	let nothing = w(&["del", "/nothing"])?;
+	assert_eq!(nothing["deleted"], false);
+
+	// Revoking the lease deletes the key attached to it at one more revision (/cfg no longer is:
+	// the txn's put without a lease detached it, as in etcd).
+	let leased = w(&["put", "/leased", "v", "--lease", &lease_id.to_string()])?;
+	assert_eq!(leased["revision"].as_u64(), Some(first + 6));
+	let revoked = w(&["lease", "revoke", &lease_id.to_string()])?;
+	assert_eq!(revoked["revision"].as_u64(), Some(first + 7));
+	let line = ctl_error(&endpoint, &["--keyfile", keyfile, "lease", "keep-alive", "--once", &lease_id.to_string()])?;
+	assert!(line.contains("ServiceRegistry::LeaseNotFound"), "unexpected: {line}");
+	Ok(())
+}
+
+#[test]
+fn discovery_agents_register_list_watch_and_leave() -> Result<()> {
+	let dir = tempfile::tempdir()?;
+	let node = dev_node(&dir)?;
+	let endpoint = endpoint(&node);
+	const TTL: u64 = 4;
+
+	// A second process watches the service from the start.
+	let mut watcher = Proc::start("watcher", &endpoint, &["service", "watch", "web"])?;
+	std::thread::sleep(Duration::from_secs(1));
+
+	// Three agents, all signing as Alice (the dev chain's only orchestrator).
+	let mut agents = Vec::new();
+	for n in 1..=3 {
+		let (instance, address) = (format!("web-{n}"), format!("127.0.0.1:{}", 8000 + n));
+		agents.push(Proc::start(
+			&instance,
+			&endpoint,
+			&[
+				"--key", "//Alice", "agent", "--service", "web", "--instance", &instance,
+				"--address", &address, "--ttl", &TTL.to_string(), "--health-cmd", "true",
+				"--health-interval", "1",
+			],
+		)?);
+	}
+	for agent in agents.iter_mut() {
+		agent.wait_item("registration", Duration::from_secs(60), |i| i["event"] == "registered")?;
+		agent.wait_item("a passing health report", Duration::from_secs(60), |i| i["health"] == "passing")?;
+	}
+	let all = vec!["web-1".to_string(), "web-2".into(), "web-3".into()];
+	wait_for("three instances in the list", Duration::from_secs(30), || {
+		instance_ids(&endpoint, "web").ok().filter(|ids| *ids == all)
+	})?;
+	let listed = ctl_json(&endpoint, &["service", "list", "web"])?;
+	for instance in listed["instances"].as_array().context("instances")? {
+		assert_eq!(instance["owner"], ss58(Sr25519Keyring::Alice));
+	}
+	let services = ctl_json(&endpoint, &["service", "list"])?;
+	assert!(services["services"].as_array().context("services")?.iter().any(|s| s["name"] == hex("web") && s["instances"] == 3));
+	for id in &all {
+		watcher.wait_item(&format!("{id} registered"), Duration::from_secs(30), |i| {
+			i["kind"] == "registered" && i["instance_id"] == hex(id)
+		})?;
+	}
+
+	// SIGKILL: the agent cannot deregister, so the instance goes when its lease runs out.
+	let killed_at = Instant::now();
+	agents[0].signal(libc::SIGKILL);
+	wait_for("web-1 to leave the list", Duration::from_secs(TTL + 15), || {
+		instance_ids(&endpoint, "web").ok().filter(|ids| !ids.contains(&"web-1".to_string()))
+	})?;
+	let gone_after = killed_at.elapsed();
+	watcher.wait_item("web-1 removed", Duration::from_secs(10), |i| {
+		i["kind"] == "removed" && i["instance_id"] == hex("web-1")
+	})?;
+	// Within its TTL after its last keep-alive (every TTL/3), plus finality and polling.
+	assert!(gone_after < Duration::from_secs(TTL + 4), "web-1 left after {gone_after:?}");
+
+	// SIGTERM: the agent deregisters at once and exits cleanly.
+	let stopped_at = Instant::now();
+	agents[1].signal(libc::SIGTERM);
+	let status = agents[1].wait_exit(Duration::from_secs(30))?;
+	assert!(status.success(), "the agent failed on SIGTERM: {}", agents[1].stderr());
+	assert!(
+		!instance_ids(&endpoint, "web")?.contains(&"web-2".to_string()),
+		"web-2 still listed after its agent exited"
+	);
+	assert!(stopped_at.elapsed() < Duration::from_secs(TTL), "deregistering took {:?}", stopped_at.elapsed());
+	watcher.wait_item("web-2 deregistered", Duration::from_secs(10), |i| {
+		i["kind"] == "deregistered" && i["instance_id"] == hex("web-2")
+	})?;
+	assert_eq!(instance_ids(&endpoint, "web")?, vec!["web-3".to_string()]);
+	Ok(())
+}
+
+#[test]
+fn elections_hand_over_when_the_leader_stops_and_fence_its_writes() -> Result<()> {
+	// Two campaigners need two accounts: the local testnet's orchestrators are Alice, Bob,
+	// Charlie and Dave.
+	let net = Testnet::start("local")?;
+	for node in &net.nodes {
+		wait_for("the testnet to finalize", Duration::from_secs(90), || {
+			node.finalized_number().ok().filter(|n| *n >= 3)
+		})?;
+	}
+	let endpoint = endpoint(&net.nodes[0]);
+	let (alice, bob) = (ss58(Sr25519Keyring::Alice), ss58(Sr25519Keyring::Bob));
+
+	let mut observer = Proc::start("observer", &endpoint, &["elect", "observe", "db"])?;
+	std::thread::sleep(Duration::from_secs(1));
+	let mut first =
+		Proc::start("alice", &endpoint, &["--key", "//Alice", "elect", "campaign", "db", "10.0.0.1", "--ttl", "3"])?;
+	let elected = first.wait_item("Alice to lead", Duration::from_secs(60), |i| i["term"].is_u64())?;
+	let alice_term = elected["term"].as_u64().context("term")?;
+	assert_eq!(elected["leader"], alice);
+	let mut second =
+		Proc::start("bob", &endpoint, &["--key", "//Bob", "elect", "campaign", "db", "10.0.0.2", "--ttl", "3"])?;
+	// Bob queues behind Alice.
+	wait_for("Bob to be a candidate", Duration::from_secs(30), || {
+		let e = ctl_json(&endpoint, &["elect", "leader", "db"]).ok()?;
+		(e["election"]["candidates"].as_array()?.len() == 2).then_some(())
+	})?;
+	assert_eq!(ctl_json(&endpoint, &["elect", "leader", "db"])?["election"]["leader"]["who"], alice);
+	assert!(second.items().is_empty(), "Bob leads while Alice does: {:?}", second.items());
+
+	// Alice stops past her lease's TTL: Bob leads with a higher term.
+	first.signal(libc::SIGSTOP);
+	let elected = second.wait_item("Bob to lead", Duration::from_secs(60), |i| i["term"].is_u64())?;
+	let bob_term = elected["term"].as_u64().context("term")?;
+	assert!(bob_term > alice_term, "Bob's term {bob_term} is not above Alice's {alice_term}");
+	assert_eq!(ctl_json(&endpoint, &["elect", "leader", "db"])?["election"]["leader"]["who"], bob);
+	observer.wait_item("the hand-over to Bob", Duration::from_secs(30), |i| {
+		i["kind"] == "leader_changed" && i["leader"] == bob && i["term"].as_u64() == Some(bob_term)
+	})?;
+
+	// Alice wakes up: she learns she lost, and her write fenced by her stale term is refused.
+	first.signal(libc::SIGCONT);
+	let status = first.wait_exit(Duration::from_secs(30))?;
+	assert!(!status.success(), "Alice's campaign should fail once her lease is lost");
+	assert!(first.stderr().contains("lost the leadership"), "unexpected: {}", first.stderr());
+	let fence = format!("db:{alice_term}");
+	let line = ctl_error(&endpoint, &["--key", "//Alice", "put", "--fence", &fence, "/db/primary", "10.0.0.1"])?;
+	assert!(line.contains("fenced write refused"), "unexpected: {line}");
+	let fence = format!("db:{bob_term}");
+	ctl_json(&endpoint, &["--key", "//Bob", "put", "--fence", &fence, "/db/primary", "10.0.0.2"])?;
+
+	// Bob resigns on SIGTERM: the election is left without a leader, at the next term.
+	second.signal(libc::SIGTERM);
+	assert!(second.wait_exit(Duration::from_secs(30))?.success(), "{}", second.stderr());
+	let election = ctl_json(&endpoint, &["elect", "leader", "db"])?;
+	assert!(election["election"]["leader"].is_null(), "{election}");
+	assert!(election["election"]["term"].as_u64() > Some(bob_term));
+	Ok(())
+}
+
+#[test]
+fn watch_replays_fifty_puts_from_beyond_256_blocks_then_goes_live_and_history_names_alice() -> Result<()> {
+	let dir = tempfile::tempdir()?;
+	let node = dev_node(&dir)?;
+	let endpoint = endpoint(&node);
+
+	let put = |key: &str, value: &str| -> Result<u64> {
+		let out = ctl_json(&endpoint, &["--key", "//Alice", "--wait", "best", "put", key, value])?;
+		out["revision"].as_u64().context("revision")
+	};
+	let before = put("/before", "x")?;
+	let mut revisions = Vec::new();
+	for n in 0..50 {
+		revisions.push(put(&format!("/replay/{n:02}"), &format!("value-{n}"))?);
+	}
+	assert_eq!(revisions, (before + 1..=before + 50).collect::<Vec<_>>());
+
+	// Beyond a stock node's 256 blocks of state.
+	let start = node.best_number()?;
+	wait_for("260 more blocks", Duration::from_secs(150), || {
+		node.finalized_number().ok().filter(|n| *n > start + 260)
+	})?;
+
+	let rev = (before + 1).to_string();
+	let mut watch = Proc::start("watch", &endpoint, &["watch", "--prefix", "/replay/", "--rev", &rev])?;
+	watch.wait_item("the 50th replayed put", Duration::from_secs(60), |i| i["key"] == hex("/replay/49"))?;
+	let replayed = watch.items();
+	assert_eq!(replayed.len(), 50, "{replayed:?}");
+	for (n, item) in replayed.iter().enumerate() {
+		assert_eq!(item["kind"], "put");
+		assert_eq!(item["key"], hex(&format!("/replay/{n:02}")));
+		assert_eq!(item["value"], hex(&format!("value-{n}")));
+		assert_eq!(item["revision"].as_u64(), Some(before + 1 + n as u64));
+		assert_eq!(item["who"], ss58(Sr25519Keyring::Alice));
+	}
+
+	// Then live.
+	let live = put("/replay/live", "now")?;
+	let item = watch.wait_item("the live put", Duration::from_secs(30), |i| i["key"] == hex("/replay/live"))?;
+	assert_eq!(item["revision"].as_u64(), Some(live));
+	assert_eq!(watch.items().len(), 51);
+
+	// The audit trail names Alice for every change.
+	let history = ctl_json(&endpoint, &["history", "prefix", "/replay/"])?;
+	let items = history["items"].as_array().context("items")?;
+	assert_eq!(items.len(), 51, "{history}");
+	for item in items {
+		assert_eq!(item["who"], ss58(Sr25519Keyring::Alice));
+		assert!(item["time_ms"].as_u64().is_some_and(|t| t > 0));
+	}
+	let out = ctl(&endpoint, &["history", "key", "/replay/07"])?;
+	let text = String::from_utf8(out.stdout)?;
+	assert!(text.contains(&ss58(Sr25519Keyring::Alice)) && text.contains("/replay/07"), "{text}");
+
+	// A read at a revision of the replayed range sees the key space as it was.
+	let at = ctl_json(&endpoint, &["get", "--prefix", "/replay/", "--rev", &(before + 10).to_string()])?;
+	assert_eq!(at["kvs"].as_array().context("kvs")?.len(), 10, "{at}");
+	Ok(())
+}
