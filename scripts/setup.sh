@@ -2,13 +2,16 @@
 # Installs what a fresh Debian/Ubuntu machine lacks to build regchain. Safe to rerun.
 #   - protoc (protobuf-compiler): litep2p's build script needs it;
 #   - clang and libclang-dev: bindgen, for crates that wrap C;
-#   - the wasm32v1-none Rust target: the runtime is compiled to it.
+#   - the wasm32v1-none Rust target: the runtime is compiled to it;
+#   - Node.js and npm: a test drives the chain with polkadot.js (@polkadot/api).
 set -euo pipefail
 
 missing=()
 command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
 command -v clang >/dev/null 2>&1 || missing+=(clang)
 dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if ((${#missing[@]})); then
 	sudo=""

@@ -10,6 +10,9 @@ started=$(date +%s)
 build_release
 echo "test: build took $(( $(date +%s) - started )) s"
 
+# polkadot.js for tests/polkadot_js.rs, at the versions in package-lock.json.
+(cd testing/js && npm ci --no-audit --no-fund --loglevel=error)
+
 # Tests that start nodes run one at a time: they use many processes and ports, and timing
 # (finality) suffers when two testnets share two cores.
 cargo test --release --workspace --locked -- --test-threads=1
