@@ -85,14 +85,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `ServiceRegistry::NextLeaseId` (r:1 w:1)
 	/// Storage: `ServiceRegistry::Leases` (r:0 w:1)
 	/// Storage: `ServiceRegistry::LeaseExpiries` (r:0 w:1)
+	/// Storage: `ServiceRegistry::Usages` (r:1 w:1), `QuotaOverrides` (r:1), `DefaultQuota` (r:1) (the granter's lease quota)
 	fn grant_lease() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `1500`
 		// Minimum execution time: 20_000_000 picoseconds.
 		Weight::from_parts(20_000_000, 1_500)
-			.saturating_add(T::DbWeight::get().reads(2_u64))
-			.saturating_add(T::DbWeight::get().writes(3_u64))
+			.saturating_add(T::DbWeight::get().reads(5_u64))
+			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
 	/// Storage: `Aura::CurrentSlot` (r:1 w:0)
 	/// Storage: `ServiceRegistry::Leases` (r:1 w:1)
@@ -118,6 +119,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `ServiceRegistry::LeaseCandidacies` (r:`c` w:`c`)
 	/// Storage: `ServiceRegistry::Elections` (r:`c` w:`c`)
 	/// Storage: `ServiceRegistry::Leases` (r:`32 * c` w:`c`) (candidates' leases, `MaxCandidates` = 32)
+	/// Storage: `ServiceRegistry::Usages` (r:`1 + i` w:`1 + i`) (the granter, each instance's owner)
 	/// The range of component `i` is `[0, 64]`.
 	/// The range of component `c` is `[0, 8]`.
 	fn revoke_lease(i: u32, c: u32, ) -> Weight {
@@ -130,11 +132,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(Weight::from_parts(15_000_000, 0).saturating_mul(i.into()))
 			// Standard Error: 0
 			.saturating_add(Weight::from_parts(60_000_000, 0).saturating_mul(c.into()))
-			.saturating_add(T::DbWeight::get().reads(4_u64))
-			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(i.into())))
+			.saturating_add(T::DbWeight::get().reads(5_u64))
+			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(i.into())))
 			.saturating_add(T::DbWeight::get().reads((34_u64).saturating_mul(c.into())))
-			.saturating_add(T::DbWeight::get().writes(4_u64))
-			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(i.into())))
+			.saturating_add(T::DbWeight::get().writes(5_u64))
+			.saturating_add(T::DbWeight::get().writes((4_u64).saturating_mul(i.into())))
 			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(c.into())))
 			.saturating_add(Weight::from_parts(0, 2_700).saturating_mul(i.into()))
 			.saturating_add(Weight::from_parts(0, 25_000).saturating_mul(c.into()))
@@ -145,6 +147,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `ServiceRegistry::KeyValues` (r:1 w:1)
 	/// Storage: `ServiceRegistry::Leases` (r:`2 * l` w:`2 * l`) (the old and the new lease)
 	/// Storage: `ServiceRegistry::LeaseKeys` (r:`l` w:`2 * l`)
+	/// Storage: `ServiceRegistry::Usages` (r:2 w:2), `QuotaOverrides` (r:1), `DefaultQuota` (r:1) (the creator's key quota, and a replaced dead record's creator)
 	/// The range of component `k` is `[1, 1024]`.
 	/// The range of component `v` is `[0, 65536]`.
 	/// The range of component `l` is `[0, 1]`.
@@ -160,9 +163,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(Weight::from_parts(2_000, 0).saturating_mul(v.into()))
 			// Standard Error: 0
 			.saturating_add(Weight::from_parts(10_000_000, 0).saturating_mul(l.into()))
-			.saturating_add(T::DbWeight::get().reads(4_u64))
+			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(l.into())))
-			.saturating_add(T::DbWeight::get().writes(2_u64))
+			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(T::DbWeight::get().writes((4_u64).saturating_mul(l.into())))
 			.saturating_add(Weight::from_parts(0, 4).saturating_mul(k.into()))
 			.saturating_add(Weight::from_parts(0, 1).saturating_mul(v.into()))
@@ -174,6 +177,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `ServiceRegistry::KeyValues` (r:`n + 1` w:`n`)
 	/// Storage: `ServiceRegistry::LeaseKeys` (r:`n` w:`n`)
 	/// Storage: `ServiceRegistry::Leases` (r:`n` w:`n`)
+	/// Storage: `ServiceRegistry::Usages` (r:`n` w:`n`) (each deleted key's creator)
 	/// The range of component `n` is `[0, 64]`.
 	fn delete_range(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
@@ -184,9 +188,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			// Standard Error: 0
 			.saturating_add(Weight::from_parts(40_000_000, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(4_u64))
-			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
-			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes((4_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 70_000).saturating_mul(n.into()))
 	}
 	/// Storage: `Aura::CurrentSlot` (r:1 w:0)
@@ -209,6 +213,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `ServiceRegistry::KeyValues` (r:`c + p` w:`p`)
 	/// Storage: `ServiceRegistry::Leases` (r:`c + 2 * p` w:`2 * p`) (each put moves its key between leases)
 	/// Storage: `ServiceRegistry::LeaseKeys` (r:`p` w:`2 * p`)
+	/// Storage: `ServiceRegistry::Usages` (r:`2 * p` w:`2 * p`), `QuotaOverrides` (r:`p`), `DefaultQuota` (r:`p`) (key quotas)
 	/// The range of component `c` is `[0, 128]`.
 	/// The range of component `p` is `[0, 128]`.
 	/// The range of component `v` is `[0, 65536]`.
@@ -226,9 +231,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(Weight::from_parts(256_000, 0).saturating_mul(v.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(c.into())))
-			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(p.into())))
+			.saturating_add(T::DbWeight::get().reads((9_u64).saturating_mul(p.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
-			.saturating_add(T::DbWeight::get().writes((5_u64).saturating_mul(p.into())))
+			.saturating_add(T::DbWeight::get().writes((7_u64).saturating_mul(p.into())))
 			.saturating_add(Weight::from_parts(0, 70_000).saturating_mul(c.into()))
 			.saturating_add(Weight::from_parts(0, 73_000).saturating_mul(p.into()))
 			.saturating_add(Weight::from_parts(0, 128).saturating_mul(v.into()))
@@ -238,14 +243,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `ServiceRegistry::Instances` (r:1 w:1)
 	/// Storage: `ServiceRegistry::LeaseInstances` (r:1 w:2)
 	/// Storage: `ServiceRegistry::Services` (r:1 w:1)
+	/// Storage: `ServiceRegistry::Usages` (r:2 w:2), `QuotaOverrides` (r:1), `DefaultQuota` (r:1) (the owner's instance quota, and a stale instance's owner)
 	fn register_instance() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `12000`
 		// Minimum execution time: 60_000_000 picoseconds.
 		Weight::from_parts(60_000_000, 12_000)
-			.saturating_add(T::DbWeight::get().reads(6_u64))
-			.saturating_add(T::DbWeight::get().writes(6_u64))
+			.saturating_add(T::DbWeight::get().reads(10_u64))
+			.saturating_add(T::DbWeight::get().writes(8_u64))
 	}
 	/// Storage: `Aura::CurrentSlot` (r:1 w:0)
 	/// Storage: `ServiceRegistry::Instances` (r:1 w:1)
@@ -264,14 +270,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `ServiceRegistry::Leases` (r:2 w:1)
 	/// Storage: `ServiceRegistry::LeaseInstances` (r:1 w:1)
 	/// Storage: `ServiceRegistry::Services` (r:1 w:1)
+	/// Storage: `ServiceRegistry::Usages` (r:1 w:1)
 	fn deregister_instance() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `10000`
 		// Minimum execution time: 45_000_000 picoseconds.
 		Weight::from_parts(45_000_000, 10_000)
-			.saturating_add(T::DbWeight::get().reads(6_u64))
-			.saturating_add(T::DbWeight::get().writes(4_u64))
+			.saturating_add(T::DbWeight::get().reads(7_u64))
+			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
 	/// Storage: `Aura::CurrentSlot` (r:1 w:0)
 	/// Storage: `ServiceRegistry::Instances` (r:1 w:1)
@@ -346,6 +353,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `ServiceRegistry::LeaseCandidacies` (r:`c` w:`c`)
 	/// Storage: `ServiceRegistry::Elections` (r:`c` w:`c`)
 	/// Storage: `ServiceRegistry::Leases` (r:`32 * c` w:`c`)
+	/// Storage: `ServiceRegistry::Usages` (r:`1 + i` w:`1 + i`) (the granter, each instance's owner)
 	/// The range of component `i` is `[0, 64]`.
 	/// The range of component `c` is `[0, 8]`.
 	fn expire_lease(i: u32, c: u32, ) -> Weight {
@@ -358,11 +366,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(Weight::from_parts(15_000_000, 0).saturating_mul(i.into()))
 			// Standard Error: 0
 			.saturating_add(Weight::from_parts(60_000_000, 0).saturating_mul(c.into()))
-			.saturating_add(T::DbWeight::get().reads(5_u64))
-			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(i.into())))
+			.saturating_add(T::DbWeight::get().reads(6_u64))
+			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(i.into())))
 			.saturating_add(T::DbWeight::get().reads((34_u64).saturating_mul(c.into())))
-			.saturating_add(T::DbWeight::get().writes(4_u64))
-			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(i.into())))
+			.saturating_add(T::DbWeight::get().writes(5_u64))
+			.saturating_add(T::DbWeight::get().writes((4_u64).saturating_mul(i.into())))
 			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(c.into())))
 			.saturating_add(Weight::from_parts(0, 2_700).saturating_mul(i.into()))
 			.saturating_add(Weight::from_parts(0, 25_000).saturating_mul(c.into()))
@@ -384,6 +392,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `ServiceRegistry::EndedLeases` (r:1 w:1)
 	/// Storage: `ServiceRegistry::LeaseKeys` (r:`n` w:`n`)
 	/// Storage: `ServiceRegistry::KeyValues` (r:`n` w:`n`)
+	/// Storage: `ServiceRegistry::Usages` (r:`n` w:`n`) (each key's creator)
 	/// The range of component `n` is `[0, 256]`.
 	fn reap_keys(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
@@ -394,15 +403,16 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			// Standard Error: 0
 			.saturating_add(Weight::from_parts(30_000_000, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(1_u64))
-			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
-			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 70_000).saturating_mul(n.into()))
 	}
 	/// Storage: `ServiceRegistry::RangeTombstones` (r:1 w:1)
 	/// Storage: `ServiceRegistry::KeyValues` (r:`n + 1` w:`n`)
 	/// Storage: `ServiceRegistry::LeaseKeys` (r:`n` w:`n`)
 	/// Storage: `ServiceRegistry::Leases` (r:`n` w:`n`)
+	/// Storage: `ServiceRegistry::Usages` (r:`n` w:`n`) (each key's creator)
 	/// The range of component `n` is `[0, 256]`.
 	fn reclaim_keys(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
@@ -413,9 +423,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			// Standard Error: 0
 			.saturating_add(Weight::from_parts(40_000_000, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
-			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
-			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes((4_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 70_000).saturating_mul(n.into()))
 	}
 	/// Storage: `ServiceRegistry::DefaultQuota` (r:0 w:1)
@@ -444,14 +454,15 @@ impl WeightInfo for () {
 	/// Storage: `ServiceRegistry::NextLeaseId` (r:1 w:1)
 	/// Storage: `ServiceRegistry::Leases` (r:0 w:1)
 	/// Storage: `ServiceRegistry::LeaseExpiries` (r:0 w:1)
+	/// Storage: `ServiceRegistry::Usages` (r:1 w:1), `QuotaOverrides` (r:1), `DefaultQuota` (r:1) (the granter's lease quota)
 	fn grant_lease() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `1500`
 		// Minimum execution time: 20_000_000 picoseconds.
 		Weight::from_parts(20_000_000, 1_500)
-			.saturating_add(RocksDbWeight::get().reads(2_u64))
-			.saturating_add(RocksDbWeight::get().writes(3_u64))
+			.saturating_add(RocksDbWeight::get().reads(5_u64))
+			.saturating_add(RocksDbWeight::get().writes(4_u64))
 	}
 	/// Storage: `Aura::CurrentSlot` (r:1 w:0)
 	/// Storage: `ServiceRegistry::Leases` (r:1 w:1)
@@ -477,6 +488,7 @@ impl WeightInfo for () {
 	/// Storage: `ServiceRegistry::LeaseCandidacies` (r:`c` w:`c`)
 	/// Storage: `ServiceRegistry::Elections` (r:`c` w:`c`)
 	/// Storage: `ServiceRegistry::Leases` (r:`32 * c` w:`c`) (candidates' leases, `MaxCandidates` = 32)
+	/// Storage: `ServiceRegistry::Usages` (r:`1 + i` w:`1 + i`) (the granter, each instance's owner)
 	/// The range of component `i` is `[0, 64]`.
 	/// The range of component `c` is `[0, 8]`.
 	fn revoke_lease(i: u32, c: u32, ) -> Weight {
@@ -489,11 +501,11 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(15_000_000, 0).saturating_mul(i.into()))
 			// Standard Error: 0
 			.saturating_add(Weight::from_parts(60_000_000, 0).saturating_mul(c.into()))
-			.saturating_add(RocksDbWeight::get().reads(4_u64))
-			.saturating_add(RocksDbWeight::get().reads((3_u64).saturating_mul(i.into())))
+			.saturating_add(RocksDbWeight::get().reads(5_u64))
+			.saturating_add(RocksDbWeight::get().reads((4_u64).saturating_mul(i.into())))
 			.saturating_add(RocksDbWeight::get().reads((34_u64).saturating_mul(c.into())))
-			.saturating_add(RocksDbWeight::get().writes(4_u64))
-			.saturating_add(RocksDbWeight::get().writes((3_u64).saturating_mul(i.into())))
+			.saturating_add(RocksDbWeight::get().writes(5_u64))
+			.saturating_add(RocksDbWeight::get().writes((4_u64).saturating_mul(i.into())))
 			.saturating_add(RocksDbWeight::get().writes((3_u64).saturating_mul(c.into())))
 			.saturating_add(Weight::from_parts(0, 2_700).saturating_mul(i.into()))
 			.saturating_add(Weight::from_parts(0, 25_000).saturating_mul(c.into()))
@@ -504,6 +516,7 @@ impl WeightInfo for () {
 	/// Storage: `ServiceRegistry::KeyValues` (r:1 w:1)
 	/// Storage: `ServiceRegistry::Leases` (r:`2 * l` w:`2 * l`) (the old and the new lease)
 	/// Storage: `ServiceRegistry::LeaseKeys` (r:`l` w:`2 * l`)
+	/// Storage: `ServiceRegistry::Usages` (r:2 w:2), `QuotaOverrides` (r:1), `DefaultQuota` (r:1) (the creator's key quota, and a replaced dead record's creator)
 	/// The range of component `k` is `[1, 1024]`.
 	/// The range of component `v` is `[0, 65536]`.
 	/// The range of component `l` is `[0, 1]`.
@@ -519,9 +532,9 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(2_000, 0).saturating_mul(v.into()))
 			// Standard Error: 0
 			.saturating_add(Weight::from_parts(10_000_000, 0).saturating_mul(l.into()))
-			.saturating_add(RocksDbWeight::get().reads(4_u64))
+			.saturating_add(RocksDbWeight::get().reads(8_u64))
 			.saturating_add(RocksDbWeight::get().reads((3_u64).saturating_mul(l.into())))
-			.saturating_add(RocksDbWeight::get().writes(2_u64))
+			.saturating_add(RocksDbWeight::get().writes(4_u64))
 			.saturating_add(RocksDbWeight::get().writes((4_u64).saturating_mul(l.into())))
 			.saturating_add(Weight::from_parts(0, 4).saturating_mul(k.into()))
 			.saturating_add(Weight::from_parts(0, 1).saturating_mul(v.into()))
@@ -533,6 +546,7 @@ impl WeightInfo for () {
 	/// Storage: `ServiceRegistry::KeyValues` (r:`n + 1` w:`n`)
 	/// Storage: `ServiceRegistry::LeaseKeys` (r:`n` w:`n`)
 	/// Storage: `ServiceRegistry::Leases` (r:`n` w:`n`)
+	/// Storage: `ServiceRegistry::Usages` (r:`n` w:`n`) (each deleted key's creator)
 	/// The range of component `n` is `[0, 64]`.
 	fn delete_range(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
@@ -543,9 +557,9 @@ impl WeightInfo for () {
 			// Standard Error: 0
 			.saturating_add(Weight::from_parts(40_000_000, 0).saturating_mul(n.into()))
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
-			.saturating_add(RocksDbWeight::get().reads((3_u64).saturating_mul(n.into())))
+			.saturating_add(RocksDbWeight::get().reads((4_u64).saturating_mul(n.into())))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
-			.saturating_add(RocksDbWeight::get().writes((3_u64).saturating_mul(n.into())))
+			.saturating_add(RocksDbWeight::get().writes((4_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 70_000).saturating_mul(n.into()))
 	}
 	/// Storage: `Aura::CurrentSlot` (r:1 w:0)
@@ -568,6 +582,7 @@ impl WeightInfo for () {
 	/// Storage: `ServiceRegistry::KeyValues` (r:`c + p` w:`p`)
 	/// Storage: `ServiceRegistry::Leases` (r:`c + 2 * p` w:`2 * p`) (each put moves its key between leases)
 	/// Storage: `ServiceRegistry::LeaseKeys` (r:`p` w:`2 * p`)
+	/// Storage: `ServiceRegistry::Usages` (r:`2 * p` w:`2 * p`), `QuotaOverrides` (r:`p`), `DefaultQuota` (r:`p`) (key quotas)
 	/// The range of component `c` is `[0, 128]`.
 	/// The range of component `p` is `[0, 128]`.
 	/// The range of component `v` is `[0, 65536]`.
@@ -585,9 +600,9 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(256_000, 0).saturating_mul(v.into()))
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().reads((2_u64).saturating_mul(c.into())))
-			.saturating_add(RocksDbWeight::get().reads((5_u64).saturating_mul(p.into())))
+			.saturating_add(RocksDbWeight::get().reads((9_u64).saturating_mul(p.into())))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
-			.saturating_add(RocksDbWeight::get().writes((5_u64).saturating_mul(p.into())))
+			.saturating_add(RocksDbWeight::get().writes((7_u64).saturating_mul(p.into())))
 			.saturating_add(Weight::from_parts(0, 70_000).saturating_mul(c.into()))
 			.saturating_add(Weight::from_parts(0, 73_000).saturating_mul(p.into()))
 			.saturating_add(Weight::from_parts(0, 128).saturating_mul(v.into()))
@@ -597,14 +612,15 @@ impl WeightInfo for () {
 	/// Storage: `ServiceRegistry::Instances` (r:1 w:1)
 	/// Storage: `ServiceRegistry::LeaseInstances` (r:1 w:2)
 	/// Storage: `ServiceRegistry::Services` (r:1 w:1)
+	/// Storage: `ServiceRegistry::Usages` (r:2 w:2), `QuotaOverrides` (r:1), `DefaultQuota` (r:1) (the owner's instance quota, and a stale instance's owner)
 	fn register_instance() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `12000`
 		// Minimum execution time: 60_000_000 picoseconds.
 		Weight::from_parts(60_000_000, 12_000)
-			.saturating_add(RocksDbWeight::get().reads(6_u64))
-			.saturating_add(RocksDbWeight::get().writes(6_u64))
+			.saturating_add(RocksDbWeight::get().reads(10_u64))
+			.saturating_add(RocksDbWeight::get().writes(8_u64))
 	}
 	/// Storage: `Aura::CurrentSlot` (r:1 w:0)
 	/// Storage: `ServiceRegistry::Instances` (r:1 w:1)
@@ -623,14 +639,15 @@ impl WeightInfo for () {
 	/// Storage: `ServiceRegistry::Leases` (r:2 w:1)
 	/// Storage: `ServiceRegistry::LeaseInstances` (r:1 w:1)
 	/// Storage: `ServiceRegistry::Services` (r:1 w:1)
+	/// Storage: `ServiceRegistry::Usages` (r:1 w:1)
 	fn deregister_instance() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `10000`
 		// Minimum execution time: 45_000_000 picoseconds.
 		Weight::from_parts(45_000_000, 10_000)
-			.saturating_add(RocksDbWeight::get().reads(6_u64))
-			.saturating_add(RocksDbWeight::get().writes(4_u64))
+			.saturating_add(RocksDbWeight::get().reads(7_u64))
+			.saturating_add(RocksDbWeight::get().writes(5_u64))
 	}
 	/// Storage: `Aura::CurrentSlot` (r:1 w:0)
 	/// Storage: `ServiceRegistry::Instances` (r:1 w:1)
@@ -705,6 +722,7 @@ impl WeightInfo for () {
 	/// Storage: `ServiceRegistry::LeaseCandidacies` (r:`c` w:`c`)
 	/// Storage: `ServiceRegistry::Elections` (r:`c` w:`c`)
 	/// Storage: `ServiceRegistry::Leases` (r:`32 * c` w:`c`)
+	/// Storage: `ServiceRegistry::Usages` (r:`1 + i` w:`1 + i`) (the granter, each instance's owner)
 	/// The range of component `i` is `[0, 64]`.
 	/// The range of component `c` is `[0, 8]`.
 	fn expire_lease(i: u32, c: u32, ) -> Weight {
@@ -717,11 +735,11 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(15_000_000, 0).saturating_mul(i.into()))
 			// Standard Error: 0
 			.saturating_add(Weight::from_parts(60_000_000, 0).saturating_mul(c.into()))
-			.saturating_add(RocksDbWeight::get().reads(5_u64))
-			.saturating_add(RocksDbWeight::get().reads((3_u64).saturating_mul(i.into())))
+			.saturating_add(RocksDbWeight::get().reads(6_u64))
+			.saturating_add(RocksDbWeight::get().reads((4_u64).saturating_mul(i.into())))
 			.saturating_add(RocksDbWeight::get().reads((34_u64).saturating_mul(c.into())))
-			.saturating_add(RocksDbWeight::get().writes(4_u64))
-			.saturating_add(RocksDbWeight::get().writes((3_u64).saturating_mul(i.into())))
+			.saturating_add(RocksDbWeight::get().writes(5_u64))
+			.saturating_add(RocksDbWeight::get().writes((4_u64).saturating_mul(i.into())))
 			.saturating_add(RocksDbWeight::get().writes((3_u64).saturating_mul(c.into())))
 			.saturating_add(Weight::from_parts(0, 2_700).saturating_mul(i.into()))
 			.saturating_add(Weight::from_parts(0, 25_000).saturating_mul(c.into()))
@@ -743,6 +761,7 @@ impl WeightInfo for () {
 	/// Storage: `ServiceRegistry::EndedLeases` (r:1 w:1)
 	/// Storage: `ServiceRegistry::LeaseKeys` (r:`n` w:`n`)
 	/// Storage: `ServiceRegistry::KeyValues` (r:`n` w:`n`)
+	/// Storage: `ServiceRegistry::Usages` (r:`n` w:`n`) (each key's creator)
 	/// The range of component `n` is `[0, 256]`.
 	fn reap_keys(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
@@ -753,15 +772,16 @@ impl WeightInfo for () {
 			// Standard Error: 0
 			.saturating_add(Weight::from_parts(30_000_000, 0).saturating_mul(n.into()))
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
-			.saturating_add(RocksDbWeight::get().reads((2_u64).saturating_mul(n.into())))
+			.saturating_add(RocksDbWeight::get().reads((3_u64).saturating_mul(n.into())))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
-			.saturating_add(RocksDbWeight::get().writes((2_u64).saturating_mul(n.into())))
+			.saturating_add(RocksDbWeight::get().writes((3_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 70_000).saturating_mul(n.into()))
 	}
 	/// Storage: `ServiceRegistry::RangeTombstones` (r:1 w:1)
 	/// Storage: `ServiceRegistry::KeyValues` (r:`n + 1` w:`n`)
 	/// Storage: `ServiceRegistry::LeaseKeys` (r:`n` w:`n`)
 	/// Storage: `ServiceRegistry::Leases` (r:`n` w:`n`)
+	/// Storage: `ServiceRegistry::Usages` (r:`n` w:`n`) (each key's creator)
 	/// The range of component `n` is `[0, 256]`.
 	fn reclaim_keys(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
@@ -772,9 +792,9 @@ impl WeightInfo for () {
 			// Standard Error: 0
 			.saturating_add(Weight::from_parts(40_000_000, 0).saturating_mul(n.into()))
 			.saturating_add(RocksDbWeight::get().reads(2_u64))
-			.saturating_add(RocksDbWeight::get().reads((3_u64).saturating_mul(n.into())))
+			.saturating_add(RocksDbWeight::get().reads((4_u64).saturating_mul(n.into())))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
-			.saturating_add(RocksDbWeight::get().writes((3_u64).saturating_mul(n.into())))
+			.saturating_add(RocksDbWeight::get().writes((4_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 70_000).saturating_mul(n.into()))
 	}
 	/// Storage: `ServiceRegistry::DefaultQuota` (r:0 w:1)
