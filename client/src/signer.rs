@@ -38,11 +38,17 @@ impl Signer {
 	}
 
 	/// A key from a key file: a file holding a secret URI, a mnemonic or a `0x` seed (surrounding
-	/// white space ignored), like `regchain-node key insert --suri` takes.
+	/// white space ignored), like `regchain-node key insert --suri` takes, or a node's keystore
+	/// file (`<base-path>/chains/<chain>/keystore/<key type><public key>`), which holds the same
+	/// as a JSON string.
 	pub fn from_file(path: &Path) -> Result<Self, Error> {
 		let text = std::fs::read_to_string(path)
 			.map_err(|e| Error::Key(format!("cannot read key file {}: {e}", path.display())))?;
-		Self::from_uri(&text).map_err(|e| match e {
+		let secret = match serde_json::from_str::<String>(text.trim()) {
+			Ok(unquoted) => unquoted,
+			Err(_) => text,
+		};
+		Self::from_uri(&secret).map_err(|e| match e {
 			Error::Key(reason) => Error::Key(format!("{}: {reason}", path.display())),
 			other => other,
 		})
@@ -85,6 +91,9 @@ mod tests {
 	fn key_files_hold_a_uri() {
 		let dir = std::env::temp_dir().join(format!("regchain-key-{}", std::process::id()));
 		std::fs::write(&dir, "  //Alice\n").unwrap();
+		assert_eq!(Signer::from_file(&dir).unwrap().ss58(), ALICE);
+		// A node keystore file holds the secret as a JSON string.
+		std::fs::write(&dir, "\"//Alice\"").unwrap();
 		assert_eq!(Signer::from_file(&dir).unwrap().ss58(), ALICE);
 		std::fs::remove_file(&dir).unwrap();
 	}

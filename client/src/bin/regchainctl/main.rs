@@ -51,7 +51,8 @@ struct Cli {
 	)]
 	key: Option<String>,
 
-	/// A file holding the signing key (a secret URI, a mnemonic or a 0x seed).
+	/// A file holding the signing key (a secret URI, a mnemonic or a 0x seed), or a node's
+	/// keystore file (`<base-path>/chains/<chain>/keystore/<key type><public key>`, a JSON string).
 	#[arg(long, value_name = "FILE", global = true, env = "REGCHAIN_KEYFILE")]
 	keyfile: Option<PathBuf>,
 
