@@ -25,7 +25,13 @@ pub use rpc::Rpc;
 /// The `regchain-node` binary: `$REGCHAIN_NODE`, or the one built beside this executable in the
 /// same cargo target directory (`target/release/regchain-node`).
 pub fn node_binary() -> PathBuf {
-	if let Some(path) = std::env::var_os("REGCHAIN_NODE") {
+	built_binary("regchain-node", "REGCHAIN_NODE")
+}
+
+/// The workspace binary `name`: the path in `$env_var` if set, or the one built beside this
+/// executable in the same cargo target directory (`target/release/<name>`).
+pub fn built_binary(name: &str, env_var: &str) -> PathBuf {
+	if let Some(path) = std::env::var_os(env_var) {
 		return PathBuf::from(path);
 	}
 	let exe = std::env::current_exe().expect("the current executable has a path");
@@ -34,7 +40,7 @@ pub fn node_binary() -> PathBuf {
 	if dir.ends_with("deps") {
 		dir.pop();
 	}
-	dir.join("regchain-node")
+	dir.join(name)
 }
 
 /// Runs `regchain-node` with `args` to completion (for subcommands such as `key` or

@@ -20,15 +20,7 @@ use sp_keyring::Sr25519Keyring;
 /// The `regchainctl` binary: `$REGCHAINCTL`, or the one built beside this test in the same
 /// cargo target directory.
 fn ctl_binary() -> PathBuf {
-	if let Some(path) = std::env::var_os("REGCHAINCTL") {
-		return PathBuf::from(path);
-	}
-	let exe = std::env::current_exe().expect("the current executable has a path");
-	let mut dir = exe.parent().expect("an executable lives in a directory").to_path_buf();
-	if dir.ends_with("deps") {
-		dir.pop();
-	}
-	dir.join("regchainctl")
+	regchain_testing::built_binary("regchainctl", "REGCHAINCTL")
 }
 
 fn ss58(who: Sr25519Keyring) -> String {

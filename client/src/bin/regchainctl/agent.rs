@@ -7,7 +7,11 @@ use clap::Args;
 use regchain_client::{registry::Health, LeaseKeeper};
 use serde_json::json;
 
-use crate::{commands::Shutdown, output::emit, Context};
+use crate::{
+	commands::{parse_metadata, Shutdown},
+	output::emit,
+	Context,
+};
 
 /// The agent's arguments.
 #[derive(Args, Debug)]
@@ -43,16 +47,7 @@ pub struct AgentArgs {
 /// exit) when the lease is lost: the instance is then no longer registered.
 pub async fn run(ctx: &Context, args: AgentArgs) -> anyhow::Result<ExitCode> {
 	let mut shutdown = Shutdown::listen();
-	let metadata = args
-		.metadata
-		.iter()
-		.map(|entry| {
-			entry
-				.split_once('=')
-				.map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
-				.ok_or_else(|| anyhow!("--meta takes KEY=VALUE, got `{entry}`"))
-		})
-		.collect::<anyhow::Result<Vec<_>>>()?;
+	let metadata = parse_metadata(&args.metadata)?;
 	let tags: Vec<Vec<u8>> = args.tags.iter().map(|t| t.as_bytes().to_vec()).collect();
 	let (service, instance) = (args.service.as_bytes(), args.instance.as_bytes());
 	let name = format!("{}/{}", args.service, args.instance);

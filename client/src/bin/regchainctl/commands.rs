@@ -71,6 +71,19 @@ impl Shutdown {
 	}
 }
 
+/// `--meta KEY=VALUE` entries as the pallet's metadata pairs.
+pub(crate) fn parse_metadata(entries: &[String]) -> anyhow::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+	entries
+		.iter()
+		.map(|entry| {
+			entry
+				.split_once('=')
+				.map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+				.ok_or_else(|| anyhow!("--meta takes KEY=VALUE, got `{entry}`"))
+		})
+		.collect()
+}
+
 fn at_block(at: &str) -> AtBlock {
 	match at {
 		"finalized" => AtBlock::Finalized,
@@ -226,15 +239,7 @@ async fn lease(ctx: &Context, cmd: LeaseCmd) -> anyhow::Result<ExitCode> {
 async fn service(ctx: &Context, cmd: ServiceCmd) -> anyhow::Result<ExitCode> {
 	match cmd {
 		ServiceCmd::Register { service, instance, address, lease, tags, metadata } => {
-			let metadata = metadata
-				.iter()
-				.map(|entry| {
-					entry
-						.split_once('=')
-						.map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
-						.ok_or_else(|| anyhow!("--meta takes KEY=VALUE, got `{entry}`"))
-				})
-				.collect::<anyhow::Result<Vec<_>>>()?;
+			let metadata = parse_metadata(&metadata)?;
 			let tags = tags.into_iter().map(String::into_bytes).collect();
 			let client = ctx.writer().await?;
 			let receipt = client
