@@ -3,7 +3,9 @@
 #   - protoc (protobuf-compiler): litep2p's build script needs it;
 #   - clang and libclang-dev: bindgen, for crates that wrap C;
 #   - the wasm32v1-none Rust target: the runtime is compiled to it;
-#   - Node.js and npm: a test drives the chain with polkadot.js (@polkadot/api).
+#   - Node.js and npm: a test drives the chain with polkadot.js (@polkadot/api);
+#   - etcdctl and etcd 3.4 (etcd-client, etcd-server): the etcd API is tested with the real
+#     etcdctl, and side by side with a real etcd.
 set -euo pipefail
 
 missing=()
@@ -12,6 +14,8 @@ command -v clang >/dev/null 2>&1 || missing+=(clang)
 dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
+command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 
 if ((${#missing[@]})); then
 	sudo=""

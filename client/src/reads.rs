@@ -87,6 +87,11 @@ impl Client {
 		self.rpc().request("registry_lease", vec![json!(id), at_param(at)]).await
 	}
 
+	/// `registry_leases`: the ids of every live lease.
+	pub async fn leases(&self, at: &AtBlock) -> Result<LeasesAnswer, Error> {
+		self.rpc().request("registry_leases", vec![at_param(at)]).await
+	}
+
 	/// `registry_range`: a key range.
 	pub async fn range(&self, request: &RangeRequest, at: &AtBlock) -> Result<RangeAnswer, Error> {
 		let request = serde_json::to_value(request).map_err(|e| Error::BadInput(e.to_string()))?;

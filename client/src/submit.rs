@@ -406,15 +406,35 @@ impl Client {
 		&self,
 		hash: H256,
 	) -> Result<Vec<frame_system::EventRecord<RuntimeEvent, Hash>>, Error> {
-		let key = frame_support::storage::storage_prefix(b"System", b"Events");
-		let raw: Option<String> = self
-			.rpc()
-			.request("state_getStorage", vec![json!(to_hex(&key)), json!(format!("{hash:?}"))])
-			.await?;
-		let Some(raw) = raw else { return Ok(Vec::new()) };
+		Ok(self.storage_value(b"System", b"Events", Some(hash)).await?.unwrap_or_default())
+	}
+
+	/// The plain storage value `pallet::item` at block `at` (the best block when `None`), decoded
+	/// as `T`; `None` when the storage holds nothing.
+	pub async fn storage_value<T: Decode>(
+		&self,
+		pallet: &[u8],
+		item: &[u8],
+		at: Option<H256>,
+	) -> Result<Option<T>, Error> {
+		let key = frame_support::storage::storage_prefix(pallet, item);
+		let mut params = vec![json!(to_hex(&key))];
+		if let Some(hash) = at {
+			params.push(json!(format!("{hash:?}")));
+		}
+		let raw: Option<String> = self.rpc().request("state_getStorage", params).await?;
+		let Some(raw) = raw else { return Ok(None) };
 		let bytes = from_hex(&raw)?;
-		Vec::<frame_system::EventRecord<RuntimeEvent, Hash>>::decode(&mut &bytes[..])
-			.map_err(|e| Error::decode(format!("the events of block {hash:?}"), e))
+		let what = || {
+			format!("{}::{}", String::from_utf8_lossy(pallet), String::from_utf8_lossy(item))
+		};
+		T::decode(&mut &bytes[..]).map(Some).map_err(|e| Error::decode(what(), e))
+	}
+
+	/// The finalized head's hash.
+	pub async fn finalized_hash(&self) -> Result<H256, Error> {
+		let hash: String = self.rpc().request("chain_getFinalizedHead", vec![]).await?;
+		parse_hash(&hash)
 	}
 
 	/// The best block's number.

@@ -242,6 +242,15 @@ pub struct LeaseAnswer {
 	pub at: At,
 }
 
+/// `registry_leases`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LeasesAnswer {
+	/// The ids of the live leases, in id order.
+	pub leases: Vec<u64>,
+	/// The block.
+	pub at: At,
+}
+
 /// `registry_range`'s request, with etcd's conventions.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct RangeRequest {

@@ -36,6 +36,10 @@ pub struct RunCmd {
 	#[allow(missing_docs)]
 	#[clap(flatten)]
 	pub consensus: ConsensusParams,
+
+	#[allow(missing_docs)]
+	#[clap(flatten)]
+	pub etcd: crate::etcd::EtcdParams,
 }
 
 /// The regchain node's command line.

@@ -132,14 +132,16 @@ pub fn run() -> sc_cli::Result<()> {
 		None => {
 			let runner = cli.create_runner(&cli.run.base)?;
 			let consensus = cli.run.consensus.clone();
+			let etcd = cli.run.etcd.clone();
+			let dev = cli.run.base.shared_params.is_dev();
 			runner.run_node_until_exit(|config| async move {
 				let config = default_state_pruning(config);
 				match config.network.network_backend {
 					sc_network::config::NetworkBackendType::Libp2p => service::new_full::<
 						sc_network::NetworkWorker<Block, <Block as sp_runtime::traits::Block>::Hash>,
-					>(config, consensus),
+					>(config, consensus, etcd, dev),
 					sc_network::config::NetworkBackendType::Litep2p =>
-						service::new_full::<sc_network::Litep2pNetworkBackend>(config, consensus),
+						service::new_full::<sc_network::Litep2pNetworkBackend>(config, consensus, etcd, dev),
 				}
 				.map_err(sc_cli::Error::Service)
 			})

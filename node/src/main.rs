@@ -5,6 +5,7 @@
 mod chain_spec;
 mod cli;
 mod command;
+mod etcd;
 mod registry_rpc;
 mod rpc;
 mod service;

@@ -148,6 +148,8 @@ fn voting_rule(
 pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::traits::Block>::Hash>>(
 	config: Configuration,
 	consensus: ConsensusParams,
+	etcd: crate::etcd::EtcdParams,
+	dev: bool,
 ) -> Result<TaskManager, ServiceError> {
 	let sc_service::PartialComponents {
 		client,
@@ -258,6 +260,19 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 		})
 	};
 
+	let etcd_node = crate::etcd::NodeContext {
+		dev,
+		dev_key_seed: config.dev_key_seed.clone(),
+		// `--rpc-port` lands in the endpoints; `rpc.port` is only the default.
+		rpc_port: config
+			.rpc
+			.addr
+			.as_ref()
+			.and_then(|endpoints| endpoints.first())
+			.map_or(config.rpc.port, |endpoint| endpoint.listen_addr.port()),
+		name: config.network.node_name.clone(),
+	};
+
 	let _rpc_handlers = sc_service::spawn_tasks(sc_service::SpawnTasksParams {
 		network: network.clone(),
 		client: client.clone(),
@@ -273,6 +288,8 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 		telemetry: telemetry.as_mut(),
 		tracing_execute_block: None,
 	})?;
+
+	crate::etcd::start(&etcd, etcd_node, &task_manager.spawn_handle())?;
 
 	if role.is_authority() {
 		let proposer_factory = sc_basic_authorship::ProposerFactory::new(

@@ -6,6 +6,7 @@
 
 pub mod chain;
 pub mod extrinsic;
+pub mod process;
 pub mod rpc;
 
 use std::{
@@ -20,6 +21,7 @@ use std::{
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
 
+pub use process::Proc;
 pub use rpc::Rpc;
 
 /// The `regchain-node` binary: `$REGCHAIN_NODE`, or the one built beside this executable in the

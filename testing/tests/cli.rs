@@ -4,15 +4,13 @@
 //! one-line errors.
 
 use std::{
-	io::{BufRead, BufReader, Read},
 	path::PathBuf,
-	process::{Child, Command, ExitStatus, Output, Stdio},
-	sync::{Arc, Mutex},
+	process::{Command, Output, Stdio},
 	time::{Duration, Instant},
 };
 
 use anyhow::{anyhow, bail, Context, Result};
-use regchain_testing::{free_port, wait_for, Node, NodeConfig, Testnet};
+use regchain_testing::{free_port, wait_for, Node, NodeConfig, Proc, Testnet};
 use serde_json::Value;
 use sp_core::crypto::Ss58Codec;
 use sp_keyring::Sr25519Keyring;
@@ -86,111 +84,11 @@ fn ctl_error(endpoint: &str, args: &[&str]) -> Result<String> {
 	Ok(lines[0].to_string())
 }
 
-/// A long-running `regchainctl` process whose JSON output lines are collected as they come.
-struct Proc {
-	name: String,
-	child: Option<Child>,
-	lines: Arc<Mutex<Vec<String>>>,
-	stderr: Arc<Mutex<String>>,
-}
-
-impl Proc {
-	fn start(name: &str, endpoint: &str, args: &[&str]) -> Result<Self> {
-		let mut child = Command::new(ctl_binary())
-			.arg("--endpoint")
-			.arg(endpoint)
-			.args(["--output", "json"])
-			.args(args)
-			.stdin(Stdio::null())
-			.stdout(Stdio::piped())
-			.stderr(Stdio::piped())
-			.spawn()
-			.with_context(|| format!("starting {}", ctl_binary().display()))?;
-		let lines = Arc::new(Mutex::new(Vec::new()));
-		let stderr = Arc::new(Mutex::new(String::new()));
-		let out = child.stdout.take().context("stdout")?;
-		let sink = lines.clone();
-		std::thread::spawn(move || {
-			for line in BufReader::new(out).lines().map_while(|l| l.ok()) {
-				sink.lock().unwrap().push(line);
-			}
-		});
-		let mut err = child.stderr.take().context("stderr")?;
-		let sink = stderr.clone();
-		std::thread::spawn(move || {
-			let mut text = String::new();
-			let _ = err.read_to_string(&mut text);
-			sink.lock().unwrap().push_str(&text);
-		});
-		Ok(Proc { name: name.to_string(), child: Some(child), lines, stderr })
-	}
-
-	fn pid(&self) -> i32 {
-		self.child.as_ref().map(|c| c.id() as i32).unwrap_or(0)
-	}
-
-	fn signal(&self, signal: i32) {
-		// SAFETY: sending a signal to a child process this test started and has not reaped.
-		unsafe {
-			libc::kill(self.pid(), signal);
-		}
-	}
-
-	fn items(&self) -> Vec<Value> {
-		self.lines.lock().unwrap().iter().filter_map(|l| serde_json::from_str(l).ok()).collect()
-	}
-
-	/// Waits for an output line matching `pred`; returns it.
-	fn wait_item(&mut self, what: &str, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Result<Value> {
-		let name = self.name.clone();
-		let found = wait_for(&format!("{name}: {what}"), timeout, || {
-			if let Some(item) = self.items().into_iter().find(|i| pred(i)) {
-				return Some(Ok(item));
-			}
-			if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
-				return Some(Err(anyhow!(
-					"{name} exited ({status}) before {what}: {}",
-					self.stderr.lock().unwrap()
-				)));
-			}
-			None
-		});
-		match found {
-			Ok(result) => result,
-			Err(e) => Err(anyhow!("{e}; stdout: {:?}; stderr: {}", self.lines.lock().unwrap(), self.stderr.lock().unwrap())),
-		}
-	}
-
-	fn wait_exit(&mut self, timeout: Duration) -> Result<ExitStatus> {
-		let name = self.name.clone();
-		let child = self.child.as_mut().ok_or_else(|| anyhow!("{name} already reaped"))?;
-		wait_for(&format!("{name} to exit"), timeout, || child.try_wait().ok().flatten())
-	}
-
-	fn stderr(&self) -> String {
-		self.stderr.lock().unwrap().clone()
-	}
-}
-
-impl Drop for Proc {
-	fn drop(&mut self) {
-		if let Some(mut child) = self.child.take() {
-			if std::thread::panicking() {
-				eprintln!(
-					"---- {} ----\nstdout: {:?}\nstderr: {}",
-					self.name,
-					self.lines.lock().unwrap(),
-					self.stderr.lock().unwrap()
-				);
-			}
-			// A stopped process must be continued to die of SIGKILL promptly everywhere.
-			unsafe {
-				libc::kill(child.id() as i32, libc::SIGCONT);
-			}
-			let _ = child.kill();
-			let _ = child.wait();
-		}
-	}
+/// A long-running `regchainctl --output json` process.
+fn ctl_proc(name: &str, endpoint: &str, args: &[&str]) -> Result<Proc> {
+	let mut command = Command::new(ctl_binary());
+	command.arg("--endpoint").arg(endpoint).args(["--output", "json"]).args(args);
+	Proc::start(name, command)
 }
 
 fn dev_node(dir: &tempfile::TempDir) -> Result<Node> {
@@ -326,14 +224,14 @@ fn discovery_agents_register_list_watch_and_leave() -> Result<()> {
 	const TTL: u64 = 4;
 
 	// A second process watches the service from the start.
-	let mut watcher = Proc::start("watcher", &endpoint, &["service", "watch", "web"])?;
+	let mut watcher = ctl_proc("watcher", &endpoint, &["service", "watch", "web"])?;
 	std::thread::sleep(Duration::from_secs(1));
 
 	// Three agents, all signing as Alice (the dev chain's only orchestrator).
 	let mut agents = Vec::new();
 	for n in 1..=3 {
 		let (instance, address) = (format!("web-{n}"), format!("127.0.0.1:{}", 8000 + n));
-		agents.push(Proc::start(
+		agents.push(ctl_proc(
 			&instance,
 			&endpoint,
 			&[
@@ -406,15 +304,15 @@ fn elections_hand_over_when_the_leader_stops_and_fence_its_writes() -> Result<()
 	let endpoint = endpoint(&net.nodes[0]);
 	let (alice, bob) = (ss58(Sr25519Keyring::Alice), ss58(Sr25519Keyring::Bob));
 
-	let mut observer = Proc::start("observer", &endpoint, &["elect", "observe", "db"])?;
+	let mut observer = ctl_proc("observer", &endpoint, &["elect", "observe", "db"])?;
 	std::thread::sleep(Duration::from_secs(1));
 	let mut first =
-		Proc::start("alice", &endpoint, &["--key", "//Alice", "elect", "campaign", "db", "10.0.0.1", "--ttl", "3"])?;
+		ctl_proc("alice", &endpoint, &["--key", "//Alice", "elect", "campaign", "db", "10.0.0.1", "--ttl", "3"])?;
 	let elected = first.wait_item("Alice to lead", Duration::from_secs(60), |i| i["term"].is_u64())?;
 	let alice_term = elected["term"].as_u64().context("term")?;
 	assert_eq!(elected["leader"], alice);
 	let mut second =
-		Proc::start("bob", &endpoint, &["--key", "//Bob", "elect", "campaign", "db", "10.0.0.2", "--ttl", "3"])?;
+		ctl_proc("bob", &endpoint, &["--key", "//Bob", "elect", "campaign", "db", "10.0.0.2", "--ttl", "3"])?;
 	// Bob queues behind Alice.
 	wait_for("Bob to be a candidate", Duration::from_secs(30), || {
 		let e = ctl_json(&endpoint, &["elect", "leader", "db"]).ok()?;
@@ -477,7 +375,7 @@ fn watch_replays_fifty_puts_from_beyond_256_blocks_then_goes_live_and_history_na
 	})?;
 
 	let rev = (before + 1).to_string();
-	let mut watch = Proc::start("watch", &endpoint, &["watch", "--prefix", "/replay/", "--rev", &rev])?;
+	let mut watch = ctl_proc("watch", &endpoint, &["watch", "--prefix", "/replay/", "--rev", &rev])?;
 	watch.wait_item("the 50th replayed put", Duration::from_secs(60), |i| i["key"] == hex("/replay/49"))?;
 	let replayed = watch.items();
 	assert_eq!(replayed.len(), 50, "{replayed:?}");

@@ -67,6 +67,10 @@ pub trait RegistryApi {
 	#[method(name = "registry_lease")]
 	fn lease(&self, id: u64, at: Option<String>) -> RpcResult<LeaseAnswer>;
 
+	/// The ids of every live lease, in id order.
+	#[method(name = "registry_leases")]
+	fn leases(&self, at: Option<String>) -> RpcResult<LeasesAnswer>;
+
 	/// etcd's Range, at a block or at a past revision.
 	#[method(name = "registry_range")]
 	async fn range(&self, request: RangeParams, at: Option<String>) -> RpcResult<RangeAnswer>;
@@ -517,6 +521,12 @@ impl RegistryApiServer for Registry {
 		let lease =
 			self.client.runtime_api().lease_time_to_live(at.hash, id, true).map_err(runtime_api)?;
 		Ok(LeaseAnswer { lease: lease.as_ref().map(LeaseJson::from), at })
+	}
+
+	fn leases(&self, at: Option<String>) -> RpcResult<LeasesAnswer> {
+		let at = self.at(at)?;
+		let leases = self.client.runtime_api().leases(at.hash).map_err(runtime_api)?;
+		Ok(LeasesAnswer { leases, at })
 	}
 
 	async fn range(&self, request: RangeParams, at: Option<String>) -> RpcResult<RangeAnswer> {

@@ -2,7 +2,7 @@
 //! `docs/rpc.md` specifies them. Bytes travel as `0x` hex, accounts as SS58.
 
 use pallet_service_registry_runtime_api::{
-	CandidateInfo, ElectionInfo, Health, InstanceInfo, LeaseInfo, Revision,
+	CandidateInfo, ElectionInfo, Health, InstanceInfo, LeaseId, LeaseInfo, Revision,
 };
 use regchain_runtime::AccountId;
 use serde::{Deserialize, Serialize};
@@ -299,6 +299,15 @@ impl From<&LeaseInfo<AccountId>> for LeaseJson {
 pub struct LeaseAnswer {
 	/// The lease, `null` if not live.
 	pub lease: Option<LeaseJson>,
+	/// The block.
+	pub at: At,
+}
+
+/// `registry_leases`' answer.
+#[derive(Clone, Debug, Serialize)]
+pub struct LeasesAnswer {
+	/// The ids of the live leases, in id order.
+	pub leases: Vec<LeaseId>,
 	/// The block.
 	pub at: At,
 }

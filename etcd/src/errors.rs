@@ -1,0 +1,141 @@
+//! etcd's gRPC errors, and the mapping of the client's errors onto them.
+//!
+//! The messages are etcd's own (`etcdserver: requested lease not found`...), so that clients
+//! which match on them (etcdctl, the Go client's `rpctypes`, Patroni) behave as with etcd.
+
+use regchain_client::Error;
+use tonic::{Code, Status};
+
+/// `etcdserver: key is not provided`.
+pub fn empty_key() -> Status {
+	Status::invalid_argument("etcdserver: key is not provided")
+}
+
+/// `etcdserver: requested lease not found`.
+pub fn lease_not_found() -> Status {
+	Status::not_found("etcdserver: requested lease not found")
+}
+
+/// `etcdserver: too many operations in txn request`.
+pub fn too_many_ops() -> Status {
+	Status::invalid_argument("etcdserver: too many operations in txn request")
+}
+
+/// `etcdserver: mvcc: required revision has been compacted`.
+pub fn compacted() -> Status {
+	Status::out_of_range("etcdserver: mvcc: required revision has been compacted")
+}
+
+/// `etcdserver: mvcc: required revision is a future revision`.
+pub fn future_revision() -> Status {
+	Status::out_of_range("etcdserver: mvcc: required revision is a future revision")
+}
+
+/// What this API does not do, said plainly.
+pub fn unsupported(what: &str) -> Status {
+	Status::unimplemented(format!("regchain: {what}"))
+}
+
+/// Whether a node error says that a revision is older than the node keeps.
+pub fn is_compacted(err: &Error) -> bool {
+	matches!(err, Error::Rpc { code: 4001, message, .. } if message.contains("older"))
+}
+
+/// The oldest revision the node keeps, when `err` says a revision is older than that.
+pub fn oldest_kept(err: &Error) -> Option<i64> {
+	match err {
+		Error::Rpc { code: 4001, message, .. } => message
+			.rsplit(' ')
+			.next()
+			.and_then(|n| n.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok()),
+		_ => None,
+	}
+}
+
+/// The etcd status for a failed client call.
+pub fn status_of(err: Error) -> Status {
+	if is_compacted(&err) {
+		return compacted();
+	}
+	match &err {
+		Error::Rpc { code: 4001, .. } => return future_revision(),
+		Error::Rpc { code: -32602, message, .. } => return Status::invalid_argument(message.clone()),
+		_ => {},
+	}
+	if let Some(name) = err.dispatch_name() {
+		return dispatch_status(name.strip_prefix("ServiceRegistry::").unwrap_or(name));
+	}
+	match err {
+		Error::Refused(reason) if reason.contains("Invalid signing address") => Status::permission_denied(
+			format!(
+				"etcdserver: permission denied: this node's etcd account is not an orchestrator \
+				 ({reason})"
+			),
+		),
+		Error::Refused(reason) => Status::unavailable(format!("regchain: transaction refused: {reason}")),
+		Error::Timeout { .. } => Status::unavailable("etcdserver: request timed out"),
+		Error::NotIncluded { .. } => Status::unavailable(format!(
+			"etcdserver: request timed out, possibly due to previous leader failure ({err})"
+		)),
+		Error::Unreachable { .. } | Error::Connection(_) => Status::unavailable(format!("regchain: {err}")),
+		Error::BadInput(_) | Error::Key(_) => Status::invalid_argument(err.to_string()),
+		other => Status::new(Code::Internal, format!("regchain: {other}")),
+	}
+}
+
+/// The etcd status for a registry call that failed on chain with the pallet error `name`.
+fn dispatch_status(name: &str) -> Status {
+	match name {
+		"LeaseNotFound" | "LeaseExpired" => lease_not_found(),
+		"TooManyTxnOps" => too_many_ops(),
+		"DuplicateKeyInTxn" => Status::invalid_argument("etcdserver: duplicate key given in txn request"),
+		"EmptyKey" => empty_key(),
+		"KeyTooLong" | "ValueTooLong" => Status::invalid_argument(format!(
+			"etcdserver: request is too large (regchain: {name}; keys up to 1 KiB, values up to 64 KiB)"
+		)),
+		"LeaseTtlTooLarge" => Status::out_of_range("etcdserver: too large lease TTL"),
+		"LeaseQuotaExceeded" | "KeyQuotaExceeded" | "InstanceQuotaExceeded" => Status::resource_exhausted(
+			format!("etcdserver: mvcc: database space exceeded (regchain: {name} for this node's etcd account)"),
+		),
+		"NotOwner" => Status::permission_denied(format!("etcdserver: permission denied (regchain: {name})")),
+		other => Status::failed_precondition(format!("regchain: the registry refused the call: {other}")),
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	fn rpc(code: i32, message: &str) -> Error {
+		Error::Rpc { method: "registry_range".into(), code, message: message.into() }
+	}
+
+	#[test]
+	fn revisions_out_of_the_window_are_etcds_errors() {
+		let old = rpc(
+			4001,
+			"revision 3 is older than this node keeps; the oldest revision available is 17",
+		);
+		assert!(is_compacted(&old));
+		assert_eq!(oldest_kept(&old), Some(17));
+		let status = status_of(old);
+		assert_eq!(status.code(), Code::OutOfRange);
+		assert_eq!(status.message(), "etcdserver: mvcc: required revision has been compacted");
+		let future = status_of(rpc(4001, "revision 90 is newer than the current revision 12"));
+		assert_eq!(future.message(), "etcdserver: mvcc: required revision is a future revision");
+	}
+
+	#[test]
+	fn pallet_errors_become_etcds_messages() {
+		let err = |name: &str| Error::Dispatch { name: format!("ServiceRegistry::{name}"), block: "0x".into() };
+		assert_eq!(status_of(err("LeaseNotFound")).message(), "etcdserver: requested lease not found");
+		assert_eq!(status_of(err("LeaseNotFound")).code(), Code::NotFound);
+		assert_eq!(
+			status_of(err("TooManyTxnOps")).message(),
+			"etcdserver: too many operations in txn request"
+		);
+		assert_eq!(status_of(err("NotLeader")).code(), Code::FailedPrecondition);
+		let refused = Error::Refused("Invalid Transaction: Invalid signing address".into());
+		assert_eq!(status_of(refused).code(), Code::PermissionDenied);
+	}
+}

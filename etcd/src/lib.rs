@@ -1,0 +1,139 @@
+//! # regchain-etcd
+//!
+//! The etcd v3 API in front of regchain's registry. Each validator serves it, so that the tools
+//! orchestrators already run (etcdctl, Patroni, confd, etcd client libraries) read and write the
+//! registry's key space unchanged, while every write is a signed extrinsic, BFT-finalized and
+//! auditable.
+//!
+//! ## How it is built
+//!
+//! - The gRPC services are etcd's own: the `etcd-client` crate compiles etcd's `.proto` files
+//!   with their server traits (feature `build-server`); this crate implements KV, Watch, Lease,
+//!   Cluster and Maintenance on top of them ([`services`]).
+//! - Every request is answered through a [`regchain_client::Client`] connected to a node's
+//!   registry JSON-RPC (`docs/rpc.md`): range reads at a revision, the revision index and its
+//!   subscriptions, and the submission of signed registry calls, followed to finality. Embedded
+//!   in `regchain-node`, that client talks to the node's own RPC endpoint on loopback.
+//! - Writes are signed by one orchestrator account, the API's *signer*: etcd users are not
+//!   mapped to accounts, so every write made through this API is attributed to that account.
+//!
+//! ## Consistency
+//!
+//! - A write (Put, DeleteRange, Txn, lease calls) is answered only once the block that includes
+//!   it is **finalized**; the response header carries that write's own revision. A transaction
+//!   that the pool drops or invalidates is resubmitted or answered with an error, never
+//!   acknowledged (see `regchain_client::submit`).
+//! - Reads are served at the node's finalized head. Serializable reads are exactly that.
+//!   Linearizable reads (etcd's default) are served the same way for now: a write acknowledged
+//!   by another validator may be missed until this node has finalized its block (see the
+//!   crate's README section in `docs/etcd.md`).
+//!
+//! ## Mapping
+//!
+//! | etcd | regchain |
+//! |---|---|
+//! | revision | the key space's revision (one per write, a txn is one write) |
+//! | lease ID | the registry's lease id (chosen by the chain) |
+//! | TTL | the lease's time to live in chain time, whole seconds |
+//! | compaction | the node's history window: older revisions are refused as compacted |
+//! | member | a validator |
+//! | raft index, raft term | finalized block number, GRANDPA authority set id |
+
+#![warn(missing_docs)]
+
+mod convert;
+mod errors;
+pub mod services;
+
+use std::{net::SocketAddr, sync::Arc};
+
+use regchain_client::Client;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+pub use errors::status_of;
+
+/// The log target of this crate.
+pub const LOG_TARGET: &str = "etcd-api";
+
+/// The etcd server version this API speaks (etcdctl and Patroni read it).
+pub const ETCD_SERVER_VERSION: &str = "3.4.0";
+
+/// The etcd cluster version: Patroni picks its API prefix (`/v3`) from it.
+pub const ETCD_CLUSTER_VERSION: &str = "3.4.0";
+
+/// etcd's limit on the operations of one txn branch (`--max-txn-ops`).
+pub const MAX_TXN_OPS: usize = 128;
+
+/// How the API presents itself.
+#[derive(Clone, Debug)]
+pub struct EtcdConfig {
+	/// This member's client URL, as `MemberList` gives it (`http://127.0.0.1:2379`).
+	pub client_url: String,
+	/// This member's name, as `MemberList` gives it.
+	pub name: String,
+}
+
+/// The shared state of the services: the node client and this member's identity.
+pub struct Api {
+	client: Client,
+	config: EtcdConfig,
+	cluster_id: u64,
+	member_id: u64,
+}
+
+impl Api {
+	/// The API answering through `client`, whose signer signs every write.
+	pub fn new(client: Client, config: EtcdConfig) -> Arc<Self> {
+		let genesis = client.genesis();
+		let cluster_id = u64::from_be_bytes(first_eight(genesis.as_bytes()));
+		let member_id = client
+			.signer()
+			.map(|s| u64::from_be_bytes(first_eight(s.account().as_ref())))
+			.unwrap_or_default();
+		Arc::new(Api { client, config, cluster_id, member_id })
+	}
+
+	/// The node client.
+	pub fn client(&self) -> &Client {
+		&self.client
+	}
+
+	/// The id of this cluster: the first eight bytes of the genesis hash.
+	pub fn cluster_id(&self) -> u64 {
+		self.cluster_id
+	}
+
+	/// The id of this member: the first eight bytes of its signer's account.
+	pub fn member_id(&self) -> u64 {
+		self.member_id
+	}
+}
+
+fn first_eight(bytes: &[u8]) -> [u8; 8] {
+	let mut out = [0u8; 8];
+	for (o, b) in out.iter_mut().zip(bytes) {
+		*o = *b;
+	}
+	out
+}
+
+/// Binds the API's listening socket. Separate from [`serve`] so that a caller can tell a port
+/// that is taken from a server that fails later.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+	TcpListener::bind(addr).await
+}
+
+/// Serves etcd's KV, Watch, Lease, Cluster and Maintenance services on `listener` until
+/// `shutdown` completes.
+pub async fn serve(
+	api: Arc<Api>,
+	listener: TcpListener,
+	shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+	let local = listener.local_addr().ok();
+	log::info!(target: LOG_TARGET, "etcd v3 API listening on {local:?}");
+	services::router(api)
+		.serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+		.await
+}

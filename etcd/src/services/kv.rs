@@ -1,0 +1,352 @@
+//! KV: Range, Put, DeleteRange, Txn and Compact.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use etcd_client::proto::{
+	PbCompactionRequest, PbCompactionResponse, PbCompare, PbDeleteRequest, PbDeleteResponse,
+	PbKeyValue, PbKvService, PbPutRequest, PbPutResponse, PbRangeRequest, PbRangeResponse,
+	PbRangeStreamResponse, PbResponseOp, PbTargetUnion, PbTxnOpRequest, PbTxnOpResponse,
+	PbTxnRequest, PbTxnResponse,
+};
+use pallet_service_registry::{CompareResult, KeyTarget, TxnOp};
+use regchain_client::{runtime::AccountId, Wait};
+use tonic::{Request, Response, Status};
+
+use super::{Read, ReadAt};
+use crate::{
+	convert::{check_range, compare_of, in_range, int, lease_of, needs_whole_range, op_of, finish_range, sort_target},
+	errors::{compacted, empty_key, future_revision, too_many_ops, unsupported},
+	status_of, Api, MAX_TXN_OPS,
+};
+
+/// etcd's KV service.
+pub struct Kv(pub Arc<Api>);
+
+#[tonic::async_trait]
+impl PbKvService for Kv {
+	async fn range(&self, request: Request<PbRangeRequest>) -> Result<Response<PbRangeResponse>, Status> {
+		self.0.range(&request.into_inner()).await.map(Response::new)
+	}
+
+	type RangeStreamStream =
+		futures::stream::Empty<Result<PbRangeStreamResponse, Status>>;
+
+	async fn range_stream(
+		&self,
+		_request: Request<PbRangeRequest>,
+	) -> Result<Response<Self::RangeStreamStream>, Status> {
+		Err(unsupported("RangeStream is not part of etcd 3.4's API; use Range"))
+	}
+
+	async fn put(&self, request: Request<PbPutRequest>) -> Result<Response<PbPutResponse>, Status> {
+		self.0.put(request.into_inner()).await.map(Response::new)
+	}
+
+	async fn delete_range(
+		&self,
+		request: Request<PbDeleteRequest>,
+	) -> Result<Response<PbDeleteResponse>, Status> {
+		self.0.delete_range(request.into_inner()).await.map(Response::new)
+	}
+
+	async fn txn(&self, request: Request<PbTxnRequest>) -> Result<Response<PbTxnResponse>, Status> {
+		self.0.txn(request.into_inner()).await.map(Response::new)
+	}
+
+	async fn compact(
+		&self,
+		request: Request<PbCompactionRequest>,
+	) -> Result<Response<PbCompactionResponse>, Status> {
+		self.0.compact(request.into_inner()).await.map(Response::new)
+	}
+}
+
+impl Api {
+	/// etcd's Range.
+	pub(crate) async fn range(&self, r: &PbRangeRequest) -> Result<PbRangeResponse, Status> {
+		check_range(r)?;
+		let whole = needs_whole_range(r);
+		let at = if r.revision > 0 { ReadAt::Revision(r.revision as u64) } else { ReadAt::Finalized };
+		let limit = if whole { 0 } else { u64::try_from(r.limit).unwrap_or(0) };
+		let keys_only = r.keys_only && r.sort_target != sort_target::VALUE;
+		let Read { revision, kvs, more, count } =
+			self.read(&r.key, &r.range_end, at, limit, keys_only, r.count_only).await?;
+		let (kvs, more) = finish_range(r, kvs, more);
+		Ok(PbRangeResponse { header: self.header(revision), kvs, more, count: int(count) })
+	}
+
+	/// etcd's Put, acknowledged once finalized.
+	async fn put(&self, p: PbPutRequest) -> Result<PbPutResponse, Status> {
+		if p.key.is_empty() {
+			return Err(empty_key());
+		}
+		if p.ignore_value && !p.value.is_empty() {
+			return Err(Status::invalid_argument("etcdserver: value is provided"));
+		}
+		if p.ignore_lease && p.lease != 0 {
+			return Err(Status::invalid_argument("etcdserver: lease is provided"));
+		}
+		let lease = lease_of(p.lease)?;
+		let revision = if p.ignore_value || p.ignore_lease {
+			self.put_keeping(&p, lease).await?
+		} else {
+			let (revision, _) = self
+				.client
+				.put(&p.key, &p.value, lease, Wait::Finalized)
+				.await
+				.map_err(status_of)?;
+			revision
+		};
+		let prev_kv = if p.prev_kv { self.key_at(&p.key, revision - 1).await? } else { None };
+		Ok(PbPutResponse { header: self.header(revision), prev_kv })
+	}
+
+	/// A put that keeps the key's current value or lease: a txn on the key's mod revision,
+	/// retried if another write got in between.
+	async fn put_keeping(&self, p: &PbPutRequest, lease: Option<u64>) -> Result<u64, Status> {
+		for _ in 0..8 {
+			let Some(current) = self.read(&p.key, &[], ReadAt::Finalized, 0, false, false).await?.kvs.pop()
+			else {
+				return Err(Status::invalid_argument("etcdserver: key not found"));
+			};
+			let value = if p.ignore_value { current.value.clone() } else { p.value.clone() };
+			let lease = if p.ignore_lease { lease_of(current.lease)? } else { lease };
+			let unchanged = pallet_service_registry::Compare::<AccountId>::Key {
+				key: p.key.clone(),
+				result: CompareResult::Equal,
+				target: KeyTarget::ModRevision(current.mod_revision as u64),
+			};
+			let put = TxnOp::Put { key: p.key.clone(), value, lease };
+			let (outcome, _) = self
+				.client
+				.txn(vec![unchanged], vec![put], vec![], Wait::Finalized)
+				.await
+				.map_err(status_of)?;
+			if outcome.succeeded {
+				return Ok(outcome.revision);
+			}
+		}
+		Err(Status::aborted("regchain: the key kept changing; put with ignore_value/ignore_lease gave up"))
+	}
+
+	/// etcd's DeleteRange, acknowledged once finalized.
+	async fn delete_range(&self, d: PbDeleteRequest) -> Result<PbDeleteResponse, Status> {
+		if d.key.is_empty() {
+			return Err(empty_key());
+		}
+		let (revision, receipt) = self
+			.client
+			.delete_range(&d.key, &d.range_end, Wait::Finalized)
+			.await
+			.map_err(status_of)?;
+		let Some(revision) = revision else {
+			// No key matched: the revision did not move.
+			let revision = self.revision_at(receipt.block_hash).await?;
+			return Ok(PbDeleteResponse { header: self.header(revision), deleted: 0, prev_kvs: vec![] });
+		};
+		// What the delete removed is what the range held just before it.
+		let before =
+			self.read(&d.key, &d.range_end, ReadAt::Revision(revision - 1), 0, false, !d.prev_kv).await?;
+		Ok(PbDeleteResponse { header: self.header(revision), deleted: int(before.count), prev_kvs: before.kvs })
+	}
+
+	/// etcd's Txn. One that cannot write is answered from the finalized state; one that may
+	/// write is one registry call, acknowledged once finalized.
+	async fn txn(&self, t: PbTxnRequest) -> Result<PbTxnResponse, Status> {
+		if t.compare.len() > MAX_TXN_OPS || t.success.len() > MAX_TXN_OPS || t.failure.len() > MAX_TXN_OPS {
+			return Err(too_many_ops());
+		}
+		let compares = t.compare.iter().map(compare_of).collect::<Result<Vec<_>, _>>()?;
+		let success = t.success.iter().map(|op| op_of(&op.request)).collect::<Result<Vec<_>, _>>()?;
+		let failure = t.failure.iter().map(|op| op_of(&op.request)).collect::<Result<Vec<_>, _>>()?;
+		let read_only = success.iter().chain(&failure).all(|op| matches!(op, TxnOp::Range { .. }));
+		let (succeeded, base, revision) = if read_only {
+			let (succeeded, revision) = self.evaluate(&t.compare).await?;
+			(succeeded, revision, revision)
+		} else {
+			let (outcome, _) =
+				self.client.txn(compares, success, failure, Wait::Finalized).await.map_err(status_of)?;
+			let base = if outcome.wrote { outcome.revision - 1 } else { outcome.revision };
+			(outcome.succeeded, base, outcome.revision)
+		};
+		let branch = if succeeded { &t.success } else { &t.failure };
+		let responses = self.replay(branch, base, revision).await?;
+		Ok(PbTxnResponse { header: self.header(revision), succeeded, responses })
+	}
+
+	/// Evaluates `compares` against the finalized state, as etcd does. Returns whether they all
+	/// hold and the revision they were evaluated at.
+	async fn evaluate(&self, compares: &[PbCompare]) -> Result<(bool, u64), Status> {
+		let mut revision = None;
+		let mut holds = true;
+		for c in compares {
+			let at = revision.map_or(ReadAt::Finalized, ReadAt::Revision);
+			let read = self.read(&c.key, &[], at, 0, false, false).await?;
+			revision = Some(read.revision);
+			holds &= compare_holds(c, read.kvs.first());
+		}
+		let revision = match revision {
+			Some(r) => r,
+			None => self.current_revision().await?,
+		};
+		Ok((holds, revision))
+	}
+
+	/// The responses of a txn branch that ran at `revision` on the key space as it was at
+	/// `base`: each operation sees the ones before it, as in etcd.
+	async fn replay(
+		&self,
+		branch: &[etcd_client::proto::PbTxnRequestOp],
+		base: u64,
+		revision: u64,
+	) -> Result<Vec<PbResponseOp>, Status> {
+		let mut state: BTreeMap<Vec<u8>, PbKeyValue> = BTreeMap::new();
+		for op in branch {
+			let (key, range_end) = match &op.request {
+				Some(PbTxnOpRequest::RequestRange(r)) if r.revision > 0 => continue,
+				Some(PbTxnOpRequest::RequestRange(r)) => (&r.key, &r.range_end[..]),
+				Some(PbTxnOpRequest::RequestPut(p)) => (&p.key, &[][..]),
+				Some(PbTxnOpRequest::RequestDeleteRange(d)) => (&d.key, &d.range_end[..]),
+				_ => continue,
+			};
+			let read = self.read(key, range_end, ReadAt::Revision(base), 0, false, false).await?;
+			state.extend(read.kvs.into_iter().map(|kv| (kv.key.clone(), kv)));
+		}
+		let mut responses = Vec::with_capacity(branch.len());
+		for op in branch {
+			let response = match &op.request {
+				Some(PbTxnOpRequest::RequestRange(r)) if r.revision > 0 =>
+					PbTxnOpResponse::ResponseRange(self.range(r).await?),
+				Some(PbTxnOpRequest::RequestRange(r)) => {
+					let kvs: Vec<PbKeyValue> = state
+						.values()
+						.filter(|kv| in_range(&kv.key, &r.key, &r.range_end))
+						.cloned()
+						.collect();
+					let count = int(kvs.len() as u64);
+					let (kvs, more) = finish_range(r, kvs, false);
+					PbTxnOpResponse::ResponseRange(PbRangeResponse {
+						header: self.header(revision),
+						kvs,
+						more,
+						count,
+					})
+				},
+				Some(PbTxnOpRequest::RequestPut(p)) => {
+					let prev = state.get(&p.key).cloned();
+					let next = PbKeyValue {
+						key: p.key.clone(),
+						value: p.value.clone(),
+						create_revision: prev.as_ref().map_or(int(revision), |kv| kv.create_revision),
+						mod_revision: int(revision),
+						version: prev.as_ref().map_or(1, |kv| kv.version + 1),
+						lease: p.lease,
+					};
+					state.insert(p.key.clone(), next);
+					PbTxnOpResponse::ResponsePut(PbPutResponse {
+						header: self.header(revision),
+						prev_kv: if p.prev_kv { prev } else { None },
+					})
+				},
+				Some(PbTxnOpRequest::RequestDeleteRange(d)) => {
+					let gone: Vec<Vec<u8>> = state
+						.keys()
+						.filter(|k| in_range(k, &d.key, &d.range_end))
+						.cloned()
+						.collect();
+					let prev_kvs: Vec<PbKeyValue> = gone.iter().filter_map(|k| state.remove(k)).collect();
+					PbTxnOpResponse::ResponseDeleteRange(PbDeleteResponse {
+						header: self.header(revision),
+						deleted: int(prev_kvs.len() as u64),
+						prev_kvs: if d.prev_kv { prev_kvs } else { vec![] },
+					})
+				},
+				_ => return Err(unsupported("nested txns are not supported")),
+			};
+			responses.push(PbResponseOp { response: Some(response) });
+		}
+		Ok(responses)
+	}
+
+	/// The key as it was at `revision`.
+	async fn key_at(&self, key: &[u8], revision: u64) -> Result<Option<PbKeyValue>, Status> {
+		Ok(self.read(key, &[], ReadAt::Revision(revision), 0, false, false).await?.kvs.pop())
+	}
+
+	/// etcd's Compact. regchain keeps a moving window of history instead (the node's state
+	/// pruning), so a compaction succeeds for any revision inside the window and changes
+	/// nothing; revisions before the window are already compacted.
+	async fn compact(&self, c: PbCompactionRequest) -> Result<PbCompactionResponse, Status> {
+		let current = self.current_revision().await?;
+		let wanted = u64::try_from(c.revision).unwrap_or(0);
+		if wanted > current {
+			return Err(future_revision());
+		}
+		if wanted > 0 {
+			// A read at that revision tells whether the node still keeps it.
+			self.read(b"\0", &[], ReadAt::Revision(wanted), 0, true, true).await.map_err(|status| {
+				if status.code() == tonic::Code::OutOfRange { compacted() } else { status }
+			})?;
+		}
+		Ok(PbCompactionResponse { header: self.header(current) })
+	}
+}
+
+/// Whether etcd's compare `c` holds for `kv` (`None`: the key does not exist).
+fn compare_holds(c: &PbCompare, kv: Option<&PbKeyValue>) -> bool {
+	let result = c.result;
+	let ordering = match (kv, &c.target_union) {
+		// Comparing the value of a missing key always fails in etcd.
+		(None, Some(PbTargetUnion::Value(_))) => return false,
+		(None, None) if c.target == 3 => return false,
+		(kv, union) => {
+			let empty = PbKeyValue::default();
+			let kv = kv.unwrap_or(&empty);
+			match union {
+				Some(PbTargetUnion::Version(v)) => kv.version.cmp(v),
+				Some(PbTargetUnion::CreateRevision(v)) => kv.create_revision.cmp(v),
+				Some(PbTargetUnion::ModRevision(v)) => kv.mod_revision.cmp(v),
+				Some(PbTargetUnion::Value(v)) => kv.value.cmp(v),
+				Some(PbTargetUnion::Lease(v)) => kv.lease.cmp(v),
+				None => match c.target {
+					0 => kv.version.cmp(&0),
+					1 => kv.create_revision.cmp(&0),
+					2 => kv.mod_revision.cmp(&0),
+					4 => kv.lease.cmp(&0),
+					_ => kv.value.as_slice().cmp(&[][..]),
+				},
+			}
+		},
+	};
+	use std::cmp::Ordering::*;
+	match result {
+		0 => ordering == Equal,
+		1 => ordering == Greater,
+		2 => ordering == Less,
+		3 => ordering != Equal,
+		_ => false,
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn compares_on_missing_keys_follow_etcd() {
+		let created_is_zero = PbCompare {
+			key: b"/k".to_vec(),
+			result: 0,
+			target: 1,
+			target_union: Some(PbTargetUnion::CreateRevision(0)),
+			range_end: vec![],
+		};
+		assert!(compare_holds(&created_is_zero, None));
+		let kv = PbKeyValue { key: b"/k".to_vec(), create_revision: 4, mod_revision: 6, version: 2, ..Default::default() };
+		assert!(!compare_holds(&created_is_zero, Some(&kv)));
+		let value_is_empty = PbCompare { target: 3, target_union: Some(PbTargetUnion::Value(vec![])), ..created_is_zero.clone() };
+		assert!(!compare_holds(&value_is_empty, None));
+		let version_greater = PbCompare { result: 1, target: 0, target_union: Some(PbTargetUnion::Version(1)), ..created_is_zero };
+		assert!(compare_holds(&version_greater, Some(&kv)));
+	}
+}

@@ -1,0 +1,158 @@
+//! Lease: Grant, Revoke, KeepAlive, TimeToLive and Leases, on the registry's leases.
+//!
+//! A lease's TTL runs in chain time (block timestamps), in whole seconds. Each grant, keep-alive
+//! and revoke is a registry call, acknowledged once finalized.
+
+use std::{pin::Pin, sync::Arc};
+
+use etcd_client::proto::{
+	PbLeaseGrantRequest, PbLeaseGrantResponse, PbLeaseKeepAliveRequest, PbLeaseKeepAliveResponse,
+	PbLeaseLeasesRequest, PbLeaseLeasesResponse, PbLeaseRevokeRequest, PbLeaseRevokeResponse,
+	PbLeaseService, PbLeaseStatus, PbLeaseTimeToLiveRequest, PbLeaseTimeToLiveResponse,
+};
+use futures::{Stream, StreamExt};
+use regchain_client::{hex::to_hex, AtBlock, Wait};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::{
+	convert::{int, lease_of},
+	errors::{lease_not_found, unsupported},
+	status_of, Api, LOG_TARGET,
+};
+
+/// etcd's Lease service.
+pub struct Lease(pub Arc<Api>);
+
+type KeepAliveStream = Pin<Box<dyn Stream<Item = Result<PbLeaseKeepAliveResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl PbLeaseService for Lease {
+	async fn lease_grant(
+		&self,
+		request: Request<PbLeaseGrantRequest>,
+	) -> Result<Response<PbLeaseGrantResponse>, Status> {
+		let r = request.into_inner();
+		if r.id != 0 {
+			return Err(unsupported("lease IDs are chosen by the chain: grant with ID 0"));
+		}
+		// etcd raises a TTL below its minimum; so does the chain.
+		let ttl = u32::try_from(r.ttl.max(0)).map_err(|_| Status::out_of_range("etcdserver: too large lease TTL"))?;
+		let (id, ttl, receipt) =
+			self.0.client.grant_lease(ttl, Wait::Finalized).await.map_err(status_of)?;
+		let revision = self.0.revision_at(receipt.block_hash).await?;
+		Ok(Response::new(PbLeaseGrantResponse {
+			header: self.0.header(revision),
+			id: int(id),
+			ttl: i64::from(ttl),
+			error: String::new(),
+		}))
+	}
+
+	async fn lease_revoke(
+		&self,
+		request: Request<PbLeaseRevokeRequest>,
+	) -> Result<Response<PbLeaseRevokeResponse>, Status> {
+		let id = lease_of(request.into_inner().id)?.ok_or_else(lease_not_found)?;
+		let receipt = self.0.client.revoke_lease(id, Wait::Finalized).await.map_err(status_of)?;
+		let revision = match receipt.revision() {
+			Some(r) => r,
+			None => self.0.revision_at(receipt.block_hash).await?,
+		};
+		Ok(Response::new(PbLeaseRevokeResponse { header: self.0.header(revision) }))
+	}
+
+	type LeaseKeepAliveStream = KeepAliveStream;
+
+	async fn lease_keep_alive(
+		&self,
+		request: Request<Streaming<PbLeaseKeepAliveRequest>>,
+	) -> Result<Response<Self::LeaseKeepAliveStream>, Status> {
+		let mut requests = request.into_inner();
+		let (tx, rx) = mpsc::channel(16);
+		let api = self.0.clone();
+		tokio::spawn(async move {
+			while let Some(request) = requests.next().await {
+				let Ok(request) = request else { break };
+				let (api, tx) = (api.clone(), tx.clone());
+				// Each keep-alive is a transaction: answer them as they finalize, without
+				// holding up the ones behind.
+				tokio::spawn(async move {
+					let answer = keep_alive(&api, request.id).await;
+					let _ = tx.send(answer).await;
+				});
+			}
+		});
+		Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+	}
+
+	async fn lease_time_to_live(
+		&self,
+		request: Request<PbLeaseTimeToLiveRequest>,
+	) -> Result<Response<PbLeaseTimeToLiveResponse>, Status> {
+		let r = request.into_inner();
+		let revision = self.0.current_revision().await?;
+		let lease = match lease_of(r.id)? {
+			Some(id) => self.0.client.lease(id, &AtBlock::Finalized).await.map_err(status_of)?.lease,
+			None => None,
+		};
+		// etcd answers an unknown or expired lease with TTL -1, not an error.
+		let answer = match lease {
+			None => PbLeaseTimeToLiveResponse { header: self.0.header(revision), id: r.id, ttl: -1, ..Default::default() },
+			Some(lease) => PbLeaseTimeToLiveResponse {
+				header: self.0.header(revision),
+				id: r.id,
+				ttl: int(lease.remaining_ms / 1000),
+				granted_ttl: i64::from(lease.ttl_secs),
+				keys: if r.keys { lease.keys.into_iter().map(|k| k.0).collect() } else { vec![] },
+			},
+		};
+		Ok(Response::new(answer))
+	}
+
+	async fn lease_leases(
+		&self,
+		_request: Request<PbLeaseLeasesRequest>,
+	) -> Result<Response<PbLeaseLeasesResponse>, Status> {
+		let answer = self.0.client.leases(&AtBlock::Finalized).await.map_err(status_of)?;
+		let revision = self.0.revision_at(parse(&answer.at.hash)?).await?;
+		Ok(Response::new(PbLeaseLeasesResponse {
+			header: self.0.header(revision),
+			leases: answer.leases.into_iter().map(|id| PbLeaseStatus { id: int(id) }).collect(),
+		}))
+	}
+}
+
+fn parse(hash: &str) -> Result<sp_core::H256, Status> {
+	regchain_client::hex::parse_hash(hash).map_err(status_of)
+}
+
+/// One keep-alive: the lease's TTL once the renewal is final, 0 when the lease is gone (as
+/// etcd answers).
+async fn keep_alive(api: &Api, id: i64) -> Result<PbLeaseKeepAliveResponse, Status> {
+	let gone = |revision| PbLeaseKeepAliveResponse { header: api.header(revision), id, ttl: 0 };
+	let Some(lease) = lease_of(id).ok().flatten() else {
+		return Ok(gone(api.current_revision().await?));
+	};
+	match api.client.keep_alive(lease, Wait::Finalized).await {
+		Ok((_, receipt)) => {
+			let at = AtBlock::Hash(to_hex(receipt.block_hash.as_bytes()));
+			let revision = api.revision_at(receipt.block_hash).await?;
+			let ttl = api
+				.client
+				.lease(lease, &at)
+				.await
+				.map_err(status_of)?
+				.lease
+				.map_or(0, |l| i64::from(l.ttl_secs));
+			Ok(PbLeaseKeepAliveResponse { header: api.header(revision), id, ttl })
+		},
+		Err(err) if err.is_registry_error("LeaseNotFound") || err.is_registry_error("LeaseExpired") =>
+			Ok(gone(api.current_revision().await?)),
+		Err(err) => {
+			log::debug!(target: LOG_TARGET, "keep-alive of lease {id} failed: {err}");
+			Err(status_of(err))
+		},
+	}
+}

@@ -1,0 +1,111 @@
+//! etcd's gRPC services, implemented over the registry.
+
+mod cluster;
+mod kv;
+mod lease;
+mod watch;
+
+use std::sync::Arc;
+
+use etcd_client::proto::{
+	PbClusterServer, PbKeyValue, PbKvServer, PbLeaseServer, PbMaintenanceServer, PbResponseHeader,
+	PbWatchServer,
+};
+use regchain_client::{hex::to_hex, AtBlock, Bytes, RangeRequest};
+use sp_core::H256;
+use tonic::{transport::server::Router, Status};
+
+use crate::{
+	convert::{int, kv_of, range_end_of},
+	status_of, Api,
+};
+
+pub use cluster::{Cluster, Maintenance};
+pub use kv::Kv;
+pub use lease::Lease;
+pub use watch::Watch;
+
+/// A gRPC router with every service this API implements.
+pub fn router(api: Arc<Api>) -> Router {
+	tonic::transport::Server::builder()
+		.add_service(PbKvServer::new(Kv(api.clone())))
+		.add_service(PbWatchServer::new(Watch(api.clone())))
+		.add_service(PbLeaseServer::new(Lease(api.clone())))
+		.add_service(PbClusterServer::new(Cluster(api.clone())))
+		.add_service(PbMaintenanceServer::new(Maintenance(api)))
+}
+
+/// Where a read is made.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ReadAt {
+	/// The node's finalized head.
+	Finalized,
+	/// The key space as it was at this revision.
+	Revision(u64),
+}
+
+impl Api {
+	/// A response header at `revision`.
+	pub(crate) fn header(&self, revision: u64) -> Option<PbResponseHeader> {
+		Some(PbResponseHeader {
+			cluster_id: self.cluster_id,
+			member_id: self.member_id,
+			revision: int(revision),
+			raft_term: 0,
+		})
+	}
+
+	/// Every key of `[key, range_end)` (etcd's conventions) at `at`, in key order, with the
+	/// revision the read was made at. `limit` 0 is no limit.
+	pub(crate) async fn read(
+		&self,
+		key: &[u8],
+		range_end: &[u8],
+		at: ReadAt,
+		limit: u64,
+		keys_only: bool,
+		count_only: bool,
+	) -> Result<Read, Status> {
+		let request = RangeRequest {
+			key: Bytes(key.to_vec()),
+			range_end: range_end_of(range_end).map(Bytes),
+			limit: (limit > 0).then_some(limit),
+			revision: match at {
+				ReadAt::Revision(r) => Some(r),
+				ReadAt::Finalized => None,
+			},
+			keys_only,
+			count_only,
+		};
+		let answer = self.client.range(&request, &AtBlock::Finalized).await.map_err(status_of)?;
+		Ok(Read {
+			revision: answer.revision,
+			kvs: answer.kvs.into_iter().map(kv_of).collect(),
+			more: answer.more,
+			count: answer.count,
+		})
+	}
+
+	/// The key space's revision at the finalized head.
+	pub(crate) async fn current_revision(&self) -> Result<u64, Status> {
+		Ok(self.client.revision(&AtBlock::Finalized).await.map_err(status_of)?.revision)
+	}
+
+	/// The key space's revision at block `hash`.
+	pub(crate) async fn revision_at(&self, hash: H256) -> Result<u64, Status> {
+		let at = AtBlock::Hash(to_hex(hash.as_bytes()));
+		Ok(self.client.revision(&at).await.map_err(status_of)?.revision)
+	}
+}
+
+/// A range read.
+pub(crate) struct Read {
+	/// The revision it was made at.
+	pub revision: u64,
+	/// The keys, in key order.
+	pub kvs: Vec<PbKeyValue>,
+	/// Whether the limit left keys out.
+	pub more: bool,
+	/// How many keys the range holds.
+	pub count: u64,
+}

@@ -1,0 +1,253 @@
+//! Watch: etcd's bidirectional stream, on the node's key subscriptions.
+//!
+//! Each watcher is a `registry_subscribeKeys` subscription: from `start_revision` it replays the
+//! indexed changes, then streams finalized ones, with no gap and no duplicate. A start older than
+//! the node's window cancels the watcher with `compact_revision` set, as etcd does.
+
+use std::{collections::HashMap, pin::Pin, sync::Arc, time::Duration};
+
+use etcd_client::proto::{
+	PbEvent, PbKeyValue, PbWatchRequest, PbWatchRequestUnion, PbWatchResponse, PbWatchService,
+};
+use futures::{Stream, StreamExt};
+use regchain_client::{Change, WatchItem, WatchOptions, WatchTarget};
+use tokio::{sync::mpsc, task::JoinHandle};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::ReadAt;
+use crate::{
+	convert::int,
+	errors::{is_compacted, oldest_kept},
+	Api, LOG_TARGET,
+};
+
+/// etcd's Watch service.
+pub struct Watch(pub Arc<Api>);
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<PbWatchResponse, Status>> + Send>>;
+type Sender = mpsc::Sender<Result<PbWatchResponse, Status>>;
+
+/// etcd's `WatchCreateRequest.FilterType`.
+const NOPUT: i32 = 0;
+const NODELETE: i32 = 1;
+/// etcd's `Event.EventType`.
+const PUT: i32 = 0;
+const DELETE: i32 = 1;
+
+/// How often a watcher created with `progress_notify` reports progress (etcd: 10 minutes).
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(600);
+
+#[tonic::async_trait]
+impl PbWatchService for Watch {
+	type WatchStream = WatchStream;
+
+	async fn watch(
+		&self,
+		request: Request<Streaming<PbWatchRequest>>,
+	) -> Result<Response<Self::WatchStream>, Status> {
+		let requests = request.into_inner();
+		let (tx, rx) = mpsc::channel(256);
+		tokio::spawn(serve_stream(self.0.clone(), requests, tx));
+		Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+	}
+}
+
+/// Answers one client's watch stream until it closes.
+async fn serve_stream(api: Arc<Api>, mut requests: Streaming<PbWatchRequest>, tx: Sender) {
+	let mut watchers: HashMap<i64, JoinHandle<()>> = HashMap::new();
+	let mut next_id = 0i64;
+	while let Some(Ok(request)) = requests.next().await {
+		watchers.retain(|_, task| !task.is_finished());
+		let header = match api.current_revision().await {
+			Ok(revision) => api.header(revision),
+			Err(status) => {
+				let _ = tx.send(Err(status)).await;
+				break;
+			},
+		};
+		let response = match request.request_union {
+			Some(PbWatchRequestUnion::CreateRequest(create)) => {
+				let id = if create.watch_id != 0 {
+					create.watch_id
+				} else {
+					while watchers.contains_key(&next_id) {
+						next_id += 1;
+					}
+					next_id
+				};
+				if watchers.contains_key(&id) {
+					PbWatchResponse {
+						header,
+						watch_id: id,
+						created: true,
+						canceled: true,
+						cancel_reason: "etcdserver: duplicate watch ID".into(),
+						..Default::default()
+					}
+				} else if create.key.is_empty() {
+					PbWatchResponse {
+						header,
+						watch_id: id,
+						created: true,
+						canceled: true,
+						cancel_reason: "etcdserver: key is not provided".into(),
+						..Default::default()
+					}
+				} else {
+					let created = PbWatchResponse { header, watch_id: id, created: true, ..Default::default() };
+					if tx.send(Ok(created)).await.is_err() {
+						break;
+					}
+					let watcher = Watcher {
+						id,
+						target: WatchTarget::Keys { key: create.key, range_end: create.range_end },
+						start: u64::try_from(create.start_revision).unwrap_or(0),
+						no_put: create.filters.contains(&NOPUT),
+						no_delete: create.filters.contains(&NODELETE),
+						prev_kv: create.prev_kv,
+						progress: create.progress_notify,
+					};
+					watchers.insert(id, tokio::spawn(watcher.run(api.clone(), tx.clone())));
+					continue;
+				}
+			},
+			Some(PbWatchRequestUnion::CancelRequest(cancel)) => match watchers.remove(&cancel.watch_id) {
+				Some(task) => {
+					task.abort();
+					PbWatchResponse { header, watch_id: cancel.watch_id, canceled: true, ..Default::default() }
+				},
+				None => continue,
+			},
+			// etcd answers a progress request on the stream with watch ID -1.
+			Some(PbWatchRequestUnion::ProgressRequest(_)) =>
+				PbWatchResponse { header, watch_id: -1, ..Default::default() },
+			None => continue,
+		};
+		if tx.send(Ok(response)).await.is_err() {
+			break;
+		}
+	}
+	for task in watchers.values() {
+		task.abort();
+	}
+}
+
+/// One watcher of a stream.
+struct Watcher {
+	id: i64,
+	target: WatchTarget,
+	start: u64,
+	no_put: bool,
+	no_delete: bool,
+	prev_kv: bool,
+	progress: bool,
+}
+
+impl Watcher {
+	async fn run(self, api: Arc<Api>, tx: Sender) {
+		let cancel = |reason: String, compact_revision: i64| PbWatchResponse {
+			header: api.header(0),
+			watch_id: self.id,
+			canceled: true,
+			cancel_reason: reason,
+			compact_revision,
+			..Default::default()
+		};
+		let options = WatchOptions { from_revision: (self.start > 0).then_some(self.start), best: false };
+		let stream = match api.client.subscribe(&self.target, &options).await {
+			Ok(stream) => stream,
+			Err(err) if is_compacted(&err) => {
+				let oldest = oldest_kept(&err).unwrap_or(0);
+				let reason = "etcdserver: mvcc: required revision has been compacted".to_string();
+				let _ = tx.send(Ok(cancel(reason, oldest))).await;
+				return;
+			},
+			Err(err) => {
+				let _ = tx.send(Ok(cancel(format!("regchain: {err}"), 0))).await;
+				return;
+			},
+		};
+		let mut batches = stream.ready_chunks(1024);
+		let mut progress = tokio::time::interval(PROGRESS_INTERVAL);
+		progress.tick().await;
+		loop {
+			let batch = tokio::select! {
+				batch = batches.next() => batch,
+				_ = progress.tick(), if self.progress => {
+					let Ok(revision) = api.current_revision().await else { continue };
+					let report = PbWatchResponse { header: api.header(revision), watch_id: self.id, ..Default::default() };
+					if tx.send(Ok(report)).await.is_err() {
+						return;
+					}
+					continue;
+				},
+			};
+			let Some(batch) = batch else {
+				let _ = tx.send(Ok(cancel("regchain: the node ended the watch".into(), 0))).await;
+				return;
+			};
+			let mut events = Vec::new();
+			let mut revision = 0;
+			for item in batch {
+				let change = match item {
+					Ok(WatchItem::Change(change)) => change,
+					Ok(WatchItem::Retracted { .. }) => continue,
+					Err(err) => {
+						log::warn!(target: LOG_TARGET, "watch {}: undecodable change: {err}", self.id);
+						continue;
+					},
+				};
+				revision = revision.max(change.revision);
+				let Some(mut event) = event_of(&change) else { continue };
+				if (event.r#type == PUT && self.no_put) || (event.r#type == DELETE && self.no_delete) {
+					continue;
+				}
+				if self.prev_kv {
+					if let Some(key) = change.key() {
+						event.prev_kv = api
+							.read(&key.0, &[], ReadAt::Revision(change.revision.saturating_sub(1)), 0, false, false)
+							.await
+							.ok()
+							.and_then(|mut read| read.kvs.pop());
+					}
+				}
+				events.push(event);
+			}
+			if events.is_empty() {
+				continue;
+			}
+			let response =
+				PbWatchResponse { header: api.header(revision), watch_id: self.id, events, ..Default::default() };
+			if tx.send(Ok(response)).await.is_err() {
+				return;
+			}
+		}
+	}
+}
+
+/// A key change as etcd's event.
+fn event_of(change: &Change) -> Option<PbEvent> {
+	let key = change.key()?.0;
+	let number = |field: &str| int(change.number(field).unwrap_or(0));
+	match change.kind.as_str() {
+		"put" => Some(PbEvent {
+			r#type: PUT,
+			kv: Some(PbKeyValue {
+				key,
+				value: change.value().map(|v| v.0).unwrap_or_default(),
+				create_revision: number("create_revision"),
+				mod_revision: number("mod_revision"),
+				version: number("version"),
+				lease: number("lease"),
+			}),
+			prev_kv: None,
+		}),
+		"delete" => Some(PbEvent {
+			r#type: DELETE,
+			kv: Some(PbKeyValue { key, mod_revision: int(change.revision), ..Default::default() }),
+			prev_kv: None,
+		}),
+		_ => None,
+	}
+}

@@ -1,0 +1,128 @@
+//! The etcd v3 API of the node (`--etcd-listen`), served by the `regchain-etcd` crate.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use regchain_client::{Client, ConnectOptions, Signer};
+use regchain_etcd::{Api, EtcdConfig};
+use sc_service::{error::Error as ServiceError, SpawnTaskHandle};
+
+/// Where `--dev` serves the etcd API unless told otherwise: etcd's own client port.
+pub const DEV_LISTEN: ([u8; 4], u16) = ([127, 0, 0, 1], 2379);
+
+/// The etcd v3 API's options, named after etcd's where etcd has one.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EtcdParams {
+	/// Serve the etcd v3 API (gRPC) on this address.
+	///
+	/// `--dev` serves it on 127.0.0.1:2379 unless that port is taken. The API listens on
+	/// loopback addresses only: TLS is not available yet.
+	#[arg(long, value_name = "ADDR")]
+	pub etcd_listen: Option<SocketAddr>,
+
+	/// The client URL that MemberList gives for this validator (etcd's
+	/// `--advertise-client-urls`). Default: `http://` and the `--etcd-listen` address.
+	#[arg(long, value_name = "URL")]
+	pub etcd_advertise_client_url: Option<String>,
+
+	/// A file holding the secret of the orchestrator account that signs every write made
+	/// through the etcd API: a secret URI, a mnemonic, a `0x` seed, or a node keystore file.
+	///
+	/// Default with `--dev` or `--alice` to `--dave`: that development account.
+	#[arg(long, value_name = "PATH")]
+	pub etcd_signer_file: Option<PathBuf>,
+}
+
+/// What the node knows that the etcd API needs.
+pub struct NodeContext {
+	/// Whether the node runs with `--dev`.
+	pub dev: bool,
+	/// The development account's seed (`--dev`, `--alice`...).
+	pub dev_key_seed: Option<String>,
+	/// The port of the node's own JSON-RPC server.
+	pub rpc_port: u16,
+	/// The node's name.
+	pub name: String,
+}
+
+fn error(message: String) -> ServiceError {
+	ServiceError::Other(message)
+}
+
+/// Starts the etcd API if `--etcd-listen` (or `--dev`) asks for it.
+///
+/// An explicit `--etcd-listen` that cannot bind, or has no account to sign with, fails the
+/// node; the implicit `--dev` address only warns.
+pub fn start(params: &EtcdParams, node: NodeContext, spawn: &SpawnTaskHandle) -> Result<(), ServiceError> {
+	let (addr, explicit) = match params.etcd_listen {
+		Some(addr) => (addr, true),
+		None if node.dev => (SocketAddr::from(DEV_LISTEN), false),
+		None => return Ok(()),
+	};
+	if !addr.ip().is_loopback() {
+		return Err(error(format!(
+			"--etcd-listen {addr}: the etcd API serves loopback addresses only until TLS is supported"
+		)));
+	}
+	let signer = match (&params.etcd_signer_file, &node.dev_key_seed) {
+		(Some(path), _) => Signer::from_file(path)
+			.map_err(|e| error(format!("--etcd-signer-file {}: {e}", path.display())))?,
+		(None, Some(seed)) =>
+			Signer::from_uri(seed).map_err(|e| error(format!("the development key: {e}")))?,
+		(None, None) =>
+			return Err(error(
+				"--etcd-listen needs an orchestrator account to sign writes with: pass \
+				 --etcd-signer-file, or run with --dev or --alice to --dave"
+					.into(),
+			)),
+	};
+	let listener = match std::net::TcpListener::bind(addr).and_then(|l| {
+		l.set_nonblocking(true)?;
+		Ok(l)
+	}) {
+		Ok(listener) => listener,
+		Err(e) if !explicit => {
+			log::warn!(
+				"etcd API not started: cannot listen on {addr} ({e}); pass --etcd-listen to choose \
+				 another address"
+			);
+			return Ok(());
+		},
+		Err(e) => return Err(error(format!("--etcd-listen {addr}: {e}"))),
+	};
+	let client_url = params.etcd_advertise_client_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+	let account = signer.ss58();
+	let rpc = format!("ws://127.0.0.1:{}", node.rpc_port);
+	let name = node.name;
+	spawn.spawn("etcd-api", Some("etcd"), async move {
+		let listener = match tokio::net::TcpListener::from_std(listener) {
+			Ok(listener) => listener,
+			Err(e) => return log::error!("etcd API not started: {e}"),
+		};
+		let Some(client) = connect(&rpc, signer).await else { return };
+		log::info!("etcd v3 API on {addr} ({client_url}), writes signed by {account}");
+		let api = Api::new(client, EtcdConfig { client_url, name });
+		if let Err(e) = regchain_etcd::serve(api, listener, futures::future::pending()).await {
+			log::error!("etcd API stopped: {e}");
+		}
+	});
+	Ok(())
+}
+
+/// A client of the node's own RPC server, which starts alongside this task.
+async fn connect(rpc: &str, signer: Signer) -> Option<Client> {
+	let options = ConnectOptions { connect_timeout: Duration::from_secs(2), ..Default::default() };
+	let mut last = None;
+	for _ in 0..30 {
+		match Client::connect(rpc, Some(signer.clone()), options.clone()).await {
+			Ok(client) => return Some(client),
+			Err(e) => last = Some(e),
+		}
+		tokio::time::sleep(Duration::from_secs(1)).await;
+	}
+	log::error!(
+		"etcd API not started: cannot reach this node's RPC server at {rpc} ({}); the etcd API \
+		 needs the node's RPC server on its default interface",
+		last.map(|e| e.to_string()).unwrap_or_default()
+	);
+	None
+}
