@@ -106,6 +106,8 @@ pub struct NodeConfig {
 	pub rpc_port: u16,
 	/// Peer-to-peer port.
 	pub p2p_port: u16,
+	/// The etcd API's port, if the node serves it (`--etcd-listen`).
+	pub etcd_port: Option<u16>,
 }
 
 impl NodeConfig {
@@ -117,7 +119,13 @@ impl NodeConfig {
 			base_path: dir.join(name),
 			rpc_port: free_port(),
 			p2p_port: free_port(),
+			etcd_port: None,
 		}
+	}
+
+	/// The same node, serving the etcd API on a fresh port.
+	pub fn with_etcd(self) -> Self {
+		Self { etcd_port: Some(free_port()), ..self }
 	}
 }
 
@@ -144,6 +152,7 @@ impl Node {
 			.args(["--rpc-port", &config.rpc_port.to_string()])
 			.args(["--no-prometheus", "--no-telemetry", "--no-mdns"])
 			.args(["--listen-addr", &format!("/ip4/127.0.0.1/tcp/{}", config.p2p_port)])
+			.args(config.etcd_port.iter().flat_map(|port| ["--etcd-listen".to_string(), format!("127.0.0.1:{port}")]))
 			.stdout(Stdio::null())
 			.stderr(log)
 			.spawn()
@@ -157,6 +166,16 @@ impl Node {
 			}
 			node.rpc.call("system_health", Value::Array(vec![])).ok().map(|_| Ok(()))
 		})??;
+		Ok(node)
+	}
+
+	/// Starts a node and waits until it has finalized a block.
+	pub fn start_finalized(config: NodeConfig) -> Result<Self> {
+		let node = Node::start(config)?;
+		let name = node.config.name.clone();
+		wait_for(&format!("{name} to finalize a block"), Duration::from_secs(60), || {
+			node.finalized_number().ok().filter(|n| *n >= 1)
+		})?;
 		Ok(node)
 	}
 
@@ -204,6 +223,11 @@ impl Node {
 		format!("/ip4/127.0.0.1/tcp/{}/p2p/{peer_id}", self.config.p2p_port)
 	}
 
+	/// Its etcd API endpoint (`127.0.0.1:PORT`), if it serves one.
+	pub fn etcd_endpoint(&self) -> Option<String> {
+		self.config.etcd_port.map(|port| format!("127.0.0.1:{port}"))
+	}
+
 	/// Best block number.
 	pub fn best_number(&self) -> Result<u32> {
 		self.rpc.header_number(Value::Null)
@@ -226,7 +250,7 @@ impl Drop for Node {
 }
 
 /// A local testnet of the four validators of the `local` chain (Alice, Bob, Charlie, Dave),
-/// connected through Alice as the boot node. Its data lives in a temporary directory.
+/// each booting from the ones started before it. Its data lives in a temporary directory.
 pub struct Testnet {
 	/// The validators, in the order Alice, Bob, Charlie, Dave.
 	pub nodes: Vec<Node>,
@@ -249,26 +273,37 @@ pub const LOCAL_VALIDATORS: [(&str, &str); 4] = [
 impl Testnet {
 	/// Starts the four validators of `chain` (`local`, or a spec file of the same validators).
 	pub fn start(chain: &str) -> Result<Self> {
+		Self::start_with(chain, false)
+	}
+
+	/// The same, each validator also serving the etcd API on a fresh port.
+	pub fn start_with_etcd(chain: &str) -> Result<Self> {
+		Self::start_with(chain, true)
+	}
+
+	fn start_with(chain: &str, etcd: bool) -> Result<Self> {
 		let dir = tempfile::tempdir()?;
 		let mut nodes: Vec<Node> = Vec::new();
-		let mut boot: Option<String> = None;
+		// Each validator boots from every one started before it, so that they form a full mesh
+		// at once and none depends on Alice alone to reach the others.
+		let mut boots: Vec<String> = Vec::new();
 		for (name, key) in LOCAL_VALIDATORS {
 			let mut args: Vec<String> = ["--chain", chain, "--validator", &format!("--{name}")]
 				.iter()
 				.map(|s| s.to_string())
 				.collect();
 			args.extend(["--node-key".to_string(), key.to_string()]);
-			if let Some(boot) = &boot {
-				args.extend(["--bootnodes".to_string(), boot.clone()]);
+			if !boots.is_empty() {
+				args.push("--bootnodes".to_string());
+				args.extend(boots.iter().cloned());
 			}
 			let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-			let node = Node::start(NodeConfig::new(name, dir.path(), &argv))?;
-			if boot.is_none() {
-				boot = Some(node.multiaddr(&peer_id_of_node_key(key, dir.path())?));
-			}
+			let config = NodeConfig::new(name, dir.path(), &argv);
+			let node = Node::start(if etcd { config.with_etcd() } else { config })?;
+			boots.push(node.multiaddr(&peer_id_of_node_key(key, dir.path())?));
 			nodes.push(node);
 		}
-		let boot = boot.expect("Alice was started");
+		let boot = boots.first().cloned().context("Alice was started")?;
 		Ok(Testnet { nodes, dir, chain: chain.to_string(), boot })
 	}
 

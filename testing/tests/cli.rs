@@ -92,11 +92,7 @@ fn ctl_proc(name: &str, endpoint: &str, args: &[&str]) -> Result<Proc> {
 }
 
 fn dev_node(dir: &tempfile::TempDir) -> Result<Node> {
-	let node = Node::start(NodeConfig::new("dev", dir.path(), &["--dev"]))?;
-	wait_for("the dev chain to finalize a block", Duration::from_secs(60), || {
-		node.finalized_number().ok().filter(|n| *n >= 1)
-	})?;
-	Ok(node)
+	Node::start_finalized(NodeConfig::new("dev", dir.path(), &["--dev"]))
 }
 
 /// The ids of a service's instances, as `service list` shows them.

@@ -10,7 +10,7 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
-use regchain_testing::{free_port, wait_for, Node, NodeConfig, Proc};
+use regchain_testing::{wait_for, Node, NodeConfig, Proc, Testnet};
 use serde_json::{json, Value};
 
 /// `etcdctl` (`$ETCDCTL`, else from `PATH`) against `endpoints`, with etcd's v3 API and a
@@ -73,16 +73,10 @@ fn txn_answer(text: &str) -> Vec<&str> {
 
 /// A dev node serving the etcd API on a free port; returns it with its etcd endpoint.
 fn dev_node_with_etcd(dir: &tempfile::TempDir) -> Result<(Node, String)> {
-	let port = free_port();
-	let listen = format!("127.0.0.1:{port}");
-	let node = Node::start(NodeConfig::new("dev", dir.path(), &["--dev", "--etcd-listen", &listen]))?;
-	wait_for("the dev chain to finalize a block", Duration::from_secs(60), || {
-		node.finalized_number().ok().filter(|n| *n >= 1)
-	})?;
-	wait_for("the etcd API to answer", Duration::from_secs(60), || {
-		etcdctl(&listen, &["get", "/probe"]).ok()
-	})?;
-	Ok((node, listen))
+	let node = Node::start_finalized(NodeConfig::new("dev", dir.path(), &["--dev"]).with_etcd())?;
+	let endpoint = node.etcd_endpoint().context("an etcd endpoint")?;
+	wait_for("the etcd API to answer", Duration::from_secs(60), || etcdctl(&endpoint, &["get", "/probe"]).ok())?;
+	Ok((node, endpoint))
 }
 
 #[test]
@@ -210,5 +204,64 @@ fn etcdctl_watches_leases_locks_and_elections() -> Result<()> {
 	assert!(status[0]["Status"]["raftIndex"].as_u64().unwrap_or(0) >= 1, "{status}");
 	let members = etcdctl(&ep, &["member", "list"])?;
 	assert!(members.contains(&format!("http://{ep}")), "{members}");
+	Ok(())
+}
+
+#[test]
+fn etcdctl_fails_over_between_validators_and_its_lease_survives() -> Result<()> {
+	let mut net = Testnet::start_with_etcd("local")?;
+	for node in &net.nodes {
+		wait_for("the testnet to finalize", Duration::from_secs(120), || {
+			node.finalized_number().ok().filter(|n| *n >= 2)
+		})?;
+	}
+	let endpoints: Vec<String> = net.nodes.iter().filter_map(Node::etcd_endpoint).collect();
+	for ep in &endpoints {
+		wait_for("every etcd API to answer", Duration::from_secs(60), || etcdctl(ep, &["get", "/probe"]).ok())?;
+	}
+	// Dave's endpoint first: etcdctl uses it until Dave goes away.
+	let all = [&endpoints[3], &endpoints[0], &endpoints[1], &endpoints[2]].map(String::as_str).join(",");
+	// Every validator must reach the others directly: else finality stops when the one that
+	// relays between them goes, and rightly so.
+	for node in &net.nodes {
+		wait_for("a full mesh of validators", Duration::from_secs(90), || {
+			let health = node.rpc.call("system_health", json!([])).ok()?;
+			(health["peers"].as_u64()? >= 3).then_some(())
+		})?;
+	}
+
+	// A write through Alice is read through Bob once his node has finalized it.
+	etcdctl(&endpoints[0], &["put", "/fo/k", "from-alice"])?;
+	wait_for("Bob to read Alice's write", Duration::from_secs(30), || {
+		etcdctl(&endpoints[1], &["get", "/fo/k", "--print-value-only"]).ok().filter(|v| v == "from-alice\n")
+	})?;
+	let members = etcdctl(&endpoints[2], &["member", "list"])?;
+	assert_eq!(members.lines().count(), 4, "the four validators are the members: {members}");
+
+	// A short lease kept alive by etcdctl across all endpoints, with a key attached.
+	let granted = etcdctl(&all, &["lease", "grant", "10"])?;
+	let id = granted.split_whitespace().nth(1).context("lease id")?.to_string();
+	etcdctl(&all, &["put", "/fo/leased", "v", &format!("--lease={id}")])?;
+	let mut keeper = Proc::start("keep-alive", etcdctl_command(&all, &["lease", "keep-alive", &id]))?;
+	keeper.wait_lines("a keep-alive", Duration::from_secs(30), |l| {
+		l.iter().any(|x| x.contains("keepalived")).then_some(())
+	})?;
+
+	// The validator etcdctl uses first goes away; the others carry on.
+	net.nodes[3].kill();
+	let before = keeper.lines().len();
+	if let Err(e) = etcdctl(&all, &["put", "/fo/after", "still-writable"]) {
+		for node in &net.nodes[..3] {
+			eprintln!("{}: best {:?} finalized {:?}\n{}", node.config.name, node.best_number().ok(), node.finalized_number().ok(), node.log_tail());
+		}
+		return Err(e);
+	}
+	assert_eq!(etcdctl(&all, &["get", "/fo/after", "--print-value-only"])?, "still-writable\n");
+	// Well past the lease's TTL, it is still kept alive and its key still there.
+	keeper.wait_lines("keep-alives after the failover", Duration::from_secs(60), |l| {
+		(l.iter().skip(before).filter(|x| x.contains("keepalived")).count() >= 3).then_some(())
+	})?;
+	std::thread::sleep(Duration::from_secs(3));
+	assert_eq!(etcdctl(&all, &["get", "/fo/leased", "--print-value-only"])?, "v\n", "the lease survived the failover");
 	Ok(())
 }

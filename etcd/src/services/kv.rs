@@ -72,6 +72,8 @@ impl Api {
 		let Read { revision, kvs, more, count } =
 			self.read(&r.key, &r.range_end, at, limit, keys_only, r.count_only).await?;
 		let (kvs, more) = finish_range(r, kvs, more);
+		// As in etcd, the header carries the current revision, also for a read in the past.
+		let revision = if r.revision > 0 { self.current_revision().await? } else { revision };
 		Ok(PbRangeResponse { header: self.header(revision), kvs, more, count: int(count) })
 	}
 
