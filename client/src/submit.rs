@@ -431,12 +431,6 @@ impl Client {
 		T::decode(&mut &bytes[..]).map(Some).map_err(|e| Error::decode(what(), e))
 	}
 
-	/// The finalized head's hash.
-	pub async fn finalized_hash(&self) -> Result<H256, Error> {
-		let hash: String = self.rpc().request("chain_getFinalizedHead", vec![]).await?;
-		parse_hash(&hash)
-	}
-
 	/// The best block's number.
 	pub async fn best_number(&self) -> Result<u32, Error> {
 		let header: Value = self.rpc().request("chain_getHeader", vec![]).await?;

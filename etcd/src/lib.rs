@@ -45,7 +45,7 @@ mod convert;
 mod errors;
 pub mod services;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 
 use regchain_client::Client;
 use tokio::net::TcpListener;
@@ -118,14 +118,9 @@ fn first_eight(bytes: &[u8]) -> [u8; 8] {
 	out
 }
 
-/// Binds the API's listening socket. Separate from [`serve`] so that a caller can tell a port
-/// that is taken from a server that fails later.
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-	TcpListener::bind(addr).await
-}
-
 /// Serves etcd's KV, Watch, Lease, Cluster and Maintenance services on `listener` until
-/// `shutdown` completes.
+/// `shutdown` completes. The caller binds the listener, so that it can tell a port that is
+/// taken from a server that fails later.
 pub async fn serve(
 	api: Arc<Api>,
 	listener: TcpListener,
