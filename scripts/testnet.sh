@@ -113,12 +113,16 @@ PY
 	"$REGCHAIN_NODE" export-chain-spec --chain "$DIR/plain.json" --raw --output "$DIR/chain-spec.json" >/dev/null
 	echo "testnet: chain spec $DIR/chain-spec.json ($n validators)"
 
-	local boot=""
+	# Each validator keeps every other one as a reserved peer, dialled again whenever the
+	# connection drops: a validator back from a crash rejoins the full mesh GRANDPA needs at
+	# once (docs/guide.md, "Validator connectivity").
 	for i in $(seq "$n"); do
-		local name base peer
+		local name base reserved=()
 		name=$(seed_name "$i")
 		base="$DIR/validator$i"
-		peer=${peers[$((i - 1))]}
+		for j in $(seq "$n"); do
+			[ "$j" = "$i" ] || reserved+=(--reserved-nodes "/ip4/127.0.0.1/tcp/$((30332 + j))/p2p/${peers[$((j - 1))]}")
+		done
 		"$REGCHAIN_NODE" key insert --base-path "$base" --chain "$DIR/chain-spec.json" \
 			--scheme sr25519 --suri "//$name" --key-type aura
 		"$REGCHAIN_NODE" key insert --base-path "$base" --chain "$DIR/chain-spec.json" \
@@ -129,10 +133,9 @@ PY
 			--listen-addr "/ip4/127.0.0.1/tcp/$p2p" \
 			--rpc-port $((9943 + i)) --rpc-cors all \
 			--prometheus-port $((9614 + i)) \
-			--no-mdns --no-telemetry ${boot:+--bootnodes "$boot"} \
+			--no-mdns --no-telemetry "${reserved[@]}" \
 			>"$DIR/validator$i.log" 2>&1 &
 		echo $! >>"$DIR/pids"
-		[ -n "$boot" ] || boot="/ip4/127.0.0.1/tcp/$p2p/p2p/$peer"
 	done
 
 	for i in $(seq "$n"); do

@@ -127,6 +127,11 @@ impl NodeConfig {
 	pub fn with_etcd(self) -> Self {
 		Self { etcd_port: Some(free_port()), ..self }
 	}
+
+	/// The `/p2p/...` multiaddress other nodes use to reach this one, whose peer id is `peer_id`.
+	pub fn multiaddr(&self, peer_id: &str) -> String {
+		format!("/ip4/127.0.0.1/tcp/{}/p2p/{peer_id}", self.p2p_port)
+	}
 }
 
 /// A running `regchain-node` process, killed on drop.
@@ -220,7 +225,7 @@ impl Node {
 
 	/// The `/p2p/...` multiaddress other nodes use to reach this one.
 	pub fn multiaddr(&self, peer_id: &str) -> String {
-		format!("/ip4/127.0.0.1/tcp/{}/p2p/{peer_id}", self.config.p2p_port)
+		self.config.multiaddr(peer_id)
 	}
 
 	/// Its etcd API endpoint (`127.0.0.1:PORT`), if it serves one.
@@ -283,27 +288,27 @@ impl Testnet {
 
 	fn start_with(chain: &str, etcd: bool) -> Result<Self> {
 		let dir = tempfile::tempdir()?;
-		let mut nodes: Vec<Node> = Vec::new();
-		// Each validator boots from every one started before it, so that they form a full mesh
-		// at once and none depends on Alice alone to reach the others.
-		let mut boots: Vec<String> = Vec::new();
+		let mut configs = Vec::new();
+		let mut addresses = Vec::new();
 		for (name, key) in LOCAL_VALIDATORS {
-			let mut args: Vec<String> = ["--chain", chain, "--validator", &format!("--{name}")]
-				.iter()
-				.map(|s| s.to_string())
-				.collect();
-			args.extend(["--node-key".to_string(), key.to_string()]);
-			if !boots.is_empty() {
-				args.push("--bootnodes".to_string());
-				args.extend(boots.iter().cloned());
-			}
-			let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-			let config = NodeConfig::new(name, dir.path(), &argv);
-			let node = Node::start(if etcd { config.with_etcd() } else { config })?;
-			boots.push(node.multiaddr(&peer_id_of_node_key(key, dir.path())?));
-			nodes.push(node);
+			let args = ["--chain", chain, "--validator", &format!("--{name}"), "--node-key", key];
+			let config = NodeConfig::new(name, dir.path(), &args);
+			addresses.push(config.multiaddr(&peer_id_of_node_key(key, dir.path())?));
+			configs.push(if etcd { config.with_etcd() } else { config });
 		}
-		let boot = boots.first().cloned().context("Alice was started")?;
+		// Each validator keeps the others as reserved peers, as the validators of a permissioned
+		// network should (see docs/guide.md): it dials them again whenever a connection
+		// drops, so that a validator back from a crash is at once in the full mesh GRANDPA needs.
+		let mut nodes = Vec::new();
+		for (i, mut config) in configs.into_iter().enumerate() {
+			for (j, address) in addresses.iter().enumerate() {
+				if i != j {
+					config.args.extend(["--reserved-nodes".to_string(), address.clone()]);
+				}
+			}
+			nodes.push(Node::start(config)?);
+		}
+		let boot = addresses[0].clone();
 		Ok(Testnet { nodes, dir, chain: chain.to_string(), boot })
 	}
 
