@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// What went wrong talking to a regchain node.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum Error {
 	/// The node could not be reached at all.
 	#[error("cannot reach the node at {url}: {reason}")]

@@ -38,6 +38,7 @@
 
 #![warn(missing_docs)]
 
+pub mod batch;
 mod client;
 pub mod error;
 pub mod extrinsic;
@@ -50,6 +51,7 @@ pub mod submit;
 pub mod txn;
 pub mod types;
 
+pub use batch::Batcher;
 pub use client::{term_is, Client, ConnectOptions, TxnOutcome};
 pub use error::Error;
 pub use reads::{prefix_range_end, ChangeStream, WatchTarget};

@@ -173,9 +173,23 @@ impl Client {
 	/// Signs `call` with this client's signer, submits it and waits as `wait` says. Returns
 	/// where it was included and the events it emitted; a failed call is [`Error::Dispatch`].
 	pub async fn submit(&self, call: RuntimeCall, wait: Wait) -> Result<Receipt, Error> {
+		self.submit_signalling(call, wait, None).await
+	}
+
+	/// [`Client::submit`], telling `in_pool` as soon as the pool has accepted the transaction
+	/// (dropping it unsent if that never happens), so that a [`crate::Batcher`] can form its
+	/// next batch while this one waits for its block.
+	pub(crate) async fn submit_signalling(
+		&self,
+		call: RuntimeCall,
+		wait: Wait,
+		in_pool: Option<tokio::sync::oneshot::Sender<()>>,
+	) -> Result<Receipt, Error> {
 		let receipt = if self.rpc().is_ws() {
-			self.submit_ws(call, wait).await?
+			self.submit_ws(call, wait, in_pool).await?
 		} else {
+			// Over HTTP the submission and the wait are one request: nothing to overlap.
+			drop(in_pool);
 			self.submit_http(call, wait).await?
 		};
 		check_success(&receipt)?;
@@ -191,7 +205,12 @@ impl Client {
 		Ok(to_hex(&signed(call.clone(), signer.pair(), nonce, self.genesis())))
 	}
 
-	async fn submit_ws(&self, call: RuntimeCall, wait: Wait) -> Result<Receipt, Error> {
+	async fn submit_ws(
+		&self,
+		call: RuntimeCall,
+		wait: Wait,
+		mut in_pool: Option<tokio::sync::oneshot::Sender<()>>,
+	) -> Result<Receipt, Error> {
 		let deadline = Instant::now() + self.options().tx_timeout;
 		let mut resigns = 0u32;
 		let mut resubmits = 0u32;
@@ -238,6 +257,9 @@ impl Client {
 					return Err(refusal);
 				},
 			};
+			if let Some(in_pool) = in_pool.take() {
+				let _ = in_pool.send(());
+			}
 			match self.follow(&bytes, subscription, wait, deadline).await? {
 				Outcome::Included(receipt) => return Ok(receipt),
 				Outcome::Resign(why) if resigns < 5 => {

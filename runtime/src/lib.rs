@@ -71,7 +71,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	spec_name: Cow::Borrowed("regchain"),
 	impl_name: Cow::Borrowed("regchain"),
 	authoring_version: 1,
-	spec_version: 100,
+	spec_version: 101,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	transaction_version: 1,
@@ -215,4 +215,8 @@ mod runtime {
 	/// Declared after Aura, whose `on_initialize` stores the slot the registry's clock reads.
 	#[runtime::pallet_index(11)]
 	pub type ServiceRegistry = pallet_service_registry;
+
+	/// Batches of calls under one signature (the etcd API's group commit).
+	#[runtime::pallet_index(12)]
+	pub type Utility = pallet_utility;
 }

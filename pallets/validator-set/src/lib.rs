@@ -5,10 +5,14 @@
 //! - [`Call::add_validator`] and [`Call::remove_validator`] change the set; only
 //!   [`Config::GovernanceOrigin`] may call them (on regchain, a majority of the orchestrators'
 //!   collective).
-//! - The pallet is `pallet-session`'s [`SessionManager`]: at every session boundary it hands the
-//!   current set to pallet-session, which queues it with the validators' session keys. A change
-//!   therefore takes effect after pallet-session's queued-keys delay, about two session
-//!   boundaries, and Aura's and GRANDPA's authority sets follow through their session handlers.
+//! - The pallet is `pallet-session`'s [`SessionManager`]: at a session boundary where the set
+//!   differs from the session's validators it hands the set to pallet-session, which queues it
+//!   with the validators' session keys. A change therefore takes effect after pallet-session's
+//!   queued-keys delay, about two session boundaries, and Aura's and GRANDPA's authority sets
+//!   follow through their session handlers. At a boundary where nothing changed it hands
+//!   nothing: pallet-session then keeps the set, and GRANDPA its authority set id (every new
+//!   set is one more justification that a syncing node must fetch, and restarts GRANDPA's
+//!   rounds).
 //! - A new validator must register its session keys (`Session::set_keys`, from its own account)
 //!   before it can be queued: pallet-session leaves out validators without keys.
 //! - The set never drops below [`MinValidators`], set at genesis and by governance
@@ -51,6 +55,10 @@ pub mod pallet {
 		/// The most validators the set may hold (at most the consensus pallets' own maximum).
 		#[pallet::constant]
 		type MaxValidators: Get<u32>;
+
+		/// The validators of the session now running, as pallet-session holds them
+		/// (`pallet_session::Validators`).
+		type SessionValidators: Get<Vec<Self::AccountId>>;
 	}
 
 	/// The validators, in the order they were added. pallet-session reads them at every session
@@ -172,12 +180,20 @@ pub mod pallet {
 }
 
 impl<T: Config> SessionManager<T::AccountId> for Pallet<T> {
-	/// Hands the whole set to pallet-session at every boundary. pallet-session queues those that
-	/// have session keys, so a validator that sets its keys late joins at the next boundary.
+	/// Hands the whole set to pallet-session when it differs from the session's validators.
+	/// pallet-session queues those that have session keys, so a validator that sets its keys late
+	/// still differs at the next boundary, and joins then.
 	fn new_session(new_index: u32) -> Option<Vec<T::AccountId>> {
 		let validators = Validators::<T>::get().into_inner();
 		if validators.is_empty() {
 			// Never configured: leave pallet-session's current set in place.
+			return None;
+		}
+		let (mut ours, mut running) = (validators.clone(), T::SessionValidators::get());
+		ours.sort();
+		running.sort();
+		if ours == running {
+			// Unchanged: pallet-session keeps the set (and still notices new session keys).
 			return None;
 		}
 		log::debug!(target: LOG_TARGET, "session {new_index}: {} validators", validators.len());

@@ -18,9 +18,15 @@ impl frame_system::Config for Test {
 	type Block = Block;
 }
 
+frame_support::parameter_types! {
+	/// The validators of the running session, as pallet-session would hold them.
+	pub static SessionValidators: Vec<u64> = vec![];
+}
+
 impl pallet_validator_set::Config for Test {
 	type GovernanceOrigin = frame_system::EnsureRoot<u64>;
 	type MaxValidators = ConstU32<4>;
+	type SessionValidators = SessionValidators;
 }
 
 /// Externalities with validators 1, 2 and 3.

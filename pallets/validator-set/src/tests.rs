@@ -80,14 +80,25 @@ fn removing_below_the_minimum_fails() {
 }
 
 #[test]
-fn every_new_session_gets_the_current_set() {
+fn a_session_gets_the_set_only_when_it_differs_from_the_running_one() {
 	new_test_ext().execute_with(|| {
+		// Genesis: pallet-session holds nothing yet.
+		SessionValidators::set(vec![]);
 		assert_eq!(ValidatorSet::new_session(1), Some(vec![1, 2, 3]));
+		// The same validators, in any order: nothing to hand over, GRANDPA keeps its set.
+		SessionValidators::set(vec![3, 1, 2]);
+		assert_eq!(ValidatorSet::new_session(2), None);
+
 		assert_ok!(ValidatorSet::add_validator(RuntimeOrigin::root(), 4));
-		assert_eq!(ValidatorSet::new_session(2), Some(vec![1, 2, 3, 4]));
-		// Handed over again even without a change, so that a validator whose keys arrived
-		// after its addition is queued at the next boundary.
 		assert_eq!(ValidatorSet::new_session(3), Some(vec![1, 2, 3, 4]));
+		// 4 had no session keys, so pallet-session left it out: handed over again, so that it
+		// is queued at the boundary after it sets its keys.
+		assert_eq!(ValidatorSet::new_session(4), Some(vec![1, 2, 3, 4]));
+		SessionValidators::set(vec![1, 2, 3, 4]);
+		assert_eq!(ValidatorSet::new_session(5), None);
+
+		assert_ok!(ValidatorSet::remove_validator(RuntimeOrigin::root(), 2));
+		assert_eq!(ValidatorSet::new_session(6), Some(vec![1, 3, 4]));
 	});
 }
 

@@ -15,7 +15,7 @@ use sp_runtime::{traits::OpaqueKeys, Perbill};
 use super::{
 	permissions::OrchestratorsChanged, AccountId, Orchestrators, Aura, Balance, Balances, Block, BlockNumber,
 	Hash, Nonce, PalletInfo, Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason,
-	RuntimeHoldReason, RuntimeOrigin, RuntimeTask, SessionKeys, System, ValidatorSet,
+	OriginCaller, RuntimeHoldReason, RuntimeOrigin, RuntimeTask, SessionKeys, System, ValidatorSet,
 	MILLISECS_PER_BLOCK, MINUTES, SESSION_PERIOD, SLOT_DURATION, VERSION,
 };
 
@@ -120,6 +120,17 @@ impl pallet_sudo::Config for Runtime {
 	type WeightInfo = pallet_sudo::weights::SubstrateWeight<Runtime>;
 }
 
+/// Batches: the etcd API submits the writes of concurrent clients as one `force_batch`, each
+/// write in its own storage transaction with its own events (see `regchain_client::batch`).
+/// Every call in a batch is dispatched with the batch's origin, so the registry's membership
+/// and quota checks apply to each one as if it had been submitted alone.
+impl pallet_utility::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type RuntimeCall = RuntimeCall;
+	type PalletsOrigin = OriginCaller;
+	type WeightInfo = pallet_utility::weights::SubstrateWeight<Runtime>;
+}
+
 /// The most validators (and Aura and GRANDPA authorities) the chain supports.
 pub type MaxValidators = ConstU32<32>;
 
@@ -171,9 +182,18 @@ impl pallet_collective::Config<CouncilCollective> for Runtime {
 	type Consideration = ();
 }
 
+/// The validators of the running session, for the validator set to tell whether it changed.
+pub struct SessionValidators;
+impl frame_support::traits::Get<alloc::vec::Vec<AccountId>> for SessionValidators {
+	fn get() -> alloc::vec::Vec<AccountId> {
+		pallet_session::Validators::<Runtime>::get()
+	}
+}
+
 impl pallet_validator_set::Config for Runtime {
 	type GovernanceOrigin = Governance;
 	type MaxValidators = MaxValidators;
+	type SessionValidators = SessionValidators;
 }
 
 parameter_types! {
