@@ -5,7 +5,8 @@
 #   - the wasm32v1-none Rust target: the runtime is compiled to it;
 #   - Node.js and npm: a test drives the chain with polkadot.js (@polkadot/api);
 #   - etcdctl and etcd 3.4 (etcd-client, etcd-server): the etcd API is tested with the real
-#     etcdctl, and side by side with a real etcd.
+#     etcdctl, and side by side with a real etcd;
+#   - openssl: the etcd API's TLS test makes its certificates with it.
 set -euo pipefail
 
 missing=()
@@ -16,6 +17,7 @@ command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 
 if ((${#missing[@]})); then
 	sudo=""

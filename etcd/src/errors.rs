@@ -36,6 +36,11 @@ pub fn unsupported(what: &str) -> Status {
 	Status::unimplemented(format!("regchain: {what}"))
 }
 
+/// A write's block lacks the event that tells its outcome: the node and this API disagree.
+pub fn missing_event(event: &str) -> Status {
+	Status::internal(format!("regchain: the write's block holds no {event} event for it"))
+}
+
 /// Whether a node error says that a revision is older than the node keeps.
 pub fn is_compacted(err: &Error) -> bool {
 	matches!(err, Error::Rpc { code: 4001, message, .. } if message.contains("older"))

@@ -16,6 +16,10 @@
 //!   in `regchain-node`, that client talks to the node's own RPC endpoint on loopback.
 //! - Writes are signed by one orchestrator account, the API's *signer*: etcd users are not
 //!   mapped to accounts, so every write made through this API is attributed to that account.
+//!   Concurrent writes share transactions (`regchain_client::Batcher`), each keeping its own
+//!   revision and answer.
+//! - The same port serves etcd's HTTP/JSON gateway ([`gateway`]), and TLS with client
+//!   certificates when given ([`Tls`]).
 //!
 //! ## Consistency
 //!
@@ -43,12 +47,14 @@
 
 mod convert;
 mod errors;
+pub mod gateway;
 pub mod services;
 
 use std::sync::Arc;
 
-use regchain_client::Client;
+use regchain_client::{Batcher, Client, Receipt, Wait};
 use tokio::net::TcpListener;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tokio_stream::wrappers::TcpListenerStream;
 
 pub use errors::status_of;
@@ -76,14 +82,18 @@ pub struct EtcdConfig {
 
 /// The shared state of the services: the node client and this member's identity.
 pub struct Api {
-	client: Client,
+	client: Arc<Client>,
+	/// Every write goes through it: concurrent clients' writes share a transaction, each with
+	/// its own revision and its own answer.
+	batcher: Batcher,
 	config: EtcdConfig,
 	cluster_id: u64,
 	member_id: u64,
 }
 
 impl Api {
-	/// The API answering through `client`, whose signer signs every write.
+	/// The API answering through `client`, whose signer signs every write. Call it inside a
+	/// Tokio runtime: it starts the task that batches writes.
 	pub fn new(client: Client, config: EtcdConfig) -> Arc<Self> {
 		let genesis = client.genesis();
 		let cluster_id = u64::from_be_bytes(first_eight(genesis.as_bytes()));
@@ -91,12 +101,23 @@ impl Api {
 			.signer()
 			.map(|s| u64::from_be_bytes(first_eight(s.account().as_ref())))
 			.unwrap_or_default();
-		Arc::new(Api { client, config, cluster_id, member_id })
+		let client = Arc::new(client);
+		let batcher = Batcher::new(client.clone(), Wait::Finalized);
+		Arc::new(Api { client, batcher, config, cluster_id, member_id })
 	}
 
 	/// The node client.
 	pub fn client(&self) -> &Client {
 		&self.client
+	}
+
+	/// Submits a registry call in the next batch; its receipt once finalized.
+	pub(crate) async fn write(
+		&self,
+		call: pallet_service_registry::Call<regchain_client::runtime::Runtime>,
+	) -> Result<Receipt, tonic::Status> {
+		let call = regchain_client::runtime::RuntimeCall::ServiceRegistry(call);
+		self.batcher.submit(call).await.map_err(status_of)
 	}
 
 	/// The id of this cluster: the first eight bytes of the genesis hash.
@@ -118,17 +139,50 @@ fn first_eight(bytes: &[u8]) -> [u8; 8] {
 	out
 }
 
-/// Serves etcd's KV, Watch, Lease, Cluster and Maintenance services on `listener` until
-/// `shutdown` completes. The caller binds the listener, so that it can tell a port that is
-/// taken from a server that fails later.
+/// TLS for the API, from PEM as etcd takes it (`--cert-file`, `--key-file`,
+/// `--trusted-ca-file` with `--client-cert-auth`).
+#[derive(Clone, Debug)]
+pub struct Tls {
+	config: ServerTlsConfig,
+	/// Whether clients must present a certificate signed by the trusted CA.
+	pub client_cert_auth: bool,
+}
+
+impl Tls {
+	/// The server's certificate chain and private key, and, to require client certificates, the
+	/// CA that must have signed them. Fails if the PEM does not parse or the key does not match.
+	pub fn from_pem(cert: &[u8], key: &[u8], client_ca: Option<&[u8]>) -> Result<Self, String> {
+		let mut config = ServerTlsConfig::new().identity(Identity::from_pem(cert, key));
+		if let Some(ca) = client_ca {
+			config = config.client_ca_root(Certificate::from_pem(ca));
+		}
+		// Building the acceptor parses everything: fail now rather than on the first client.
+		tonic::transport::Server::builder().tls_config(config.clone()).map_err(|e| {
+			let mut message = e.to_string();
+			let mut source = std::error::Error::source(&e);
+			while let Some(s) = source {
+				message = format!("{message}: {s}");
+				source = s.source();
+			}
+			message
+		})?;
+		Ok(Tls { config, client_cert_auth: client_ca.is_some() })
+	}
+}
+
+/// Serves etcd's KV, Watch, Lease, Cluster and Maintenance services on `listener`, over TLS if
+/// `tls` is given, until `shutdown` completes. The caller binds the listener, so that it can
+/// tell a port that is taken from a server that fails later.
 pub async fn serve(
 	api: Arc<Api>,
 	listener: TcpListener,
+	tls: Option<Tls>,
 	shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
 	let local = listener.local_addr().ok();
-	log::info!(target: LOG_TARGET, "etcd v3 API listening on {local:?}");
-	services::router(api)
+	let scheme = if tls.is_some() { "TLS" } else { "plaintext" };
+	log::info!(target: LOG_TARGET, "etcd v3 API listening on {local:?} ({scheme})");
+	services::router(api, tls.map(|t| t.config))?
 		.serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
 		.await
 }

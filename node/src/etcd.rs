@@ -3,7 +3,7 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use regchain_client::{Client, ConnectOptions, Signer};
-use regchain_etcd::{Api, EtcdConfig};
+use regchain_etcd::{Api, EtcdConfig, Tls};
 use sc_service::{error::Error as ServiceError, SpawnTaskHandle};
 
 /// Where `--dev` serves the etcd API unless told otherwise: etcd's own client port.
@@ -14,15 +14,35 @@ pub const DEV_LISTEN: ([u8; 4], u16) = ([127, 0, 0, 1], 2379);
 pub struct EtcdParams {
 	/// Serve the etcd v3 API (gRPC) on this address.
 	///
-	/// `--dev` serves it on 127.0.0.1:2379 unless that port is taken. The API listens on
-	/// loopback addresses only: TLS is not available yet.
+	/// `--dev` serves it on 127.0.0.1:2379 unless that port is taken. A non-loopback address
+	/// needs TLS with client certificates (`--etcd-cert-file`, `--etcd-key-file`,
+	/// `--etcd-trusted-ca-file`, `--etcd-client-cert-auth`): every write made through the API
+	/// is signed by this node's account.
 	#[arg(long, value_name = "ADDR")]
 	pub etcd_listen: Option<SocketAddr>,
 
 	/// The client URL that MemberList gives for this validator (etcd's
-	/// `--advertise-client-urls`). Default: `http://` and the `--etcd-listen` address.
+	/// `--advertise-client-urls`). Default: `http://`, or `https://` with TLS, and the
+	/// `--etcd-listen` address.
 	#[arg(long, value_name = "URL")]
 	pub etcd_advertise_client_url: Option<String>,
+
+	/// The etcd API's TLS certificate chain, PEM (etcd's `--cert-file`). Serves TLS only.
+	#[arg(long, value_name = "PATH", requires = "etcd_key_file")]
+	pub etcd_cert_file: Option<PathBuf>,
+
+	/// The private key of `--etcd-cert-file`, PEM (etcd's `--key-file`).
+	#[arg(long, value_name = "PATH", requires = "etcd_cert_file")]
+	pub etcd_key_file: Option<PathBuf>,
+
+	/// The CA that signs client certificates, PEM (etcd's `--trusted-ca-file`).
+	#[arg(long, value_name = "PATH", requires = "etcd_cert_file")]
+	pub etcd_trusted_ca_file: Option<PathBuf>,
+
+	/// Refuse clients without a certificate signed by `--etcd-trusted-ca-file` (etcd's
+	/// `--client-cert-auth`).
+	#[arg(long, requires = "etcd_trusted_ca_file")]
+	pub etcd_client_cert_auth: bool,
 
 	/// A file holding the secret of the orchestrator account that signs every write made
 	/// through the etcd API: a secret URI, a mnemonic, a `0x` seed, or a node keystore file.
@@ -58,9 +78,12 @@ pub fn start(params: &EtcdParams, node: NodeContext, spawn: &SpawnTaskHandle) ->
 		None if node.dev => (SocketAddr::from(DEV_LISTEN), false),
 		None => return Ok(()),
 	};
-	if !addr.ip().is_loopback() {
+	let tls = tls(params)?;
+	if !addr.ip().is_loopback() && !tls.as_ref().is_some_and(|t| t.client_cert_auth) {
 		return Err(error(format!(
-			"--etcd-listen {addr}: the etcd API serves loopback addresses only until TLS is supported"
+			"--etcd-listen {addr}: beyond loopback the etcd API needs TLS with client \
+			 certificates (--etcd-cert-file, --etcd-key-file, --etcd-trusted-ca-file and \
+			 --etcd-client-cert-auth), since every write through it is signed by this node's account"
 		)));
 	}
 	let signer = match (&params.etcd_signer_file, &node.dev_key_seed) {
@@ -89,7 +112,8 @@ pub fn start(params: &EtcdParams, node: NodeContext, spawn: &SpawnTaskHandle) ->
 		},
 		Err(e) => return Err(error(format!("--etcd-listen {addr}: {e}"))),
 	};
-	let client_url = params.etcd_advertise_client_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+	let scheme = if tls.is_some() { "https" } else { "http" };
+	let client_url = params.etcd_advertise_client_url.clone().unwrap_or_else(|| format!("{scheme}://{addr}"));
 	let account = signer.ss58();
 	let rpc = format!("ws://127.0.0.1:{}", node.rpc_port);
 	let name = node.name;
@@ -101,11 +125,34 @@ pub fn start(params: &EtcdParams, node: NodeContext, spawn: &SpawnTaskHandle) ->
 		let Some(client) = connect(&rpc, signer).await else { return };
 		log::info!("etcd v3 API on {addr} ({client_url}), writes signed by {account}");
 		let api = Api::new(client, EtcdConfig { client_url, name });
-		if let Err(e) = regchain_etcd::serve(api, listener, futures::future::pending()).await {
+		if let Err(e) = regchain_etcd::serve(api, listener, tls, futures::future::pending()).await {
 			log::error!("etcd API stopped: {e}");
 		}
 	});
 	Ok(())
+}
+
+/// The TLS configuration the options ask for, read and checked now so that a bad file fails the
+/// node at start-up.
+fn tls(params: &EtcdParams) -> Result<Option<Tls>, ServiceError> {
+	let (Some(cert), Some(key)) = (&params.etcd_cert_file, &params.etcd_key_file) else {
+		return Ok(None);
+	};
+	let read = |option: &str, path: &PathBuf| {
+		std::fs::read(path).map_err(|e| error(format!("{option} {}: {e}", path.display())))
+	};
+	let (cert_pem, key_pem) = (read("--etcd-cert-file", cert)?, read("--etcd-key-file", key)?);
+	let client_ca = match (&params.etcd_trusted_ca_file, params.etcd_client_cert_auth) {
+		(Some(ca), true) => Some(read("--etcd-trusted-ca-file", ca)?),
+		(Some(_), false) => {
+			log::warn!("--etcd-trusted-ca-file is only used with --etcd-client-cert-auth");
+			None
+		},
+		(None, _) => None,
+	};
+	Tls::from_pem(&cert_pem, &key_pem, client_ca.as_deref())
+		.map(Some)
+		.map_err(|e| error(format!("etcd API TLS (--etcd-cert-file, --etcd-key-file): {e}")))
 }
 
 /// A client of the node's own RPC server, which starts alongside this task.

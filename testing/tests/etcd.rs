@@ -1,7 +1,8 @@
 //! The etcd v3 API, driven by the real `etcdctl` 3.4 (Debian's `etcd-client`) as separate
 //! processes against real `regchain-node` processes: KV, txn, watch, leases, `lock` and `elect`
 //! with competing processes, `endpoint status`, `member list`, etcd's error messages, and the
-//! same keys seen through `regchainctl` and the registry RPC.
+//! same keys seen through `regchainctl` and the registry RPC. Concurrent writes, through the
+//! `etcd-client` crate, share transactions and keep their own revisions and answers.
 
 use std::{
 	io::Write,
@@ -263,5 +264,280 @@ fn etcdctl_fails_over_between_validators_and_its_lease_survives() -> Result<()> 
 	})?;
 	std::thread::sleep(Duration::from_secs(3));
 	assert_eq!(etcdctl(&all, &["get", "/fo/leased", "--print-value-only"])?, "v\n", "the lease survived the failover");
+	Ok(())
+}
+
+/// How many of the extrinsics in blocks `from..=to` are `Utility::force_batch`, and how many
+/// calls they carry.
+fn batches_in_blocks(node: &Node, from: u32, to: u32) -> Result<(usize, usize)> {
+	use codec::Decode;
+	use regchain_runtime::{RuntimeCall, UncheckedExtrinsic};
+	let (mut batches, mut calls) = (0, 0);
+	for number in from..=to {
+		let hash = node.rpc.block_hash(number)?.context("a block hash")?;
+		let block = node.rpc.call("chain_getBlock", json!([hash]))?;
+		for xt in block["block"]["extrinsics"].as_array().context("extrinsics")? {
+			let bytes = regchain_client::hex::from_hex(xt.as_str().context("hex")?)?;
+			let xt = UncheckedExtrinsic::decode(&mut &bytes[..])?;
+			if let RuntimeCall::Utility(pallet_utility::Call::force_batch { calls: inner }) = &xt.function {
+				batches += 1;
+				calls += inner.len();
+			}
+		}
+	}
+	Ok((batches, calls))
+}
+
+/// Concurrent writes through the etcd API go to the chain together, as one `force_batch`, yet
+/// each keeps its own revision and its own answer: a write that fails (here, on a lease that
+/// does not exist) fails alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_etcd_writes_share_transactions_and_keep_their_own_answers() -> Result<()> {
+	let dir = tempfile::tempdir()?;
+	let (node, endpoint) = dev_node_with_etcd(&dir)?;
+	let client = etcd_client::Client::connect([endpoint.as_str()], None).await?;
+	let first_block = node.best_number()?;
+
+	let mut writes = tokio::task::JoinSet::new();
+	for i in 0..50u32 {
+		let mut client = client.clone();
+		writes.spawn(async move {
+			let bad_lease = i % 5 == 4;
+			let options = bad_lease.then(|| etcd_client::PutOptions::new().with_lease(987_654_321));
+			(i, bad_lease, client.put(format!("/batch/{i:02}"), format!("value {i}"), options).await)
+		});
+	}
+	let mut revisions = std::collections::BTreeMap::new();
+	while let Some(done) = writes.join_next().await {
+		let (i, bad_lease, result) = done?;
+		match (bad_lease, result) {
+			(false, Ok(answer)) => {
+				revisions.insert(i, answer.header().context("a header")?.revision());
+			},
+			(true, Err(e)) => assert!(
+				e.to_string().contains("requested lease not found"),
+				"write {i} failed with the wrong error: {e}"
+			),
+			(false, Err(e)) => bail!("write {i} failed: {e}"),
+			(true, Ok(_)) => bail!("write {i} on a missing lease succeeded"),
+		}
+	}
+	assert_eq!(revisions.len(), 40);
+	let distinct: std::collections::BTreeSet<_> = revisions.values().collect();
+	assert_eq!(distinct.len(), 40, "each write has its own revision: {revisions:?}");
+
+	// Every acknowledged write is there, at the revision its answer gave; the failed ones are not.
+	let mut client = client.clone();
+	let stored = client.get("/batch/", Some(etcd_client::GetOptions::new().with_prefix())).await?;
+	assert_eq!(stored.kvs().len(), 40);
+	for kv in stored.kvs() {
+		let i: u32 = kv.key_str()?.trim_start_matches("/batch/").parse()?;
+		assert_eq!(kv.value_str()?, format!("value {i}"));
+		assert_eq!(Some(&kv.mod_revision()), revisions.get(&i), "key {i}'s revision");
+	}
+
+	let (batches, calls) = batches_in_blocks(&node, first_block, node.finalized_number()?)?;
+	assert!(batches >= 1 && calls > batches, "{calls} writes in {batches} batches: nothing was batched");
+	Ok(())
+}
+
+/// Runs `openssl` with `args` in `dir`.
+fn openssl(dir: &std::path::Path, args: &[&str]) -> Result<()> {
+	let out = Command::new("openssl").current_dir(dir).args(args).output().context("running openssl")?;
+	if !out.status.success() {
+		bail!("openssl {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+	}
+	Ok(())
+}
+
+/// In `dir`: a CA (`ca.pem`), and a server certificate for 127.0.0.1 (`server.pem`,
+/// `server.key`) and a client certificate (`client.pem`, `client.key`) that it signed.
+fn make_certificates(dir: &std::path::Path) -> Result<()> {
+	let new_key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+	let mut ca = vec!["req", "-x509"];
+	ca.extend(new_key);
+	ca.extend(["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=regchain test CA"]);
+	ca.extend(["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"]);
+	openssl(dir, &ca)?;
+	for (name, extensions) in [
+		("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"),
+		("client", "extendedKeyUsage=clientAuth\n"),
+	] {
+		let (key, csr, pem, ext) =
+			(format!("{name}.key"), format!("{name}.csr"), format!("{name}.pem"), format!("{name}.ext"));
+		let subject = format!("/CN={name}");
+		std::fs::write(dir.join(&ext), extensions)?;
+		let mut request = vec!["req"];
+		request.extend(new_key);
+		request.extend(["-keyout", &key, "-out", &csr, "-subj", &subject]);
+		openssl(dir, &request)?;
+		openssl(dir, &[
+			"x509", "-req", "-in", &csr, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+			"-out", &pem, "-days", "2", "-extfile", &ext,
+		])?;
+	}
+	Ok(())
+}
+
+/// etcd's TLS options: etcdctl with `--cacert`, `--cert` and `--key` reads and writes; without
+/// a client certificate, or without TLS, it is refused. Beyond loopback, the node refuses to
+/// serve the API without client certificates.
+#[test]
+fn etcdctl_uses_tls_with_client_certificates() -> Result<()> {
+	let dir = tempfile::tempdir()?;
+	let certs = dir.path().join("certs");
+	std::fs::create_dir(&certs)?;
+	make_certificates(&certs)?;
+	let file = |name: &str| certs.join(name).display().to_string();
+	let port = regchain_testing::free_port();
+	let listen = format!("127.0.0.1:{port}");
+	let (cert, key, ca) = (file("server.pem"), file("server.key"), file("ca.pem"));
+	let args = [
+		"--dev", "--etcd-listen", &listen, "--etcd-cert-file", &cert, "--etcd-key-file", &key,
+		"--etcd-trusted-ca-file", &ca, "--etcd-client-cert-auth",
+	];
+	let node = Node::start_finalized(NodeConfig::new("dev", dir.path(), &args))?;
+
+	let endpoint = format!("https://{listen}");
+	let (client_cert, client_key) = (file("client.pem"), file("client.key"));
+	let with_tls = |more: &[&str]| {
+		let mut all = vec!["--cacert", &ca, "--cert", &client_cert, "--key", &client_key];
+		all.extend_from_slice(more);
+		etcdctl(&endpoint, &all)
+	};
+	wait_for("the etcd API to answer over TLS", Duration::from_secs(60), || with_tls(&["get", "/probe"]).ok())?;
+	assert_eq!(with_tls(&["put", "/tls/key", "secret"])?.trim(), "OK");
+	assert_eq!(lines(&with_tls(&["get", "/tls/key"])?), ["/tls/key", "secret"]);
+	assert!(with_tls(&["member", "list"])?.contains(&endpoint), "MemberList gives the https:// URL");
+
+	let quick = "--command-timeout=5s";
+	// Without a client certificate, and without TLS: refused.
+	etcdctl_error(&endpoint, &["--cacert", &ca, quick, "get", "/tls/key"])?;
+	etcdctl_error(&listen, &[quick, "get", "/tls/key"])?;
+	drop(node);
+
+	// Beyond loopback, TLS alone is not enough: anyone could write as this node's account.
+	let (rpc, p2p) = (regchain_testing::free_port().to_string(), regchain_testing::free_port());
+	let out = regchain_testing::run_node_command(&[
+		"--dev", "--base-path", &dir.path().join("wide").display().to_string(), "--rpc-port", &rpc,
+		"--listen-addr", &format!("/ip4/127.0.0.1/tcp/{p2p}"), "--no-prometheus", "--etcd-listen",
+		"0.0.0.0:0", "--etcd-cert-file", &cert, "--etcd-key-file", &key,
+	])?;
+	let stderr = String::from_utf8_lossy(&out.stderr);
+	assert!(!out.status.success(), "the node served the API beyond loopback without client certificates");
+	assert!(stderr.contains("needs TLS with client certificates"), "unexpected error: {stderr}");
+	Ok(())
+}
+
+/// `curl` POSTing `body` to etcd's HTTP gateway route `path`, with a content type that is not
+/// JSON (etcd 3.4 ignores it); the HTTP status and the parsed answer.
+fn gateway(endpoint: &str, path: &str, body: &str) -> Result<(u16, Value)> {
+	let out = Command::new("curl")
+		.args(["-sS", "-m", "60", "-w", "\n%{http_code}", "-H", "Content-Type: text/plain", "-d", body])
+		.arg(format!("http://{endpoint}{path}"))
+		.output()
+		.context("running curl")?;
+	let text = String::from_utf8(out.stdout)?;
+	let (answer, code) = text.rsplit_once('\n').context("curl's status line")?;
+	Ok((code.parse()?, serde_json::from_str(answer).with_context(|| format!("{path} answered {answer:?}"))?))
+}
+
+fn b64(text: &str) -> String {
+	use base64::Engine;
+	base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+/// etcd's HTTP/JSON gateway on the same port as gRPC, as Patroni and curl use it: both field
+/// spellings, base64 bytes, 64-bit integers as strings, errors with their gRPC code, and a
+/// watch streamed as `{"result": ...}` lines.
+#[test]
+fn the_http_gateway_answers_like_etcds() -> Result<()> {
+	let dir = tempfile::tempdir()?;
+	let (_node, endpoint) = dev_node_with_etcd(&dir)?;
+
+	let version = Command::new("curl").args(["-sS", &format!("http://{endpoint}/version")]).output()?;
+	let version: Value = serde_json::from_slice(&version.stdout)?;
+	assert_eq!(version["etcdserver"], "3.4.0");
+	let health = Command::new("curl").args(["-sS", &format!("http://{endpoint}/health")]).output()?;
+	assert_eq!(serde_json::from_slice::<Value>(&health.stdout)?["health"], "true");
+
+	// A watch from now on, streamed while the writes below happen.
+	let watch_body = json!({ "create_request": { "key": b64("/gw/"), "range_end": b64("/gw0") } }).to_string();
+	let mut watch = Proc::start("curl watch", {
+		let mut c = Command::new("curl");
+		c.args(["-sS", "-N", "-m", "120", "-d", &watch_body, &format!("http://{endpoint}/v3/watch")]);
+		c
+	})?;
+	watch.wait_lines("the watch to be created", Duration::from_secs(30), |lines| {
+		lines.iter().any(|l| l.contains("\"created\":true")).then_some(())
+	})?;
+
+	let (code, put) = gateway(&endpoint, "/v3/kv/put", &json!({ "key": b64("/gw/a"), "value": b64("1") }).to_string())?;
+	assert_eq!(code, 200, "{put}");
+	let revision = put["header"]["revision"].as_str().context("the revision is a string")?.to_string();
+	let (_, put_b) =
+		gateway(&endpoint, "/v3/kv/put", &json!({ "key": b64("/gw/b"), "value": b64("2"), "prevKv": true }).to_string())?;
+	assert!(put_b.get("prev_kv").is_none(), "a new key has no previous value: {put_b}");
+
+	// snake_case and camelCase alike; zero fields left out.
+	let (_, range) =
+		gateway(&endpoint, "/v3/kv/range", &json!({ "key": b64("/gw/"), "range_end": b64("/gw0"), "limit": "1" }).to_string())?;
+	assert_eq!(range["kvs"][0]["key"], b64("/gw/a"));
+	assert_eq!(range["kvs"][0]["value"], b64("1"));
+	assert_eq!(range["kvs"][0]["mod_revision"], json!(revision));
+	assert_eq!(range["count"], "2");
+	assert_eq!(range["more"], true);
+	let (_, counted) =
+		gateway(&endpoint, "/v3/kv/range", &json!({ "key": b64("/gw/"), "rangeEnd": b64("/gw0"), "countOnly": true }).to_string())?;
+	assert!(counted.get("kvs").is_none());
+	assert_eq!(counted["count"], "2");
+
+	// A txn as Patroni writes its leader key: create only if absent.
+	let create_if_absent = |value: &str| {
+		json!({
+			"compare": [{ "key": b64("/gw/leader"), "target": "CREATE", "result": "EQUAL", "create_revision": "0" }],
+			"success": [{ "request_put": { "key": b64("/gw/leader"), "value": b64(value) } }],
+			"failure": [{ "requestRange": { "key": b64("/gw/leader") } }]
+		})
+		.to_string()
+	};
+	let (_, first) = gateway(&endpoint, "/v3/kv/txn", &create_if_absent("node-1"))?;
+	assert_eq!(first["succeeded"], true, "{first}");
+	let (_, second) = gateway(&endpoint, "/v3/kv/txn", &create_if_absent("node-2"))?;
+	assert!(second.get("succeeded").is_none(), "the second create must fail: {second}");
+	assert_eq!(second["responses"][0]["response_range"]["kvs"][0]["value"], b64("node-1"));
+
+	// Leases: grant, keep alive, time to live, revoke; a missing one is etcd's error.
+	let (_, grant) = gateway(&endpoint, "/v3/lease/grant", r#"{"TTL": "30"}"#)?;
+	let id = grant["ID"].as_str().context("the lease ID is a string")?.to_string();
+	assert_eq!(grant["TTL"], "30");
+	let (_, kept) = gateway(&endpoint, "/v3/lease/keepalive", &json!({ "ID": id }).to_string())?;
+	assert_eq!(kept["result"]["TTL"], "30", "{kept}");
+	let (_, ttl) = gateway(&endpoint, "/v3/kv/lease/timetolive", &json!({ "ID": id }).to_string())?;
+	assert_eq!(ttl["grantedTTL"], "30");
+	let (code, _) = gateway(&endpoint, "/v3/kv/lease/revoke", &json!({ "ID": id }).to_string())?;
+	assert_eq!(code, 200);
+	let (code, missing) = gateway(&endpoint, "/v3/kv/put", &json!({ "key": b64("/gw/x"), "lease": id }).to_string())?;
+	assert_eq!((code, missing["code"].clone()), (404, json!(5)), "{missing}");
+	assert_eq!(missing["error"], "etcdserver: requested lease not found");
+	let (code, bad) = gateway(&endpoint, "/v3/kv/range", "{not json")?;
+	assert_eq!((code, bad["code"].clone()), (400, json!(3)), "{bad}");
+
+	let (_, members) = gateway(&endpoint, "/v3/cluster/member/list", "{}")?;
+	assert_eq!(members["members"][0]["clientURLs"][0], format!("http://{endpoint}"));
+	let (_, status) = gateway(&endpoint, "/v3/maintenance/status", "{}")?;
+	assert_eq!(status["version"], "3.4.0");
+
+	// The watch saw both puts, as base64 in `result` lines.
+	let events = watch.wait_lines("the watch to see both puts", Duration::from_secs(30), |lines| {
+		let events: Vec<Value> = lines
+			.iter()
+			.filter_map(|l| serde_json::from_str::<Value>(l).ok())
+			.flat_map(|v| v["result"]["events"].as_array().cloned().unwrap_or_default())
+			.collect();
+		(events.len() >= 2).then_some(events)
+	})?;
+	assert_eq!(events[0]["kv"]["key"], b64("/gw/a"));
+	assert_eq!(events[1]["kv"]["key"], b64("/gw/b"));
 	Ok(())
 }

@@ -9,14 +9,15 @@ use etcd_client::proto::{
 	PbTxnRequest, PbTxnResponse,
 };
 use pallet_service_registry::{CompareResult, KeyTarget, TxnOp};
-use regchain_client::{runtime::AccountId, Wait};
+use pallet_service_registry::Call;
+use regchain_client::runtime::AccountId;
 use tonic::{Request, Response, Status};
 
 use super::{Read, ReadAt};
 use crate::{
 	convert::{check_range, compare_of, in_range, int, lease_of, needs_whole_range, op_of, finish_range, sort_target},
-	errors::{compacted, empty_key, future_revision, too_many_ops, unsupported},
-	status_of, Api, MAX_TXN_OPS,
+	errors::{compacted, empty_key, future_revision, missing_event, too_many_ops, unsupported},
+	Api, MAX_TXN_OPS,
 };
 
 /// etcd's KV service.
@@ -92,12 +93,8 @@ impl Api {
 		let revision = if p.ignore_value || p.ignore_lease {
 			self.put_keeping(&p, lease).await?
 		} else {
-			let (revision, _) = self
-				.client
-				.put(&p.key, &p.value, lease, Wait::Finalized)
-				.await
-				.map_err(status_of)?;
-			revision
+			let receipt = self.write(Call::put { key: p.key.clone(), value: p.value.clone(), lease }).await?;
+			receipt.revision().ok_or_else(|| missing_event("KeyPut"))?
 		};
 		let prev_kv = if p.prev_kv { self.key_at(&p.key, revision - 1).await? } else { None };
 		Ok(PbPutResponse { header: self.header(revision), prev_kv })
@@ -119,13 +116,10 @@ impl Api {
 				target: KeyTarget::ModRevision(current.mod_revision as u64),
 			};
 			let put = TxnOp::Put { key: p.key.clone(), value, lease };
-			let (outcome, _) = self
-				.client
-				.txn(vec![unchanged], vec![put], vec![], Wait::Finalized)
-				.await
-				.map_err(status_of)?;
-			if outcome.succeeded {
-				return Ok(outcome.revision);
+			let txn = Call::txn { compares: vec![unchanged], success: vec![put], failure: vec![] };
+			let (succeeded, _, revision) = self.write(txn).await?.txn_applied().ok_or_else(|| missing_event("TxnApplied"))?;
+			if succeeded {
+				return Ok(revision);
 			}
 		}
 		Err(Status::aborted("regchain: the key kept changing; put with ignore_value/ignore_lease gave up"))
@@ -136,12 +130,8 @@ impl Api {
 		if d.key.is_empty() {
 			return Err(empty_key());
 		}
-		let (revision, receipt) = self
-			.client
-			.delete_range(&d.key, &d.range_end, Wait::Finalized)
-			.await
-			.map_err(status_of)?;
-		let Some(revision) = revision else {
+		let receipt = self.write(Call::delete_range { key: d.key.clone(), range_end: d.range_end.clone() }).await?;
+		let Some(revision) = receipt.revision() else {
 			// No key matched: the revision did not move.
 			let revision = self.revision_at(receipt.block_hash).await?;
 			return Ok(PbDeleteResponse { header: self.header(revision), deleted: 0, prev_kvs: vec![] });
@@ -166,10 +156,13 @@ impl Api {
 			let (succeeded, revision) = self.evaluate(&t.compare).await?;
 			(succeeded, revision, revision)
 		} else {
-			let (outcome, _) =
-				self.client.txn(compares, success, failure, Wait::Finalized).await.map_err(status_of)?;
-			let base = if outcome.wrote { outcome.revision - 1 } else { outcome.revision };
-			(outcome.succeeded, base, outcome.revision)
+			let (succeeded, wrote, revision) = self
+				.write(Call::txn { compares, success, failure })
+				.await?
+				.txn_applied()
+				.ok_or_else(|| missing_event("TxnApplied"))?;
+			let base = if wrote { revision - 1 } else { revision };
+			(succeeded, base, revision)
 		};
 		let branch = if succeeded { &t.success } else { &t.failure };
 		let responses = self.replay(branch, base, revision).await?;

@@ -11,14 +11,15 @@ use etcd_client::proto::{
 	PbLeaseService, PbLeaseStatus, PbLeaseTimeToLiveRequest, PbLeaseTimeToLiveResponse,
 };
 use futures::{Stream, StreamExt};
-use regchain_client::{hex::to_hex, AtBlock, Wait};
+use pallet_service_registry::Call;
+use regchain_client::{hex::to_hex, runtime::RuntimeCall, AtBlock};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
 	convert::{int, lease_of},
-	errors::{lease_not_found, unsupported},
+	errors::{lease_not_found, missing_event, unsupported},
 	status_of, Api, LOG_TARGET,
 };
 
@@ -39,8 +40,8 @@ impl PbLeaseService for Lease {
 		}
 		// etcd raises a TTL below its minimum; so does the chain.
 		let ttl = u32::try_from(r.ttl.max(0)).map_err(|_| Status::out_of_range("etcdserver: too large lease TTL"))?;
-		let (id, ttl, receipt) =
-			self.0.client.grant_lease(ttl, Wait::Finalized).await.map_err(status_of)?;
+		let receipt = self.0.write(Call::grant_lease { ttl_secs: ttl }).await?;
+		let (id, ttl, _) = receipt.lease_granted().ok_or_else(|| missing_event("LeaseGranted"))?;
 		let revision = self.0.revision_at(receipt.block_hash).await?;
 		Ok(Response::new(PbLeaseGrantResponse {
 			header: self.0.header(revision),
@@ -55,7 +56,7 @@ impl PbLeaseService for Lease {
 		request: Request<PbLeaseRevokeRequest>,
 	) -> Result<Response<PbLeaseRevokeResponse>, Status> {
 		let id = lease_of(request.into_inner().id)?.ok_or_else(lease_not_found)?;
-		let receipt = self.0.client.revoke_lease(id, Wait::Finalized).await.map_err(status_of)?;
+		let receipt = self.0.write(Call::revoke_lease { lease: id }).await?;
 		let revision = match receipt.revision() {
 			Some(r) => r,
 			None => self.0.revision_at(receipt.block_hash).await?,
@@ -130,13 +131,13 @@ fn parse(hash: &str) -> Result<sp_core::H256, Status> {
 
 /// One keep-alive: the lease's TTL once the renewal is final, 0 when the lease is gone (as
 /// etcd answers).
-async fn keep_alive(api: &Api, id: i64) -> Result<PbLeaseKeepAliveResponse, Status> {
+pub(crate) async fn keep_alive(api: &Api, id: i64) -> Result<PbLeaseKeepAliveResponse, Status> {
 	let gone = |revision| PbLeaseKeepAliveResponse { header: api.header(revision), id, ttl: 0 };
 	let Some(lease) = lease_of(id).ok().flatten() else {
 		return Ok(gone(api.current_revision().await?));
 	};
-	match api.client.keep_alive(lease, Wait::Finalized).await {
-		Ok((_, receipt)) => {
+	match api.batcher.submit(RuntimeCall::ServiceRegistry(Call::keep_alive { lease })).await {
+		Ok(receipt) => {
 			let at = AtBlock::Hash(to_hex(receipt.block_hash.as_bytes()));
 			let revision = api.revision_at(receipt.block_hash).await?;
 			let ttl = api

@@ -2,8 +2,8 @@
 
 mod cluster;
 mod kv;
-mod lease;
-mod watch;
+pub(crate) mod lease;
+pub(crate) mod watch;
 
 use std::sync::Arc;
 
@@ -25,14 +25,27 @@ pub use kv::Kv;
 pub use lease::Lease;
 pub use watch::Watch;
 
-/// A gRPC router with every service this API implements.
-pub fn router(api: Arc<Api>) -> Router {
-	tonic::transport::Server::builder()
+/// A router with every gRPC service this API implements and, on the same port, etcd's
+/// HTTP/JSON gateway ([`crate::gateway`]); over TLS if `tls` is given.
+pub fn router(
+	api: Arc<Api>,
+	tls: Option<tonic::transport::ServerTlsConfig>,
+) -> Result<Router, tonic::transport::Error> {
+	// HTTP/1.1 for the gateway's clients; gRPC stays on HTTP/2.
+	let mut server = tonic::transport::Server::builder().accept_http1(true);
+	if let Some(tls) = tls {
+		server = server.tls_config(tls)?;
+	}
+	let grpc = tonic::service::Routes::builder()
 		.add_service(PbKvServer::new(Kv(api.clone())))
 		.add_service(PbWatchServer::new(Watch(api.clone())))
 		.add_service(PbLeaseServer::new(Lease(api.clone())))
 		.add_service(PbClusterServer::new(Cluster(api.clone())))
-		.add_service(PbMaintenanceServer::new(Maintenance(api)))
+		.add_service(PbMaintenanceServer::new(Maintenance(api.clone())))
+		.clone()
+		.routes();
+	let both = grpc.into_axum_router().merge(crate::gateway::router(api));
+	Ok(server.add_routes(tonic::service::Routes::from(both)))
 }
 
 /// Where a read is made.

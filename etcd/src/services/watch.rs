@@ -54,7 +54,11 @@ impl PbWatchService for Watch {
 }
 
 /// Answers one client's watch stream until it closes.
-async fn serve_stream(api: Arc<Api>, mut requests: Streaming<PbWatchRequest>, tx: Sender) {
+pub(crate) async fn serve_stream(
+	api: Arc<Api>,
+	mut requests: impl Stream<Item = Result<PbWatchRequest, Status>> + Unpin + Send + 'static,
+	tx: Sender,
+) {
 	let mut watchers: HashMap<i64, JoinHandle<()>> = HashMap::new();
 	let mut next_id = 0i64;
 	while let Some(Ok(request)) = requests.next().await {
