@@ -322,3 +322,22 @@ impl Testnet {
 		Node::start(NodeConfig::new(name, self.dir.path(), &args))
 	}
 }
+
+/// A real etcd 3.4 (`$ETCD`, else `etcd` from Debian's `etcd-server`) on free loopback ports,
+/// with its data in `dir`: the process, and its client URL.
+pub fn start_etcd(dir: &std::path::Path) -> Result<(Proc, String)> {
+	let (client, peer) = (free_port(), free_port());
+	let client_url = format!("http://127.0.0.1:{client}");
+	let peer_url = format!("http://127.0.0.1:{peer}");
+	let binary = std::env::var("ETCD").unwrap_or_else(|_| "etcd".into());
+	let mut command = Command::new(binary);
+	command
+		.arg("--name=diff")
+		.arg(format!("--data-dir={}", dir.join("etcd").display()))
+		.arg(format!("--listen-client-urls={client_url}"))
+		.arg(format!("--advertise-client-urls={client_url}"))
+		.arg(format!("--listen-peer-urls={peer_url}"))
+		.arg(format!("--initial-advertise-peer-urls={peer_url}"))
+		.arg(format!("--initial-cluster=diff={peer_url}"));
+	Ok((Proc::start("etcd", command).context("starting etcd (Debian's etcd-server: scripts/setup.sh)")?, client_url))
+}

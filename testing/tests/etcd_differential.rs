@@ -5,33 +5,15 @@
 //! Normalised: revisions become deltas from each server's revision at the start, lease ids
 //! become the order in which they were granted, errors keep their gRPC code and message.
 
-use std::{collections::HashMap, process::Command, time::Duration};
+use std::{collections::HashMap, time::Duration};
 
 use anyhow::{Context, Result};
 use etcd_client::{
 	Client, Compare, CompareOp, DeleteOptions, GetOptions, KeyValue, LeaseTimeToLiveOptions, PutOptions,
 	SortOrder, SortTarget, Txn, TxnOp, TxnOpResponse,
 };
-use regchain_testing::{free_port, Node, NodeConfig, Proc};
+use regchain_testing::{start_etcd, Node, NodeConfig};
 use serde_json::{json, Value};
-
-/// A real etcd on free loopback ports, with its data in `dir`.
-fn start_etcd(dir: &std::path::Path) -> Result<(Proc, String)> {
-	let (client, peer) = (free_port(), free_port());
-	let client_url = format!("http://127.0.0.1:{client}");
-	let peer_url = format!("http://127.0.0.1:{peer}");
-	let binary = std::env::var("ETCD").unwrap_or_else(|_| "etcd".into());
-	let mut command = Command::new(binary);
-	command
-		.arg("--name=diff")
-		.arg(format!("--data-dir={}", dir.join("etcd").display()))
-		.arg(format!("--listen-client-urls={client_url}"))
-		.arg(format!("--advertise-client-urls={client_url}"))
-		.arg(format!("--listen-peer-urls={peer_url}"))
-		.arg(format!("--initial-advertise-peer-urls={peer_url}"))
-		.arg(format!("--initial-cluster=diff={peer_url}"));
-	Ok((Proc::start("etcd", command).context("starting etcd (Debian's etcd-server: scripts/setup.sh)")?, client_url))
-}
 
 /// One side of the comparison: a client and what normalises its answers.
 struct Side {
