@@ -223,6 +223,12 @@ impl Node {
 		lines[lines.len().saturating_sub(40)..].join("\n")
 	}
 
+	/// How many peers the node is connected to (`system_health`).
+	pub fn peers(&self) -> Result<u64> {
+		let health = self.rpc.call("system_health", Value::Array(vec![]))?;
+		health["peers"].as_u64().ok_or_else(|| anyhow!("system_health without peers: {health}"))
+	}
+
 	/// The `/p2p/...` multiaddress other nodes use to reach this one.
 	pub fn multiaddr(&self, peer_id: &str) -> String {
 		self.config.multiaddr(peer_id)
@@ -310,6 +316,11 @@ impl Testnet {
 		}
 		let boot = addresses[0].clone();
 		Ok(Testnet { nodes, dir, chain: chain.to_string(), boot })
+	}
+
+	/// The last lines of every node's log, to explain a failure.
+	pub fn log_tails(&self) -> String {
+		self.nodes.iter().map(|n| format!("--- {} ---\n{}", n.config.name, n.log_tail())).collect::<Vec<_>>().join("\n")
 	}
 
 	/// Starts one more node of the same chain, named `name`, with the node key `0x00…0i`
