@@ -114,8 +114,8 @@ PY
 	echo "testnet: chain spec $DIR/chain-spec.json ($n validators)"
 
 	# Each validator keeps every other one as a reserved peer, dialled again whenever the
-	# connection drops: a validator back from a crash rejoins the full mesh GRANDPA needs at
-	# once (docs/guide.md, "Validator connectivity").
+	# connection drops, over the libp2p network backend: a validator back from a crash rejoins
+	# the full mesh GRANDPA needs at once (docs/guide.md, "Validator connectivity").
 	for i in $(seq "$n"); do
 		local name base reserved=()
 		name=$(seed_name "$i")
@@ -133,7 +133,7 @@ PY
 			--listen-addr "/ip4/127.0.0.1/tcp/$p2p" \
 			--rpc-port $((9943 + i)) --rpc-cors all \
 			--prometheus-port $((9614 + i)) \
-			--no-mdns --no-telemetry "${reserved[@]}" \
+			--no-mdns --no-telemetry --network-backend libp2p "${reserved[@]}" \
 			>"$DIR/validator$i.log" 2>&1 &
 		echo $! >>"$DIR/pids"
 	done

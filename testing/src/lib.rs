@@ -297,14 +297,24 @@ impl Testnet {
 		let mut configs = Vec::new();
 		let mut addresses = Vec::new();
 		for (name, key) in LOCAL_VALIDATORS {
-			let args = ["--chain", chain, "--validator", &format!("--{name}"), "--node-key", key];
+			let args = [
+				"--chain",
+				chain,
+				"--validator",
+				&format!("--{name}"),
+				"--node-key",
+				key,
+				"--network-backend",
+				"libp2p",
+			];
 			let config = NodeConfig::new(name, dir.path(), &args);
 			addresses.push(config.multiaddr(&peer_id_of_node_key(key, dir.path())?));
 			configs.push(if etcd { config.with_etcd() } else { config });
 		}
-		// Each validator keeps the others as reserved peers, as the validators of a permissioned
-		// network should (see docs/guide.md): it dials them again whenever a connection
-		// drops, so that a validator back from a crash is at once in the full mesh GRANDPA needs.
+		// Each validator keeps the others as reserved peers, over the libp2p backend, as the
+		// validators of a permissioned network should (docs/guide.md, "Validator connectivity"):
+		// it dials them again whenever a connection drops, so that a validator back from a crash
+		// is at once in the full mesh GRANDPA needs.
 		let mut nodes = Vec::new();
 		for (i, mut config) in configs.into_iter().enumerate() {
 			for (j, address) in addresses.iter().enumerate() {

@@ -627,7 +627,17 @@ where
 					self.pending_responses.remove_all(&peer_id);
 					self.network_service
 						.disconnect_peer(peer_id, self.block_announce_protocol_name.clone());
-					self.network_service.report_peer(peer_id, rep);
+					// regchain: a reserved peer that went away three times with a request in
+					// flight is a validator that crashed or restarted, not an overloaded stranger.
+					// Banning it (a fatal report, about 70 s to decay) cuts the validator mesh
+					// GRANDPA needs, and the peerset refuses a banned peer even when reserved.
+					// The request backoff of `DisconnectedPeers` still applies.
+					let restarted_reserved_peer = rep ==
+						crate::strategy::disconnected_peers::REPUTATION_REPORT &&
+						self.important_peers.contains(&peer_id);
+					if !restarted_reserved_peer {
+						self.network_service.report_peer(peer_id, rep);
+					}
 
 					trace!(target: LOG_TARGET, "{peer_id:?} dropped: {rep:?}.");
 				},

@@ -23,7 +23,8 @@
 //! possible too.
 
 pub mod chain_sync;
-mod disconnected_peers;
+// regchain: visible to the engine, which exempts reserved peers from its ban.
+pub(crate) mod disconnected_peers;
 pub mod polkadot;
 pub mod state;
 pub mod state_sync;
