@@ -3,9 +3,10 @@
 #
 #   scripts/weights.sh [--steps N] [--repeat N]
 #
-# It installs frame-omni-bencher (once, into ~/.cache/regchain/omni), builds the runtime with
-# `runtime-benchmarks` in its own target directory (so that the node's normal build never carries
-# benchmarking code), and runs every benchmark of pallet-service-registry on this machine.
+# It installs frame-omni-bencher 0.28.0, the stable2609 release (once, into
+# ~/.cache/regchain/omni), builds the runtime with `runtime-benchmarks` in its own target
+# directory (so that the node's normal build never carries benchmarking code), and runs every
+# benchmark of pallet-service-registry on this machine.
 # Takes about 30 minutes the first time on 2 cores, a few minutes after.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -26,7 +27,7 @@ BENCH_TARGET="${BENCH_TARGET:-$HOME/.cache/regchain/bench-target}"
 
 if [[ ! -x "$OMNI" ]]; then
 	echo "Installing frame-omni-bencher into $OMNI_ROOT ..."
-	CARGO_TARGET_DIR="$OMNI_ROOT/target" cargo install frame-omni-bencher --locked --root "$OMNI_ROOT"
+	CARGO_TARGET_DIR="$OMNI_ROOT/target" cargo install frame-omni-bencher --version 0.28.0 --locked --root "$OMNI_ROOT"
 fi
 
 echo "Building the benchmarking runtime in $BENCH_TARGET ..."
