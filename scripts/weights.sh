@@ -38,7 +38,7 @@ WASM="$BENCH_TARGET/release/wbuild/regchain-runtime/regchain_runtime.compact.com
 cd "$REGCHAIN_ROOT"
 "$OMNI" v1 benchmark pallet \
 	--runtime "$WASM" \
-	--genesis-builder-policy none \
+	--genesis-builder-policy runtime \
 	--pallet pallet_service_registry --extrinsic '*' \
 	--steps "$STEPS" --repeat "$REPEAT" \
 	--wasm-execution compiled --heap-pages 4096 \
