@@ -98,6 +98,13 @@ impl Client {
 		self.rpc().request("registry_range", vec![request, at_param(at)]).await
 	}
 
+	/// `registry_readIndex`: a finalized block that includes every write acknowledged by any
+	/// validator before the call (the read point of a linearizable read). Fails with code
+	/// `4004` when no quorum of validators confirms it in time.
+	pub async fn read_index(&self) -> Result<ReadIndexAnswer, Error> {
+		self.rpc().request("registry_readIndex", Vec::<Value>::new()).await
+	}
+
 	/// `registry_history`: who changed what, when and how.
 	pub async fn history(&self, request: &HistoryRequest) -> Result<HistoryAnswer, Error> {
 		self.rpc().request("registry_history", vec![request.to_param()]).await

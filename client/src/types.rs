@@ -104,6 +104,22 @@ pub struct RevisionAnswer {
 	pub at: At,
 }
 
+/// `registry_readIndex`: a read point that a quorum of validators confirmed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadIndexAnswer {
+	/// The finalized block to read at (`0x` hex).
+	pub hash: String,
+	/// Its number.
+	pub number: u32,
+	/// The height the validators confirmed: `number` is at least this.
+	pub confirmed: u32,
+	/// How many GRANDPA voters answered.
+	pub voters: u32,
+	/// Their authority set.
+	pub set_id: u64,
+}
+
 /// A service with live instances.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ServiceSummary {

@@ -64,6 +64,9 @@ pub fn status_of(err: Error) -> Status {
 	}
 	match &err {
 		Error::Rpc { code: 4001, .. } => return future_revision(),
+		// registry_readIndex: no quorum of validators confirmed a linearizable read in time.
+		Error::Rpc { code: 4004, message, .. } =>
+			return Status::unavailable(format!("etcdserver: request timed out ({message})")),
 		Error::Rpc { code: -32602, message, .. } => return Status::invalid_argument(message.clone()),
 		_ => {},
 	}

@@ -19,6 +19,8 @@ pub struct FullDeps<C, P> {
 	pub pool: Arc<P>,
 	/// The registry's `registry_*` methods.
 	pub registry: crate::registry_rpc::Registry,
+	/// `registry_readIndex`, for linearizable reads.
+	pub read_index: Arc<crate::read_index::ReadIndex>,
 }
 
 /// Builds the RPC extensions: `system_accountNextIndex` and friends, and the place where the
@@ -40,7 +42,7 @@ where
 	use substrate_frame_rpc_system::{System, SystemApiServer};
 
 	let mut module = RpcModule::new(());
-	let FullDeps { client, pool, registry } = deps;
+	let FullDeps { client, pool, registry, read_index } = deps;
 
 	module.merge(System::new(client, pool).into_rpc())?;
 
@@ -48,6 +50,10 @@ where
 	{
 		use crate::registry_rpc::RegistryApiServer;
 		module.merge(registry.into_rpc())?;
+	}
+	{
+		use crate::read_index::{ReadIndexApiServer, ReadIndexRpc};
+		module.merge(ReadIndexRpc(read_index).into_rpc())?;
 	}
 
 	Ok(module)

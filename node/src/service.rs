@@ -185,6 +185,10 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 		);
 	net_config.add_notification_protocol(grandpa_protocol_config);
 
+	let (read_index_config, read_index_requests) =
+		crate::read_index::protocol_config::<N>(&genesis_hash);
+	net_config.add_request_response_protocol(read_index_config);
+
 	let warp_sync = Arc::new(sc_consensus_grandpa::warp_proof::NetworkProvider::new(
 		backend.clone(),
 		grandpa_link.shared_authority_set().clone(),
@@ -228,6 +232,21 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 		);
 	}
 
+	// Linearizable reads (`registry_readIndex`), confirmed by the GRANDPA voters.
+	let read_index = crate::read_index::ReadIndex::new(
+		client.clone(),
+		network.clone(),
+		sync_service.clone(),
+		keystore_container.keystore(),
+		grandpa_link.shared_authority_set().clone(),
+		genesis_hash,
+	);
+	task_manager.spawn_handle().spawn(
+		"read-index",
+		Some("registry"),
+		read_index.clone().serve(read_index_requests),
+	);
+
 	let role = config.role;
 	let force_authoring = config.force_authoring;
 	let name = config.network.node_name.clone();
@@ -255,6 +274,7 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 				client: client.clone(),
 				pool: pool.clone(),
 				registry: crate::registry_rpc::Registry::new(client.clone(), registry_index.clone()),
+				read_index: read_index.clone(),
 			};
 			crate::rpc::create_full(deps).map_err(Into::into)
 		})

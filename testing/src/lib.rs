@@ -362,3 +362,56 @@ pub fn start_etcd(dir: &std::path::Path) -> Result<(Proc, String)> {
 		.arg(format!("--initial-cluster=diff={peer_url}"));
 	Ok((Proc::start("etcd", command).context("starting etcd (Debian's etcd-server: scripts/setup.sh)")?, client_url))
 }
+
+/// A node cut off from its peers by iptables rules on the loopback connections it holds to
+/// the peer-to-peer ports in `p2p_ports`; the rules go when this is dropped.
+///
+/// Only the connections that exist now are cut, and the node's own listening port with them,
+/// so that a peer cannot reach it by dialling again; a connection the node itself dials later
+/// would get through. Cuts of a few seconds are what this is for: the node's peer-to-peer
+/// connections stay up, and TCP delivers what was held back when the rules go.
+pub struct Isolation {
+	rules: Vec<Vec<String>>,
+}
+
+impl Isolation {
+	/// Cuts `node` off from the peers listening on `p2p_ports` (its own port included).
+	pub fn cut(node: &Node, p2p_ports: &[u16]) -> Result<Self> {
+		let pid = node.pid().context("the node is not running")?;
+		let out = Command::new("ss").args(["-tnpH", "state", "established"]).output().context("running ss")?;
+		let owner = format!("pid={pid},");
+		let mut local_ports = std::collections::BTreeSet::from([node.config.p2p_port]);
+		for line in String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.contains(&owner)) {
+			let port = |field: Option<&str>| field.and_then(|a| a.rsplit(':').next()?.parse::<u16>().ok());
+			let mut fields = line.split_whitespace().skip(2);
+			let (local, peer) = (port(fields.next()), port(fields.next()));
+			if let (Some(local), Some(peer)) = (local, peer) {
+				if p2p_ports.contains(&local) || p2p_ports.contains(&peer) {
+					local_ports.insert(local);
+				}
+			}
+		}
+		let mut isolation = Isolation { rules: Vec::new() };
+		for port in local_ports {
+			for direction in ["--sport", "--dport"] {
+				let rule: Vec<String> = ["INPUT", "-i", "lo", "-p", "tcp", direction, &port.to_string(), "-j", "DROP"]
+					.map(String::from)
+					.to_vec();
+				let status = Command::new("iptables").arg("-I").args(&rule).status().context("running iptables")?;
+				if !status.success() {
+					bail!("iptables -I {} failed (the test needs root and iptables)", rule.join(" "));
+				}
+				isolation.rules.push(rule);
+			}
+		}
+		Ok(isolation)
+	}
+}
+
+impl Drop for Isolation {
+	fn drop(&mut self) {
+		for rule in &self.rules {
+			let _ = Command::new("iptables").arg("-D").args(rule).status();
+		}
+	}
+}

@@ -295,6 +295,67 @@ fn etcdctl_fails_over_between_validators_and_its_lease_survives() -> Result<()> 
 	Ok(())
 }
 
+/// Linearizable reads (etcd's default) on a validator that lags behind: it is cut off from the
+/// others while they acknowledge a write. A serializable read there answers from its stale
+/// finalized head, as in etcd; a linearizable read waits until a quorum of validators has
+/// confirmed the read point over the peer-to-peer network and the node has caught up, and so
+/// sees the write. Cut off for longer than the quorum timeout, it refuses with etcd's
+/// "request timed out" instead of answering stale data.
+#[test]
+fn linearizable_reads_on_a_lagging_validator_see_every_acknowledged_write() -> Result<()> {
+	let net = Testnet::start_with_etcd("local")?;
+	for node in &net.nodes {
+		wait_for("the testnet to finalize", Duration::from_secs(120), || {
+			node.finalized_number().ok().filter(|n| *n >= 2)
+		})?;
+		wait_for("a full mesh of validators", Duration::from_secs(90), || {
+			(node.peers().ok()? >= 3).then_some(())
+		})?;
+	}
+	let endpoints: Vec<String> = net.nodes.iter().filter_map(Node::etcd_endpoint).collect();
+	for ep in &endpoints {
+		wait_for("every etcd API to answer", Duration::from_secs(60), || etcdctl(ep, &["get", "/probe"]).ok())?;
+	}
+	let (alice, dave) = (&endpoints[0], &endpoints[3]);
+	let p2p_ports: Vec<u16> = net.nodes.iter().map(|n| n.config.p2p_port).collect();
+	let get = |consistency: &str| {
+		etcdctl(dave, &["get", "/lin/k", "--print-value-only", &format!("--consistency={consistency}")])
+	};
+
+	etcdctl(alice, &["put", "/lin/k", "v1"])?;
+	assert_eq!(get("l")?, "v1\n", "a linearizable read on Dave sees the write acknowledged by Alice");
+
+	// Dave is cut off; the three others acknowledge v2 without him.
+	let cut = regchain_testing::Isolation::cut(&net.nodes[3], &p2p_ports)?;
+	etcdctl(alice, &["put", "/lin/k", "v2"])?;
+	assert_eq!(get("s")?, "v1\n", "a serializable read on the lagging Dave is stale, as in etcd");
+	let mut linearizable = Proc::start(
+		"linearizable get",
+		etcdctl_command(dave, &["get", "/lin/k", "--print-value-only"]),
+	)?;
+	std::thread::sleep(Duration::from_millis(500));
+	drop(cut);
+	let status = linearizable.wait_exit(Duration::from_secs(30))?;
+	assert!(status.success(), "the linearizable read failed: {}", linearizable.stderr());
+	assert_eq!(
+		linearizable.lines(),
+		["v2"],
+		"a linearizable read on a lagging validator sees every acknowledged write"
+	);
+
+	// Cut off for longer than the quorum timeout, Dave cannot confirm a read point: the
+	// linearizable read fails; the serializable one still answers.
+	let cut = regchain_testing::Isolation::cut(&net.nodes[3], &p2p_ports)?;
+	etcdctl(alice, &["put", "/lin/k", "v3"])?;
+	// etcdctl retries an unavailable read until its command timeout: a short one.
+	let refused = etcdctl_error(dave, &["get", "/lin/k", "--command-timeout=5s"])?;
+	assert!(refused.contains("request timed out"), "etcd's error for a read without quorum: {refused}");
+	assert_eq!(get("s")?, "v2\n");
+	drop(cut);
+	wait_for("Dave to confirm reads again", Duration::from_secs(30), || get("l").ok().filter(|v| v == "v3\n"))?;
+	Ok(())
+}
+
 /// How many of the extrinsics in blocks `from..=to` are `Utility::force_batch`, and how many
 /// calls they carry.
 fn batches_in_blocks(node: &Node, from: u32, to: u32) -> Result<(usize, usize)> {

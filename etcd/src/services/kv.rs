@@ -67,7 +67,11 @@ impl Api {
 	pub(crate) async fn range(&self, r: &PbRangeRequest) -> Result<PbRangeResponse, Status> {
 		check_range(r)?;
 		let whole = needs_whole_range(r);
-		let at = if r.revision > 0 { ReadAt::Revision(r.revision as u64) } else { ReadAt::Finalized };
+		let at = match (r.revision > 0, r.serializable) {
+			(true, _) => ReadAt::Revision(r.revision as u64),
+			(false, true) => ReadAt::Finalized,
+			(false, false) => ReadAt::Linearizable,
+		};
 		let limit = if whole { 0 } else { u64::try_from(r.limit).unwrap_or(0) };
 		let keys_only = r.keys_only && r.sort_target != sort_target::VALUE;
 		let Read { revision, kvs, more, count } =
@@ -142,8 +146,9 @@ impl Api {
 		Ok(PbDeleteResponse { header: self.header(revision), deleted: int(before.count), prev_kvs: before.kvs })
 	}
 
-	/// etcd's Txn. One that cannot write is answered from the finalized state; one that may
-	/// write is one registry call, acknowledged once finalized.
+	/// etcd's Txn. One that cannot write is answered from the finalized state, confirmed with
+	/// a quorum unless all its ranges are serializable (as etcd does); one that may write is one
+	/// registry call, acknowledged once finalized.
 	async fn txn(&self, t: PbTxnRequest) -> Result<PbTxnResponse, Status> {
 		if t.compare.len() > MAX_TXN_OPS || t.success.len() > MAX_TXN_OPS || t.failure.len() > MAX_TXN_OPS {
 			return Err(too_many_ops());
@@ -153,7 +158,11 @@ impl Api {
 		let failure = t.failure.iter().map(|op| op_of(&op.request)).collect::<Result<Vec<_>, _>>()?;
 		let read_only = success.iter().chain(&failure).all(|op| matches!(op, TxnOp::Range { .. }));
 		let (succeeded, base, revision) = if read_only {
-			let (succeeded, revision) = self.evaluate(&t.compare).await?;
+			let serializable = t.success.iter().chain(&t.failure).all(|op| {
+				matches!(&op.request, Some(PbTxnOpRequest::RequestRange(r)) if r.serializable)
+			});
+			let at = if serializable { ReadAt::Finalized } else { ReadAt::Linearizable };
+			let (succeeded, revision) = self.evaluate(&t.compare, at).await?;
 			(succeeded, revision, revision)
 		} else {
 			let (succeeded, wrote, revision) = self
@@ -169,20 +178,21 @@ impl Api {
 		Ok(PbTxnResponse { header: self.header(revision), succeeded, responses })
 	}
 
-	/// Evaluates `compares` against the finalized state, as etcd does. Returns whether they all
+	/// Evaluates `compares` against the state at `at`, as etcd does. Returns whether they all
 	/// hold and the revision they were evaluated at.
-	async fn evaluate(&self, compares: &[PbCompare]) -> Result<(bool, u64), Status> {
+	async fn evaluate(&self, compares: &[PbCompare], at: ReadAt) -> Result<(bool, u64), Status> {
 		let mut revision = None;
 		let mut holds = true;
 		for c in compares {
-			let at = revision.map_or(ReadAt::Finalized, ReadAt::Revision);
+			let at = revision.map_or(at, ReadAt::Revision);
 			let read = self.read(&c.key, &[], at, 0, false, false).await?;
 			revision = Some(read.revision);
 			holds &= compare_holds(c, read.kvs.first());
 		}
-		let revision = match revision {
-			Some(r) => r,
-			None => self.current_revision().await?,
+		let revision = match (revision, at) {
+			(Some(r), _) => r,
+			(None, ReadAt::Linearizable) => self.read(b"\0", &[], at, 0, true, true).await?.revision,
+			(None, _) => self.current_revision().await?,
 		};
 		Ok((holds, revision))
 	}

@@ -51,8 +51,11 @@ pub fn router(
 /// Where a read is made.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum ReadAt {
-	/// The node's finalized head.
+	/// The node's finalized head (a serializable read).
 	Finalized,
+	/// A finalized block that a quorum of validators confirmed to include every write
+	/// acknowledged before the read (a linearizable read: etcd's ReadIndex).
+	Linearizable,
 	/// The key space as it was at this revision.
 	Revision(u64),
 }
@@ -79,24 +82,35 @@ impl Api {
 		keys_only: bool,
 		count_only: bool,
 	) -> Result<Read, Status> {
+		let block = match at {
+			ReadAt::Linearizable => self.read_index().await?,
+			ReadAt::Finalized | ReadAt::Revision(_) => AtBlock::Finalized,
+		};
 		let request = RangeRequest {
 			key: Bytes(key.to_vec()),
 			range_end: range_end_of(range_end).map(Bytes),
 			limit: (limit > 0).then_some(limit),
 			revision: match at {
 				ReadAt::Revision(r) => Some(r),
-				ReadAt::Finalized => None,
+				ReadAt::Finalized | ReadAt::Linearizable => None,
 			},
 			keys_only,
 			count_only,
 		};
-		let answer = self.client.range(&request, &AtBlock::Finalized).await.map_err(status_of)?;
+		let answer = self.client.range(&request, &block).await.map_err(status_of)?;
 		Ok(Read {
 			revision: answer.revision,
 			kvs: answer.kvs.into_iter().map(kv_of).collect(),
 			more: answer.more,
 			count: answer.count,
 		})
+	}
+
+	/// The block a linearizable read reads at: the node confirms with a quorum of validators
+	/// that it has finalized every write acknowledged anywhere before now.
+	pub(crate) async fn read_index(&self) -> Result<AtBlock, Status> {
+		let answer = self.client.read_index().await.map_err(status_of)?;
+		Ok(AtBlock::Hash(answer.hash))
 	}
 
 	/// The key space's revision at the finalized head.

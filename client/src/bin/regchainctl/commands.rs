@@ -4,7 +4,7 @@ use std::{io::Read, process::ExitCode, sync::Arc};
 
 use anyhow::{anyhow, bail, Context as _};
 use regchain_client::{
-	registry::TxnOp, txn, AtBlock, Bytes, Election, HistoryRequest,
+	registry::TxnOp, txn, AtBlock, Bytes, Client, Election, HistoryRequest,
 	HistorySubject, InstanceFilter, LeaseKeeper, LeaseStatus, RangeRequest, Watch, WatchTarget,
 };
 use serde_json::{json, Value};
@@ -84,12 +84,15 @@ pub(crate) fn parse_metadata(entries: &[String]) -> anyhow::Result<Vec<(Vec<u8>,
 		.collect()
 }
 
-fn at_block(at: &str) -> AtBlock {
-	match at {
+/// The block `--at` names; `linearizable` asks the node for a read point a quorum of
+/// validators confirmed (`registry_readIndex`).
+async fn at_block(client: &Client, at: &str) -> anyhow::Result<AtBlock> {
+	Ok(match at {
 		"finalized" => AtBlock::Finalized,
 		"best" => AtBlock::Best,
+		"linearizable" => AtBlock::Hash(client.read_index().await?.hash),
 		hash => AtBlock::Hash(hash.to_string()),
-	}
+	})
 }
 
 fn range_of(key: &str, range_end: Option<String>, prefix: bool) -> (Vec<u8>, Vec<u8>) {
@@ -284,7 +287,7 @@ async fn service(ctx: &Context, cmd: ServiceCmd) -> anyhow::Result<ExitCode> {
 		},
 		ServiceCmd::List { service: None, at, .. } => {
 			let client = ctx.reader().await?;
-			let answer = client.services(&at_block(&at)).await?;
+			let answer = client.services(&at_block(&client, &at).await?).await?;
 			emit(
 				ctx,
 				|| {
@@ -304,7 +307,7 @@ async fn service(ctx: &Context, cmd: ServiceCmd) -> anyhow::Result<ExitCode> {
 				tag: tag.map(|t| Bytes::from(t.as_str())),
 				health: health.map(|h| h.name().to_string()),
 			};
-			let answer = client.instances(service.as_bytes(), &filter, &at_block(&at)).await?;
+			let answer = client.instances(service.as_bytes(), &filter, &at_block(&client, &at).await?).await?;
 			emit(
 				ctx,
 				|| {
@@ -463,7 +466,7 @@ async fn get(ctx: &Context, args: GetArgs) -> anyhow::Result<ExitCode> {
 		keys_only: args.keys_only,
 		count_only: args.count_only,
 	};
-	let answer = client.range(&request, &at_block(&args.at)).await?;
+	let answer = client.range(&request, &at_block(&client, &args.at).await?).await?;
 	emit(
 		ctx,
 		|| {

@@ -216,7 +216,8 @@ enum ServiceCmd {
 		/// Only instances in this health.
 		#[arg(long, value_enum)]
 		health: Option<HealthArg>,
-		/// Read at `finalized` (default), `best`, or a block hash.
+		/// Read at `finalized` (default), `linearizable` (a finalized block that a quorum of
+		/// validators confirmed to hold every acknowledged write), `best`, or a block hash.
 		#[arg(long, default_value = "finalized")]
 		at: String,
 	},
@@ -351,7 +352,8 @@ struct GetArgs {
 	/// Only the count.
 	#[arg(long)]
 	count_only: bool,
-	/// Read at `finalized` (default), `best`, or a block hash.
+	/// Read at `finalized` (default), `linearizable` (a finalized block that a quorum of
+	/// validators confirmed to hold every acknowledged write), `best`, or a block hash.
 	#[arg(long, default_value = "finalized")]
 	at: String,
 }
