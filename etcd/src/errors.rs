@@ -105,7 +105,8 @@ fn dispatch_status(name: &str) -> Status {
 		"LeaseQuotaExceeded" | "KeyQuotaExceeded" | "InstanceQuotaExceeded" => Status::resource_exhausted(
 			format!("etcdserver: mvcc: database space exceeded (regchain: {name} for this node's etcd account)"),
 		),
-		"NotOwner" => Status::permission_denied(format!("etcdserver: permission denied (regchain: {name})")),
+		"NotOwner" | "ReservedKey" =>
+			Status::permission_denied(format!("etcdserver: permission denied (regchain: {name})")),
 		other => Status::failed_precondition(format!("regchain: the registry refused the call: {other}")),
 	}
 }

@@ -27,10 +27,15 @@
 //!   it is **finalized**; the response header carries that write's own revision. A transaction
 //!   that the pool drops or invalidates is resubmitted or answered with an error, never
 //!   acknowledged (see `regchain_client::submit`).
-//! - Reads are served at the node's finalized head. Serializable reads are exactly that.
-//!   Linearizable reads (etcd's default) are served the same way for now: a write acknowledged
-//!   by another validator may be missed until this node has finalized its block (see the
-//!   crate's README section in `docs/etcd.md`).
+//! - Serializable reads are served at the node's finalized head. Linearizable reads (etcd's
+//!   default) first ask the node for a read point that a quorum of validators confirmed over the
+//!   peer-to-peer network (`registry_readIndex`, etcd's ReadIndex), so that they never miss a
+//!   write acknowledged anywhere before them (`docs/etcd.md`, "Consistency").
+//!
+//! ## The typed registry
+//!
+//! Under `/_registry/` ([`view`]) the key space shows the registry's services and elections as
+//! JSON, read-only; a txn may compare an election's term there (`version`).
 //!
 //! ## Mapping
 //!
@@ -49,6 +54,7 @@ mod convert;
 mod errors;
 pub mod gateway;
 pub mod services;
+pub mod view;
 
 use std::sync::Arc;
 

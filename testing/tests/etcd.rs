@@ -148,6 +148,75 @@ fn etcdctl_reads_and_writes_the_registry_key_space() -> Result<()> {
 	Ok(())
 }
 
+/// The typed registry under `/_registry/`: instances and elections registered through the
+/// registry's own calls appear to etcdctl as JSON, read-only, and a txn fences on an election's
+/// term by comparing the election key's version.
+#[tokio::test(flavor = "multi_thread")]
+async fn etcdctl_reads_the_typed_registry_and_fences_on_an_election_term() -> Result<()> {
+	use regchain_client::{Client, ConnectOptions, Signer, Wait};
+	let dir = tempfile::tempdir()?;
+	let (node, ep) = dev_node_with_etcd(&dir)?;
+	let url = format!("ws://127.0.0.1:{}", node.config.rpc_port);
+	let client = Client::connect(&url, Some(Signer::from_uri("//Alice")?), ConnectOptions::default()).await?;
+	let (lease, _, _) = client.grant_lease(60, Wait::Finalized).await?;
+	for (id, address) in [("w1", "10.0.0.1:80"), ("w2", "10.0.0.2:80")] {
+		client.register_instance(b"web", id.as_bytes(), address.as_bytes(), vec![], vec![], lease, Wait::Finalized).await?;
+	}
+	client.register_instance(b"db", b"d1", b"10.0.1.1:5432", vec![], vec![], lease, Wait::Finalized).await?;
+	let (term, _) = client.campaign(b"leader", b"alice-controller", lease, Wait::Finalized).await?;
+	let term = term.context("Alice leads at once")?;
+
+	// Discovery: a prefix read lists the service's instances, as JSON.
+	let ep = ep.as_str();
+	let web = etcdctl_json(ep, &["get", "--prefix", "/_registry/services/web/"])?;
+	let kvs = web["kvs"].as_array().context("kvs")?;
+	assert_eq!(kvs.len(), 2, "the two instances of web: {web}");
+	let first: Value = serde_json::from_slice(&b64_decode(kvs[0]["value"].as_str().context("value")?)?)?;
+	assert_eq!(first["endpoint"], "10.0.0.1:80");
+	assert_eq!(first["instance_id"], "w1");
+	assert_eq!(kvs[0]["lease"].as_i64(), Some(lease as i64), "the instance's lease is the key's");
+	assert_eq!(
+		lines(&etcdctl(ep, &["get", "--prefix", "/_registry/services/", "--keys-only"])?)
+			.into_iter()
+			.filter(|l| !l.is_empty())
+			.collect::<Vec<_>>(),
+		["/_registry/services/db/d1", "/_registry/services/web/w1", "/_registry/services/web/w2"]
+	);
+	let limited = etcdctl_json(ep, &["get", "--prefix", "/_registry/services/", "--limit", "1"])?;
+	assert_eq!((&limited["count"], &limited["more"], limited["kvs"].as_array().map(Vec::len)), (&json!(3), &json!(true), Some(1)));
+
+	// The election, its term as the key's version.
+	let election = etcdctl_json(ep, &["get", "/_registry/elections/leader"])?;
+	assert_eq!(election["kvs"][0]["version"].as_u64(), Some(term));
+	let state: Value = serde_json::from_slice(&b64_decode(election["kvs"][0]["value"].as_str().context("value")?)?)?;
+	assert_eq!(state["leader"]["value"], "alice-controller");
+	assert_eq!(etcdctl(ep, &["get", "/_registry/elections/nobody"])?, "", "an election never held is a missing key");
+
+	// Fencing: a txn whose compare holds the current term applies; one with a stale term does not.
+	let fenced = format!("ver(\"/_registry/elections/leader\") = \"{term}\"\n\nput /deploy/web v2\n\nget /deploy/web\n\n");
+	let out = etcdctl_with_input(ep, &["txn", "-i"], &fenced)?;
+	assert_eq!(txn_answer(&String::from_utf8(out.stdout)?), ["SUCCESS", "", "OK"]);
+	let stale = format!("ver(\"/_registry/elections/leader\") = \"{}\"\n\nput /deploy/web v3\n\nget /deploy/web\n\n", term + 1);
+	let out = etcdctl_with_input(ep, &["txn", "-i"], &stale)?;
+	assert_eq!(txn_answer(&String::from_utf8(out.stdout)?), ["FAILURE", "", "/deploy/web", "v2"]);
+
+	// Read-only: writes are refused and change nothing; what cannot be served says so.
+	let revision = etcdctl_json(ep, &["get", "/deploy/web"])?["header"]["revision"].clone();
+	let err = etcdctl_error(ep, &["put", "/_registry/services/web/w3", "x"])?;
+	assert!(err.contains("permission denied"), "{err}");
+	let err = etcdctl_error(ep, &["del", "--prefix", "/_registry/services/web/"])?;
+	assert!(err.contains("permission denied"), "{err}");
+	assert_eq!(etcdctl_json(ep, &["get", "/deploy/web"])?["header"]["revision"], revision, "nothing was written");
+	let err = etcdctl_error(ep, &["get", "--prefix", "/_registry/"])?;
+	assert!(err.contains("one key at a time"), "{err}");
+	let err = etcdctl_error(ep, &["get", "/_registry/services/web/w1", "--rev", "2"])?;
+	assert!(err.contains("current revision only"), "{err}");
+	let compare_value = "val(\"/_registry/elections/leader\") = \"x\"\n\nput /a b\n\n\n";
+	let out = etcdctl_with_input(ep, &["txn", "-i"], compare_value)?;
+	assert!(String::from_utf8_lossy(&out.stderr).contains("election's term"), "only the term compares");
+	Ok(())
+}
+
 /// etcdctl's watch, lease, lock and elect commands against `ep` (see [`kv_script`]).
 fn watch_lease_lock_elect_script(ep: &str) -> Result<()> {
 	let ep = ep.to_string();
@@ -529,6 +598,11 @@ fn gateway(endpoint: &str, path: &str, body: &str) -> Result<(u16, Value)> {
 	let text = String::from_utf8(out.stdout)?;
 	let (answer, code) = text.rsplit_once('\n').context("curl's status line")?;
 	Ok((code.parse()?, serde_json::from_str(answer).with_context(|| format!("{path} answered {answer:?}"))?))
+}
+
+fn b64_decode(text: &str) -> Result<Vec<u8>> {
+	use base64::Engine;
+	Ok(base64::engine::general_purpose::STANDARD.decode(text)?)
 }
 
 fn b64(text: &str) -> String {

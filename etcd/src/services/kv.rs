@@ -87,6 +87,7 @@ impl Api {
 		if p.key.is_empty() {
 			return Err(empty_key());
 		}
+		crate::view::check_write(&p.key, &[])?;
 		if p.ignore_value && !p.value.is_empty() {
 			return Err(Status::invalid_argument("etcdserver: value is provided"));
 		}
@@ -134,6 +135,7 @@ impl Api {
 		if d.key.is_empty() {
 			return Err(empty_key());
 		}
+		crate::view::check_write(&d.key, &d.range_end)?;
 		let receipt = self.write(Call::delete_range { key: d.key.clone(), range_end: d.range_end.clone() }).await?;
 		let Some(revision) = receipt.revision() else {
 			// No key matched: the revision did not move.
@@ -153,7 +155,22 @@ impl Api {
 		if t.compare.len() > MAX_TXN_OPS || t.success.len() > MAX_TXN_OPS || t.failure.len() > MAX_TXN_OPS {
 			return Err(too_many_ops());
 		}
-		let compares = t.compare.iter().map(compare_of).collect::<Result<Vec<_>, _>>()?;
+		let compares = t
+			.compare
+			.iter()
+			.map(|c| crate::view::compare_of(c).unwrap_or_else(|| compare_of(c)))
+			.collect::<Result<Vec<_>, _>>()?;
+		for op in t.success.iter().chain(&t.failure) {
+			match &op.request {
+				Some(PbTxnOpRequest::RequestPut(p)) => crate::view::check_write(&p.key, &[])?,
+				Some(PbTxnOpRequest::RequestDeleteRange(d)) => crate::view::check_write(&d.key, &d.range_end)?,
+				Some(PbTxnOpRequest::RequestRange(r)) if crate::view::span(&r.key, &r.range_end) == crate::view::Span::Inside =>
+					return Err(Status::invalid_argument(
+						"regchain: a txn cannot read /_registry/; read it with a plain Range",
+					)),
+				_ => {},
+			}
+		}
 		let success = t.success.iter().map(|op| op_of(&op.request)).collect::<Result<Vec<_>, _>>()?;
 		let failure = t.failure.iter().map(|op| op_of(&op.request)).collect::<Result<Vec<_>, _>>()?;
 		let read_only = success.iter().chain(&failure).all(|op| matches!(op, TxnOp::Range { .. }));

@@ -82,6 +82,9 @@ impl Api {
 		keys_only: bool,
 		count_only: bool,
 	) -> Result<Read, Status> {
+		if crate::view::span(key, range_end) == crate::view::Span::Inside {
+			return self.read_view(key, range_end, at, limit, keys_only, count_only).await;
+		}
 		let block = match at {
 			ReadAt::Linearizable => self.read_index().await?,
 			ReadAt::Finalized | ReadAt::Revision(_) => AtBlock::Finalized,

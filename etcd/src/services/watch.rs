@@ -98,6 +98,18 @@ pub(crate) async fn serve_stream(
 						cancel_reason: "etcdserver: key is not provided".into(),
 						..Default::default()
 					}
+				} else if crate::view::span(&create.key, &create.range_end) == crate::view::Span::Inside {
+					PbWatchResponse {
+						header,
+						watch_id: id,
+						created: true,
+						canceled: true,
+						cancel_reason: "regchain: the typed registry under /_registry/ cannot be watched \
+							through the etcd API; use registry_subscribeInstances or \
+							registry_subscribeElection of the JSON-RPC"
+							.into(),
+						..Default::default()
+					}
 				} else {
 					let created = PbWatchResponse { header, watch_id: id, created: true, ..Default::default() };
 					if tx.send(Ok(created)).await.is_err() {

@@ -8,7 +8,7 @@
 //! Every write is planned first (reads only, all checks), then applied (writes only), so a
 //! failed call writes nothing.
 
-use crate::{pallet::*, quotas::Holding, types::*, weights::WeightInfo, LOG_TARGET};
+use crate::{pallet::*, quotas::Holding, types::*, weights::WeightInfo, LOG_TARGET, RESERVED_PREFIX};
 use alloc::{
 	collections::{BTreeMap, BTreeSet},
 	vec,
@@ -292,6 +292,12 @@ impl<T: Config> Pallet<T> {
 		KeyBytes::<T>::try_from(key).map_err(|_| Error::<T>::KeyTooLong)
 	}
 
+	/// A key that may be written: [`Self::check_key`], and outside [`RESERVED_PREFIX`].
+	pub(crate) fn check_put_key(key: Vec<u8>) -> Result<KeyBytes<T>, Error<T>> {
+		ensure!(!key.starts_with(RESERVED_PREFIX), Error::<T>::ReservedKey);
+		Self::check_key(key)
+	}
+
 	/// A range end within `MaxKeyLen`.
 	pub(crate) fn check_range_end(range_end: Vec<u8>) -> Result<KeyBytes<T>, Error<T>> {
 		KeyBytes::<T>::try_from(range_end).map_err(|_| Error::<T>::KeyTooLong)
@@ -344,7 +350,7 @@ impl<T: Config> Pallet<T> {
 		value: Vec<u8>,
 		lease: Option<LeaseId>,
 	) -> Result<Weight, DispatchError> {
-		let key = Self::check_key(key)?;
+		let key = Self::check_put_key(key)?;
 		let value = Self::check_value(value)?;
 		let revision = Self::next_revision()?;
 		let mut view = View::<T>::new();
@@ -609,7 +615,7 @@ impl<T: Config> Pallet<T> {
 		for op in ops {
 			checked.push(match op {
 				TxnOp::Put { key, value, lease } => CheckedOp::Put {
-					key: Self::check_key(key)?,
+					key: Self::check_put_key(key)?,
 					value: Self::check_value(value)?,
 					lease,
 				},

@@ -128,6 +128,10 @@ mod tests;
 /// The log target of this pallet.
 pub const LOG_TARGET: &str = "runtime::service-registry";
 
+/// The prefix of keys that cannot be written (`Error::ReservedKey`): the etcd API shows the
+/// typed registry (services, instances, elections) under it, read-only.
+pub const RESERVED_PREFIX: &[u8] = b"/_registry/";
+
 #[frame_support::pallet]
 pub mod pallet {
 	use super::*;
@@ -492,6 +496,9 @@ pub mod pallet {
 		InstanceQuotaExceeded,
 		/// The account already holds as many keys as its quota allows.
 		KeyQuotaExceeded,
+		/// Keys under [`RESERVED_PREFIX`] cannot be written: the etcd API shows the typed
+		/// registry there.
+		ReservedKey,
 	}
 
 	#[pallet::hooks]

@@ -79,6 +79,31 @@ fn writes_in_one_block_each_take_their_own_revision() {
 }
 
 #[test]
+fn keys_under_the_reserved_prefix_cannot_be_written() {
+	new_test_ext().execute_with(|| {
+		assert_noop!(
+			ServiceRegistry::put(origin(ALICE), b"/_registry/services/web/1".to_vec(), b"x".to_vec(), None),
+			Error::<Test>::ReservedKey
+		);
+		assert_noop!(
+			ServiceRegistry::txn(
+				origin(ALICE),
+				vec![],
+				vec![TxnOp::Put { key: b"/_registry/x".to_vec(), value: vec![], lease: None }],
+				vec![]
+			),
+			Error::<Test>::ReservedKey
+		);
+		// Only the prefix itself is reserved: a neighbour is an ordinary key, and deleting a
+		// range across the prefix deletes the ordinary keys in it.
+		assert_ok!(ServiceRegistry::put(origin(ALICE), b"/_registry".to_vec(), b"x".to_vec(), None));
+		assert_ok!(ServiceRegistry::delete_range(origin(ALICE), b"/".to_vec(), b"0".to_vec()));
+		assert_eq!(revision(), 3);
+		assert!(range(RangeRequest { key: b"/_registry".to_vec(), ..Default::default() }).kvs.is_empty());
+	});
+}
+
+#[test]
 fn put_refuses_empty_and_oversized_keys_and_values() {
 	new_test_ext().execute_with(|| {
 		assert_noop!(ServiceRegistry::put(origin(ALICE), vec![], vec![], None), Error::<Test>::EmptyKey);
