@@ -82,6 +82,11 @@ impl Client {
 		self.rpc().request("registry_election", vec![json!(Bytes::from(name)), at_param(at)]).await
 	}
 
+	/// `registry_elections`: the names of every election ever held.
+	pub async fn elections(&self, at: &AtBlock) -> Result<ElectionsAnswer, Error> {
+		self.rpc().request("registry_elections", vec![at_param(at)]).await
+	}
+
 	/// `registry_lease`: a live lease, its remaining time and attachments.
 	pub async fn lease(&self, id: u64, at: &AtBlock) -> Result<LeaseAnswer, Error> {
 		self.rpc().request("registry_lease", vec![json!(id), at_param(at)]).await

@@ -212,6 +212,15 @@ pub struct ElectionState {
 	pub candidates: Vec<Candidate>,
 }
 
+/// `registry_elections`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ElectionsAnswer {
+	/// The names of every election ever held, in byte order.
+	pub elections: Vec<Bytes>,
+	/// The block.
+	pub at: At,
+}
+
 /// `registry_election`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ElectionAnswer {

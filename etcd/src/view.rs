@@ -12,8 +12,7 @@
 //! - The chain refuses writes under the prefix (`Error::ReservedKey`), and this API refuses them
 //!   first with `PermissionDenied`.
 //! - Only the current state is shown: a read at a past revision is refused, and the keys carry
-//!   no create or mod revision (0). The registry keeps no list of elections, so they are read
-//!   one key at a time; a range over several of them is refused.
+//!   no create or mod revision (0).
 //! - A range that reaches beyond the prefix (`get --prefix /`) reads the ordinary keys only,
 //!   and a watch inside the prefix is refused: use `registry_subscribeInstances` and
 //!   `registry_subscribeElection` of the JSON-RPC.
@@ -182,17 +181,26 @@ impl Api {
 		let revision = self.client.revision(&block).await.map_err(status_of)?;
 		let block = AtBlock::Hash(revision.at.hash);
 		let mut kvs = Vec::new();
-		if let Some(name) = key.strip_prefix(ELECTIONS).filter(|_| range_end.is_empty()) {
-			let answer = self.client.election(name, &block).await.map_err(status_of)?;
-			if let Some(election) = answer.election.filter(|e| e.term > 0) {
-				kvs.push(kv(key.to_vec(), &election_json(&election), election.term, 0));
+		if touches(key, range_end, ELECTIONS) {
+			let names = match key.strip_prefix(ELECTIONS).filter(|_| range_end.is_empty()) {
+				Some(name) => vec![name.to_vec()],
+				None => {
+					let answer = self.client.elections(&block).await.map_err(status_of)?;
+					answer.elections.into_iter().map(|name| name.0).collect()
+				},
+			};
+			for name in names {
+				let election_key = [ELECTIONS, &name].concat();
+				if !in_range(&election_key, key, range_end) {
+					continue;
+				}
+				let answer = self.client.election(&name, &block).await.map_err(status_of)?;
+				if let Some(election) = answer.election.filter(|e| e.term > 0) {
+					kvs.push(kv(election_key, &election_json(&election), election.term, 0));
+				}
 			}
-		} else if touches(key, range_end, ELECTIONS) {
-			return Err(Status::invalid_argument(
-				"regchain: elections under /_registry/elections/ are read one key at a time \
-				 (/_registry/elections/NAME): the registry keeps no list of them",
-			));
-		} else if touches(key, range_end, SERVICES) {
+		}
+		if touches(key, range_end, SERVICES) {
 			let services = self.client.services(&block).await.map_err(status_of)?.services;
 			for service in services {
 				let keys = [SERVICES, &service.name.0, b"/"].concat();
@@ -208,8 +216,8 @@ impl Api {
 					}
 				}
 			}
-			kvs.sort_by(|a, b| a.key.cmp(&b.key));
 		}
+		kvs.sort_by(|a, b| a.key.cmp(&b.key));
 		let count = kvs.len() as u64;
 		let mut more = false;
 		if let Ok(limit) = usize::try_from(limit) {

@@ -197,6 +197,10 @@ impl_runtime_apis! {
 		fn account_quota(who: AccountId) -> pallet_service_registry::AccountQuota {
 			ServiceRegistry::account_quota(who)
 		}
+
+		fn elections() -> Vec<Vec<u8>> {
+			ServiceRegistry::election_names()
+		}
 	}
 
 	#[cfg(feature = "runtime-benchmarks")]

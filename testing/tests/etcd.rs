@@ -207,8 +207,19 @@ async fn etcdctl_reads_the_typed_registry_and_fences_on_an_election_term() -> Re
 	let err = etcdctl_error(ep, &["del", "--prefix", "/_registry/services/web/"])?;
 	assert!(err.contains("permission denied"), "{err}");
 	assert_eq!(etcdctl_json(ep, &["get", "/deploy/web"])?["header"]["revision"], revision, "nothing was written");
-	let err = etcdctl_error(ep, &["get", "--prefix", "/_registry/"])?;
-	assert!(err.contains("one key at a time"), "{err}");
+	// The whole view: elections, then services, in key order.
+	assert_eq!(
+		lines(&etcdctl(ep, &["get", "--prefix", "/_registry/", "--keys-only"])?)
+			.into_iter()
+			.filter(|l| !l.is_empty())
+			.collect::<Vec<_>>(),
+		[
+			"/_registry/elections/leader",
+			"/_registry/services/db/d1",
+			"/_registry/services/web/w1",
+			"/_registry/services/web/w2"
+		]
+	);
 	let err = etcdctl_error(ep, &["get", "/_registry/services/web/w1", "--rev", "2"])?;
 	assert!(err.contains("current revision only"), "{err}");
 	let compare_value = "val(\"/_registry/elections/leader\") = \"x\"\n\nput /a b\n\n\n";

@@ -63,6 +63,10 @@ pub trait RegistryApi {
 	#[method(name = "registry_election")]
 	fn election(&self, name: String, at: Option<String>) -> RpcResult<ElectionAnswer>;
 
+	/// The names of every election ever held.
+	#[method(name = "registry_elections")]
+	fn elections(&self, at: Option<String>) -> RpcResult<ElectionsAnswer>;
+
 	/// A live lease with its attachments.
 	#[method(name = "registry_lease")]
 	fn lease(&self, id: u64, at: Option<String>) -> RpcResult<LeaseAnswer>;
@@ -514,6 +518,12 @@ impl RegistryApiServer for Registry {
 		let at = self.at(at)?;
 		let election = self.client.runtime_api().election(at.hash, name).map_err(runtime_api)?;
 		Ok(ElectionAnswer { election: election.as_ref().map(ElectionJson::from), at })
+	}
+
+	fn elections(&self, at: Option<String>) -> RpcResult<ElectionsAnswer> {
+		let at = self.at(at)?;
+		let names = self.client.runtime_api().elections(at.hash).map_err(runtime_api)?;
+		Ok(ElectionsAnswer { elections: names.into_iter().map(Into::into).collect(), at })
 	}
 
 	fn lease(&self, id: u64, at: Option<String>) -> RpcResult<LeaseAnswer> {

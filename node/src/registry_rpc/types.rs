@@ -258,6 +258,15 @@ pub struct ElectionAnswer {
 	pub at: At,
 }
 
+/// `registry_elections`' answer.
+#[derive(Clone, Debug, Serialize)]
+pub struct ElectionsAnswer {
+	/// The names of every election ever held, in byte order.
+	pub elections: Vec<Bytes>,
+	/// The block.
+	pub at: At,
+}
+
 /// A live lease with its attachments.
 #[derive(Clone, Debug, Serialize)]
 pub struct LeaseJson {

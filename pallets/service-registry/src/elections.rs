@@ -195,6 +195,14 @@ impl<T: Config> Pallet<T> {
 
 	// ---- runtime API ----------------------------------------------------------------------
 
+	/// The names of every election ever held, in byte order. Elections are kept once empty,
+	/// so this grows with the names used; it is a query for the RPC, not for calls.
+	pub fn election_names() -> Vec<Vec<u8>> {
+		let mut names: Vec<Vec<u8>> = Elections::<T>::iter_keys().map(|name| name.into_inner()).collect();
+		names.sort();
+		names
+	}
+
 	/// An election's leader, term and live candidates. The leader is `None` while the stored
 	/// leader's lease has expired but not been swept: its successor is only named, with the next
 	/// term, when the chain hands over.

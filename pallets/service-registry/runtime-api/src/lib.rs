@@ -21,6 +21,9 @@ pub use pallet_service_registry::{
 
 sp_api::decl_runtime_apis! {
 	/// Read queries of the service registry.
+	///
+	/// Version 2 adds `elections`.
+	#[api_version(2)]
 	pub trait ServiceRegistryApi<AccountId> where AccountId: codec::Codec {
 		/// The key space's revision at this block.
 		fn revision() -> Revision;
@@ -52,5 +55,9 @@ sp_api::decl_runtime_apis! {
 
 		/// An account's quota (the default or its override) and what it holds.
 		fn account_quota(who: AccountId) -> AccountQuota;
+
+		/// The names of every election ever held, in byte order.
+		#[api_version(2)]
+		fn elections() -> Vec<Vec<u8>>;
 	}
 }

@@ -162,6 +162,20 @@ fn proclaim_by_a_follower_fails() {
 }
 
 #[test]
+fn election_names_lists_every_election_ever_held_in_byte_order() {
+	new_test_ext().execute_with(|| {
+		assert!(ServiceRegistry::election_names().is_empty());
+		let lease = grant(ALICE, 10);
+		for name in [&b"web"[..], b"api", b"db"] {
+			assert_ok!(ServiceRegistry::campaign(origin(ALICE), name.to_vec(), vec![], lease));
+		}
+		assert_ok!(ServiceRegistry::resign(origin(ALICE), b"db".to_vec()));
+		// An election left empty is kept, so that its terms never repeat.
+		assert_eq!(ServiceRegistry::election_names(), [&b"api"[..], b"db", b"web"]);
+	});
+}
+
+#[test]
 fn resigning_leader_hands_over_with_a_higher_term() {
 	new_test_ext().execute_with(|| {
 		let a = grant(ALICE, 10);
