@@ -134,6 +134,8 @@ fn read_methods_return_what_was_written_and_history_names_the_writer() -> Result
 		"registry_services",
 		"registry_instances",
 		"registry_election",
+		"registry_elections",
+		"registry_readIndex",
 		"registry_lease",
 		"registry_range",
 		"registry_history",
@@ -214,6 +216,11 @@ fn read_methods_return_what_was_written_and_history_names_the_writer() -> Result
 	assert_eq!(election["election"]["term"], json!(1));
 	let never = rpc.call("registry_election", json!([hex("never-held")]))?;
 	assert_eq!(never["election"], Value::Null);
+	assert_eq!(rpc.call("registry_elections", json!([]))?["elections"], json!([hex("primary")]));
+	// A linearizable read point on a one-validator chain: its own finalized head.
+	let index = rpc.call("registry_readIndex", json!([]))?;
+	assert_eq!(index["voters"], json!(1), "{index}");
+	assert!(index["number"].as_u64() >= index["confirmed"].as_u64(), "{index}");
 	let leased = rpc.call("registry_lease", json!([lease]))?;
 	assert_eq!(leased["lease"]["granted_by"], json!(alice_ss58()));
 	assert_eq!(leased["lease"]["keys"], json!([hex("/app/b")]));
