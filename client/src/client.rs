@@ -37,8 +37,9 @@ pub struct Client {
 	signer: Option<Signer>,
 	options: ConnectOptions,
 	/// Held while a nonce is chosen and the transaction handed to the pool, so that this
-	/// client's own transactions never race for a nonce.
-	submission: tokio::sync::Mutex<()>,
+	/// client's own transactions never race for a nonce. It holds the nonce of the next
+	/// transaction once known (`None`: ask the node).
+	submission: tokio::sync::Mutex<Option<u32>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -105,7 +106,7 @@ impl Client {
 			genesis,
 			signer,
 			options,
-			submission: tokio::sync::Mutex::new(()),
+			submission: tokio::sync::Mutex::new(None),
 		})
 	}
 
@@ -139,7 +140,7 @@ impl Client {
 		&self.options
 	}
 
-	pub(crate) fn submission_lock(&self) -> &tokio::sync::Mutex<()> {
+	pub(crate) fn submission_lock(&self) -> &tokio::sync::Mutex<Option<u32>> {
 		&self.submission
 	}
 

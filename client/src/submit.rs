@@ -196,13 +196,26 @@ impl Client {
 		Ok(receipt)
 	}
 
-	/// Signs `call` at the account's next nonce; the submission lock must be held.
-	async fn sign_next(&self, call: &RuntimeCall) -> Result<String, Error> {
+	/// Signs `call` at the account's next nonce: `next` (the submission lock's content) if
+	/// known, else the node's `system_accountNextIndex`. Leaves `next` empty: the caller
+	/// stores the following nonce once the pool has accepted the transaction.
+	async fn sign_next(&self, call: &RuntimeCall, next: &mut Option<u32>) -> Result<(String, u32), Error> {
 		let signer = self.signer().ok_or(Error::NoSigner)?;
-		let nonce: u64 =
-			self.rpc().request("system_accountNextIndex", vec![json!(signer.ss58())]).await?;
-		let nonce = u32::try_from(nonce).map_err(|_| Error::decode("the nonce", nonce))?;
-		Ok(to_hex(&signed(call.clone(), signer.pair(), nonce, self.genesis())))
+		let nonce = match next.take() {
+			Some(nonce) => nonce,
+			None => {
+				let nonce: u64 =
+					self.rpc().request("system_accountNextIndex", vec![json!(signer.ss58())]).await?;
+				u32::try_from(nonce).map_err(|_| Error::decode("the nonce", nonce))?
+			},
+		};
+		Ok((to_hex(&signed(call.clone(), signer.pair(), nonce, self.genesis())), nonce))
+	}
+
+	/// Forgets the next nonce, so that the next transaction asks the node: after anything
+	/// that may leave this client's idea of it wrong (a refusal, a drop, another signer).
+	async fn forget_nonce(&self) {
+		*self.submission_lock().lock().await = None;
 	}
 
 	async fn submit_ws(
@@ -218,10 +231,13 @@ impl Client {
 		loop {
 			let resubmitting = xt.is_some();
 			let (bytes, subscription) = {
-				let _lock = self.submission_lock().lock().await;
-				let bytes = match xt.take() {
-					Some(bytes) => bytes,
-					None => self.sign_next(&call).await?,
+				let mut next_nonce = self.submission_lock().lock().await;
+				let (bytes, nonce) = match xt.take() {
+					Some(bytes) => (bytes, None),
+					None => {
+						let (bytes, nonce) = self.sign_next(&call, &mut next_nonce).await?;
+						(bytes, Some(nonce))
+					},
 				};
 				let result = self
 					.rpc()
@@ -231,6 +247,13 @@ impl Client {
 						"author_unwatchExtrinsic",
 					)
 					.await;
+				// The pool took this nonce: the next transaction takes the one after, without
+				// asking the node (whose answer may lag behind its own pool).
+				match (&result, nonce) {
+					(Ok(_), Some(nonce)) => *next_nonce = nonce.checked_add(1),
+					(Ok(_), None) => {},
+					(Err(_), _) => *next_nonce = None,
+				}
 				(bytes, result)
 			};
 			let subscription = match subscription {
@@ -260,7 +283,17 @@ impl Client {
 			if let Some(in_pool) = in_pool.take() {
 				let _ = in_pool.send(());
 			}
-			match self.follow(&bytes, subscription, wait, deadline).await? {
+			let outcome = match self.follow(&bytes, subscription, wait, deadline).await {
+				Ok(outcome) => outcome,
+				Err(e) => {
+					self.forget_nonce().await;
+					return Err(e);
+				},
+			};
+			if matches!(outcome, Outcome::Resign(_)) {
+				self.forget_nonce().await;
+			}
+			match outcome {
 				Outcome::Included(receipt) => return Ok(receipt),
 				Outcome::Resign(why) if resigns < 5 => {
 					log::info!(target: LOG_TARGET, "transaction {why}: signing it again");
@@ -341,16 +374,18 @@ impl Client {
 		let deadline = Instant::now() + self.options().tx_timeout;
 		let mut resigns = 0u32;
 		let (xt, first) = loop {
-			let _lock = self.submission_lock().lock().await;
+			let mut next_nonce = self.submission_lock().lock().await;
 			let best = self.best_number().await?;
-			let xt = self.sign_next(&call).await?;
+			// Over HTTP a drop goes unseen: ask the node for the nonce every time.
+			*next_nonce = None;
+			let (xt, _) = self.sign_next(&call, &mut next_nonce).await?;
 			match self.rpc().request::<Value>("author_submitExtrinsic", vec![json!(xt)]).await {
 				Ok(_) => break (xt, best + 1),
 				Err(e) => {
 					let refusal = refusal(e);
 					if nonce_taken(&refusal) && resigns < 20 {
 						resigns += 1;
-						drop(_lock);
+						drop(next_nonce);
 						tokio::time::sleep(Duration::from_millis(50 + 37 * resigns as u64)).await;
 						continue;
 					}

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use axum::{
 	body::{Body, Bytes},
-	http::{header::CONTENT_TYPE, StatusCode},
+	http::{header::CONTENT_TYPE, HeaderMap, StatusCode},
 	response::{IntoResponse, Response},
 	routing::{get, post},
 	Router,
@@ -59,7 +59,36 @@ pub fn router(api: Arc<Api>) -> Router {
 		.route("/v3/maintenance/status", post(status))
 		.route("/version", get(version))
 		.route("/health", get(health))
+		.route("/v3/auth/authenticate", post(authenticate))
+		.route("/v3/auth/{*call}", post(auth))
 		.with_state(api)
+}
+
+/// What answers a path no route takes: gRPC's `Unimplemented` to a gRPC call, as tonic does,
+/// and 404 to anything else, as etcd's gateway does.
+pub async fn fallback(headers: HeaderMap) -> Response {
+	let grpc = headers
+		.get(CONTENT_TYPE)
+		.and_then(|v| v.to_str().ok())
+		.is_some_and(|v| v.starts_with("application/grpc"));
+	if grpc {
+		let (parts, ()) = Status::unimplemented("").into_http::<()>().into_parts();
+		return Response::from_parts(parts, Body::empty());
+	}
+	(StatusCode::NOT_FOUND, [(CONTENT_TYPE, "text/plain")], "Not Found\n").into_response()
+}
+
+/// etcd with authentication disabled, as regchain always is: clients that try to log in (Patroni
+/// with a `username`) are told so, and go on without.
+async fn authenticate(_body: Bytes) -> Response {
+	error_response(&Status::failed_precondition("etcdserver: authentication is not enabled"))
+}
+
+/// etcd's users and roles are not kept: every write is signed by this node's account.
+async fn auth(_body: Bytes) -> Response {
+	error_response(&Status::unimplemented(
+		"regchain: etcd users and roles are not supported; writes are signed by the node's account",
+	))
 }
 
 type State = axum::extract::State<Arc<Api>>;
@@ -267,7 +296,9 @@ fn http_status(code: Code) -> StatusCode {
 	match code {
 		Code::Ok => StatusCode::OK,
 		Code::Cancelled => StatusCode::REQUEST_TIMEOUT,
-		Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => StatusCode::BAD_REQUEST,
+		Code::InvalidArgument | Code::OutOfRange => StatusCode::BAD_REQUEST,
+		// grpc-gateway 1, etcd 3.4's: 412.
+		Code::FailedPrecondition => StatusCode::PRECONDITION_FAILED,
 		Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
 		Code::NotFound => StatusCode::NOT_FOUND,
 		Code::AlreadyExists | Code::Aborted => StatusCode::CONFLICT,

@@ -631,6 +631,16 @@ fn gateway_script(endpoint: &str) -> Result<()> {
 	let health = Command::new("curl").args(["-sS", &format!("http://{endpoint}/health")]).output()?;
 	assert_eq!(serde_json::from_slice::<Value>(&health.stdout)?["health"], "true");
 
+	// Authentication is off (Patroni with a username asks, and goes on without); a path no route
+	// takes is 404.
+	let (code, answer) = gateway(endpoint, "/v3/auth/authenticate", r#"{"name":"u","password":"p"}"#)?;
+	assert_eq!((code, answer["code"].as_i64()), (412, Some(9)), "{answer}");
+	assert!(answer["error"].as_str().is_some_and(|e| e.contains("authentication is not enabled")), "{answer}");
+	let missing = Command::new("curl")
+		.args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-d", "{}", &format!("http://{endpoint}/v3/no/such/route")])
+		.output()?;
+	assert_eq!(String::from_utf8(missing.stdout)?, "404");
+
 	// A watch from now on, streamed while the writes below happen.
 	let watch_body = json!({ "create_request": { "key": b64("/gw/"), "range_end": b64("/gw0") } }).to_string();
 	let mut watch = Proc::start("curl watch", {
