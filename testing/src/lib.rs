@@ -304,15 +304,13 @@ impl Testnet {
 				&format!("--{name}"),
 				"--node-key",
 				key,
-				"--network-backend",
-				"libp2p",
 			];
 			let config = NodeConfig::new(name, dir.path(), &args);
 			addresses.push(config.multiaddr(&peer_id_of_node_key(key, dir.path())?));
 			configs.push(if etcd { config.with_etcd() } else { config });
 		}
-		// Each validator keeps the others as reserved peers, over the libp2p backend, as the
-		// validators of a permissioned network should (docs/guide.md, "Validator connectivity"):
+		// Each validator keeps the others as reserved peers, over the libp2p backend (the node's
+		// default), as the validators of a permissioned network should (docs/guide.md, "Validator connectivity"):
 		// it dials them again whenever a connection drops, so that a validator back from a crash
 		// is at once in the full mesh GRANDPA needs.
 		let mut nodes = Vec::new();

@@ -404,5 +404,11 @@ fn watch_replays_fifty_puts_from_beyond_256_blocks_then_goes_live_and_history_na
 	// A read at a revision of the replayed range sees the key space as it was.
 	let at = ctl_json(&endpoint, &["get", "--prefix", "/replay/", "--rev", &(before + 10).to_string()])?;
 	assert_eq!(at["kvs"].as_array().context("kvs")?.len(), 10, "{at}");
+	// A linearizable read (a read point the validators confirmed) sees every key, the live one
+	// included.
+	let linearizable = ctl_json(&endpoint, &["get", "--prefix", "/replay/", "--at", "linearizable"])?;
+	let kvs = linearizable["kvs"].as_array().context("kvs")?;
+	assert_eq!(kvs.len(), 51, "{linearizable}");
+	assert!(kvs.iter().any(|kv| kv["key"] == hex("/replay/live")), "{linearizable}");
 	Ok(())
 }

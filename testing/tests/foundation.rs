@@ -130,6 +130,22 @@ fn raw_chain_spec_has_the_presets_genesis() -> Result<()> {
 	Ok(())
 }
 
+/// The node's network backend is libp2p unless told otherwise (docs/guide.md, "Validator
+/// connectivity"); the testnets of these tests rely on that default.
+#[test]
+fn the_network_backend_is_libp2p_unless_told_otherwise() -> Result<()> {
+	let out = run_node_command(&["--help"])?;
+	assert!(out.status.success());
+	let help = String::from_utf8(out.stdout)?;
+	let option = help
+		.split("--network-backend")
+		.nth(1)
+		.and_then(|rest| rest.split("\n      --").next())
+		.context("--network-backend in --help")?;
+	assert!(option.contains("[default: libp2p]"), "{option}");
+	Ok(())
+}
+
 /// Runs the node with `args`, expecting a failure reported on one line.
 fn assert_fails_on_one_line(args: &[&str]) -> Result<String> {
 	let out = run_node_command(args)?;
