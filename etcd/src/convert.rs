@@ -146,6 +146,17 @@ pub fn finish_range(r: &PbRangeRequest, mut kvs: Vec<PbKeyValue>, more_stored: b
 	(kvs, more)
 }
 
+/// etcd's `Compare.CompareResult` as the registry's.
+pub fn compare_result(result: i32) -> Result<CompareResult, Status> {
+	match result {
+		0 => Ok(CompareResult::Equal),
+		1 => Ok(CompareResult::Greater),
+		2 => Ok(CompareResult::Less),
+		3 => Ok(CompareResult::NotEqual),
+		other => Err(Status::invalid_argument(format!("etcdserver: unknown compare result {other}"))),
+	}
+}
+
 /// An etcd compare as the registry's.
 pub fn compare_of(c: &PbCompare) -> Result<Compare<AccountId>, Status> {
 	if c.key.is_empty() {
@@ -154,13 +165,7 @@ pub fn compare_of(c: &PbCompare) -> Result<Compare<AccountId>, Status> {
 	if !c.range_end.is_empty() {
 		return Err(unsupported("a txn compare over a key range is not supported; compare single keys"));
 	}
-	let result = match c.result {
-		0 => CompareResult::Equal,
-		1 => CompareResult::Greater,
-		2 => CompareResult::Less,
-		3 => CompareResult::NotEqual,
-		other => return Err(Status::invalid_argument(format!("etcdserver: unknown compare result {other}"))),
-	};
+	let result = compare_result(c.result)?;
 	let non_negative = |n: i64| u64::try_from(n).unwrap_or(0);
 	// etcd reads the target from the union; `target` only says which field is meant.
 	let target = match (&c.target, &c.target_union) {

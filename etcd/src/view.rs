@@ -18,13 +18,13 @@
 //!   `registry_subscribeElection` of the JSON-RPC.
 
 use etcd_client::proto::{PbCompare, PbKeyValue};
-use pallet_service_registry::{prefix_end, Compare, CompareResult, RESERVED_PREFIX};
+use pallet_service_registry::{prefix_end, Compare, RESERVED_PREFIX};
 use regchain_client::{runtime::AccountId, AtBlock, Candidate, ElectionState, Instance, InstanceFilter};
 use serde_json::{json, Value};
 use tonic::Status;
 
 use crate::{
-	convert::in_range,
+	convert::{compare_result, in_range},
 	services::{Read, ReadAt},
 	status_of, Api,
 };
@@ -97,14 +97,7 @@ pub fn compare_of(c: &PbCompare) -> Option<Result<Compare<AccountId>, Status>> {
 		(0, None) => 0,
 		_ => return Some(Err(refuse())),
 	};
-	let result = match c.result {
-		0 => CompareResult::Equal,
-		1 => CompareResult::Greater,
-		2 => CompareResult::Less,
-		3 => CompareResult::NotEqual,
-		other => return Some(Err(Status::invalid_argument(format!("etcdserver: unknown compare result {other}")))),
-	};
-	Some(Ok(Compare::ElectionTerm { election: name.to_vec(), result, term }))
+	Some(compare_result(c.result).map(|result| Compare::ElectionTerm { election: name.to_vec(), result, term }))
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -249,6 +242,7 @@ fn touches(key: &[u8], range_end: &[u8], prefix: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
 	use super::*;
+	use pallet_service_registry::CompareResult;
 
 	#[test]
 	fn ranges_are_placed_with_respect_to_the_view() {
