@@ -6,7 +6,8 @@
 #   - Node.js and npm: a test drives the chain with polkadot.js (@polkadot/api);
 #   - etcdctl and etcd 3.4 (etcd-client, etcd-server): the etcd API is tested with the real
 #     etcdctl, and side by side with a real etcd;
-#   - openssl: the etcd API's TLS test makes its certificates with it.
+#   - openssl: the etcd API's TLS test makes its certificates with it;
+#   - python3-matplotlib: bench/plot.py draws the benchmark's plots.
 set -euo pipefail
 
 missing=()
@@ -18,6 +19,7 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+/usr/bin/python3 -c 'import matplotlib' 2>/dev/null || missing+=(python3-matplotlib)
 
 if ((${#missing[@]})); then
 	sudo=""

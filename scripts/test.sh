@@ -17,6 +17,10 @@ echo "test: build took $(( $(date +%s) - started )) s"
 # (finality) suffers when two testnets share two cores.
 cargo test --release --workspace --locked -- --test-threads=1
 
+# The benchmark harness, a few seconds a workload (the full run is documented in
+# docs/results.md; its figures are not asserted here).
+bash scripts/bench.sh --quick
+
 # The registry's benchmarks, each run once as a test (impl_benchmark_test_suite!).
 cargo test --release --locked -p pallet-service-registry --features runtime-benchmarks
 echo "test: build and tests took $(( $(date +%s) - started )) s"

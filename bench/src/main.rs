@@ -1,0 +1,351 @@
+//! `regchain-bench`: regchain and etcd 3.4 side by side, on one machine, in one run, through one
+//! etcd v3 client (and regchain's native client as well). It starts every system itself, runs
+//! each workload at each concurrency, and writes `results.json` and `results.md` (plots are
+//! drawn from the JSON by `bench/plot.py`; `scripts/bench.sh` runs both).
+//!
+//! Systems: etcd 3.4 with one member and with three (Debian's `etcd-server`, `$ETCD` to use
+//! another binary), and a four-validator regchain testnet (`regchain-node` from the same target
+//! directory, `$REGCHAIN_NODE` to use another), each validator serving the etcd API. Writers use
+//! every etcd member, or Alice, Bob and Charlie; watchers and the native client's reads use the
+//! last etcd member, or Dave, so that what a watcher sees has crossed the network.
+
+mod load;
+mod report;
+mod systems;
+mod workloads;
+
+use std::{
+	collections::BTreeMap,
+	path::PathBuf,
+	time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use regchain_client::Wait;
+use serde::{Deserialize, Serialize};
+
+use load::Summary;
+use systems::{Kind, System, Usage};
+use workloads::progress;
+
+/// regchain and etcd 3.4 side by side: latency, throughput, resources (docs/results.md).
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Cli {
+	/// A few seconds a workload, no check perf: keeps the harness working (CI).
+	#[arg(long)]
+	quick: bool,
+	/// Where results.json and results.md go.
+	#[arg(long, default_value = "docs/results")]
+	out: PathBuf,
+	/// The systems, in order.
+	#[arg(long, value_enum, value_delimiter = ',', default_value = "etcd1,etcd3,regchain")]
+	systems: Vec<Kind>,
+	/// Requests in flight for each latency workload.
+	#[arg(long, value_delimiter = ',', default_value = "1,10,100,1000")]
+	concurrency: Vec<usize>,
+	/// Seconds each latency workload runs at each concurrency [default: 10, quick 2].
+	#[arg(long)]
+	seconds: Option<f64>,
+	/// Seconds of each step of the throughput ramp [default: 10, quick 2].
+	#[arg(long)]
+	step_seconds: Option<f64>,
+	/// Seconds the highest rate that held a step is offered again [default: 60, quick 3].
+	#[arg(long)]
+	sustain_seconds: Option<f64>,
+	/// Offered rates of the throughput ramp, writes a second, tried in order until one fails.
+	#[arg(long, value_delimiter = ',', default_value = "250,500,1000,2000,3300,5100,8000")]
+	rates: Vec<f64>,
+	/// Seconds each system idles after start, to measure memory and disk growth at rest
+	/// [default: 60, quick 3].
+	#[arg(long)]
+	idle_seconds: Option<f64>,
+	/// How many times `etcdctl check perf --load=s` runs against each system [default: 3,
+	/// quick 0].
+	#[arg(long)]
+	check_perf: Option<u32>,
+}
+
+/// One measured point.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Point {
+	pub system: String,
+	/// `write`, `write-inclusion`, `read-serializable`, `read-linearizable`, `watch-delivery`,
+	/// `registration`, `throughput-step`, `throughput-sustained`, `lease-expiry-all-up`,
+	/// `lease-expiry-one-down`.
+	pub workload: String,
+	/// `etcd-api` or `native`.
+	pub client: String,
+	/// Requests in flight (the most in flight, for the throughput steps; the number of leases,
+	/// for lease expiry).
+	pub concurrency: usize,
+	/// The offered rate, for the throughput steps.
+	#[serde(skip_serializing_if = "Option::is_none")]
+	pub offered_rate: Option<f64>,
+	#[serde(flatten)]
+	pub summary: Summary,
+}
+
+/// One `etcdctl check perf --load=s` run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CheckPerf {
+	pub passed: bool,
+	/// Its PASS/FAIL lines.
+	pub verdicts: Vec<String>,
+}
+
+/// Everything measured on one system.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SystemResult {
+	pub system: String,
+	pub title: String,
+	pub points: Vec<Point>,
+	/// Resource figures (see `report::METRICS`).
+	pub metrics: BTreeMap<String, f64>,
+	pub check_perf: Vec<CheckPerf>,
+	/// Why a workload could not run, if one could not.
+	pub failures: Vec<String>,
+}
+
+/// The whole run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Results {
+	/// Seconds since the Unix epoch when the run started.
+	pub started: u64,
+	pub quick: bool,
+	pub machine: String,
+	pub etcd_version: String,
+	pub settings: String,
+	pub systems: Vec<SystemResult>,
+}
+
+struct Settings {
+	seconds: Duration,
+	step: Duration,
+	sustain: Duration,
+	idle: Duration,
+	check_perf: u32,
+	leases: u64,
+	registrations: u64,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+	let cli = Cli::parse();
+	// Dropping the run stops every process it started.
+	tokio::select! {
+		outcome = run(cli) => outcome,
+		_ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted; every system it started is stopped"),
+	}
+}
+
+async fn run(cli: Cli) -> Result<()> {
+	let secs = |v: Option<f64>, full: f64, quick: f64| {
+		Duration::from_secs_f64(v.unwrap_or(if cli.quick { quick } else { full }))
+	};
+	let settings = Settings {
+		seconds: secs(cli.seconds, 10.0, 2.0),
+		step: secs(cli.step_seconds, 10.0, 2.0),
+		sustain: secs(cli.sustain_seconds, 60.0, 3.0),
+		idle: secs(cli.idle_seconds, 60.0, 3.0),
+		check_perf: cli.check_perf.unwrap_or(if cli.quick { 0 } else { 3 }),
+		leases: if cli.quick { 3 } else { 10 },
+		registrations: if cli.quick { 3 } else { 20 },
+	};
+	std::fs::create_dir_all(&cli.out).with_context(|| format!("creating {}", cli.out.display()))?;
+	let mut results = Results {
+		started: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs(),
+		quick: cli.quick,
+		machine: machine(),
+		etcd_version: etcd_version(),
+		settings: format!(
+			"{} s a latency point at {:?} in flight; throughput steps of {} s at {:?}/s, held {} s; {} s idle; check perf {}×",
+			settings.seconds.as_secs_f64(),
+			cli.concurrency,
+			settings.step.as_secs_f64(),
+			cli.rates,
+			settings.sustain.as_secs_f64(),
+			settings.idle.as_secs_f64(),
+			settings.check_perf,
+		),
+		systems: Vec::new(),
+	};
+	eprintln!("bench: {}; {}", results.machine, results.settings);
+	let started = Instant::now();
+	for &kind in &cli.systems {
+		eprintln!("bench: starting {}", kind.title());
+		let mut system = System::start(kind).await?;
+		let mut result = SystemResult {
+			system: kind.name().into(),
+			title: kind.title().into(),
+			points: Vec::new(),
+			metrics: BTreeMap::new(),
+			check_perf: Vec::new(),
+			failures: Vec::new(),
+		};
+		if let Err(e) = measure(&mut system, &settings, &cli, &mut result).await {
+			eprintln!("bench: {} failed: {e:#}\n{}", kind.title(), system.log_tails());
+			result.failures.push(format!("{e:#}"));
+		}
+		results.systems.push(result);
+		drop(system);
+		// Written after each system, so that an interrupted run keeps what it measured.
+		report::write(&cli.out, &results)?;
+	}
+	eprintln!(
+		"bench: done in {:.0} s; {} and {}",
+		started.elapsed().as_secs_f64(),
+		cli.out.join("results.json").display(),
+		cli.out.join("results.md").display()
+	);
+	let failed: Vec<_> = results.systems.iter().filter(|s| !s.failures.is_empty()).map(|s| s.system.clone()).collect();
+	anyhow::ensure!(failed.is_empty(), "workloads failed on {failed:?} (see results.md)");
+	Ok(())
+}
+
+/// Every workload on one system, in an order that leaves the destructive one (a member killed)
+/// last.
+async fn measure(system: &mut System, s: &Settings, cli: &Cli, result: &mut SystemResult) -> Result<()> {
+	let kind = system.kind;
+	let record = |result: &mut SystemResult, p: Point| {
+		progress(&p);
+		result.points.push(p);
+	};
+
+	// At rest.
+	let before_idle = Usage::of(system);
+	tokio::time::sleep(s.idle).await;
+	let idle = Usage::of(system);
+	let metric = |result: &mut SystemResult, name: &str, value: f64| {
+		result.metrics.insert(name.into(), value);
+	};
+	let idle_growth = idle.disk.saturating_sub(before_idle.disk) as f64 / s.idle.as_secs_f64();
+	metric(result, "idle_rss_max_mb", idle.max_rss as f64 / 1048576.0);
+	metric(result, "idle_rss_total_mb", idle.total_rss as f64 / 1048576.0);
+	metric(result, "idle_disk_growth_mb_per_hour", idle_growth * 3600.0 / 1048576.0);
+	metric(result, "idle_cpu_percent", (idle.cpu_seconds - before_idle.cpu_seconds) / s.idle.as_secs_f64() * 100.0);
+	eprintln!(
+		"bench: {} at rest: largest member {:.0} MB resident, disk +{:.1} MB/h",
+		kind.name(),
+		idle.max_rss as f64 / 1048576.0,
+		idle_growth * 3600.0 / 1048576.0
+	);
+
+	// Writes: latency at each concurrency, then throughput. Their CPU time and disk use are
+	// charged to the writes acknowledged.
+	let before_writes = (Usage::of(system), Instant::now());
+	let mut writes = 0u64;
+	for &c in &cli.concurrency {
+		let p = workloads::etcd_writes(system, &format!("write{c}"), c, s.seconds).await?;
+		writes += p.summary.ok;
+		record(result, p);
+	}
+	let (steps, held) = workloads::throughput(system, 1000, s.step, s.sustain, &cli.rates).await?;
+	writes += steps.iter().map(|p| p.summary.ok).sum::<u64>();
+	result.points.extend(steps);
+	metric(result, "sustained_writes_per_s", held.unwrap_or(0.0));
+	let after_writes = Usage::of(system);
+	let write_secs = before_writes.1.elapsed().as_secs_f64();
+	let per_10k = |v: f64| if writes > 0 { v / writes as f64 * 10_000.0 } else { f64::NAN };
+	metric(result, "cpu_seconds_per_10k_writes", per_10k(after_writes.cpu_seconds - before_writes.0.cpu_seconds));
+	let disk = after_writes.disk as f64 - before_writes.0.disk as f64 - idle_growth * write_secs;
+	metric(result, "disk_mb_per_10k_writes", per_10k(disk) / 1048576.0);
+	metric(result, "peak_rss_max_mb", after_writes.max_rss as f64 / 1048576.0);
+
+	if kind == Kind::Regchain {
+		for &c in &cli.concurrency {
+			for wait in [Wait::Finalized, Wait::Best] {
+				let p = workloads::native_writes(system, &format!("native{c}{wait:?}"), c, s.seconds, wait).await?;
+				record(result, p);
+			}
+		}
+	}
+
+	// Reads and watches.
+	workloads::prepare_reads(system).await?;
+	for serializable in [true, false] {
+		for &c in &cli.concurrency {
+			let p = workloads::etcd_reads(system, c, s.seconds, serializable).await?;
+			record(result, p);
+		}
+	}
+	for &c in &cli.concurrency {
+		let p = workloads::watch_delivery(system, c, s.seconds).await?;
+		record(result, p);
+	}
+	let p = workloads::etcd_registration(system, s.registrations).await?;
+	record(result, p);
+	if kind == Kind::Regchain {
+		let p = workloads::native_registration(system, s.registrations).await?;
+		record(result, p);
+	}
+
+	// check perf, then leases with every member up and with one down.
+	for run in 0..s.check_perf {
+		let outcome = check_perf(&system.write_endpoints).await?;
+		eprintln!("bench: {} check perf run {}: {}", kind.name(), run + 1, outcome.verdicts.join("; "));
+		result.check_perf.push(outcome);
+	}
+	let p = workloads::lease_expiry(system, "all-up", s.leases, 5).await?;
+	record(result, p);
+	let end = Usage::of(system);
+	metric(result, "cpu_seconds_total", end.cpu_seconds);
+	if kind != Kind::Etcd1 {
+		let who = system.kill_one()?;
+		eprintln!("bench: {} killed {who}", kind.name());
+		// Let the survivors notice (etcd's election, regchain's peers dropping the link).
+		tokio::time::sleep(Duration::from_secs(3)).await;
+		let p = workloads::lease_expiry(system, "one-down", s.leases, 5).await?;
+		record(result, p);
+	}
+	Ok(())
+}
+
+/// One `etcdctl check perf --load=s` against `endpoints`.
+async fn check_perf(endpoints: &[String]) -> Result<CheckPerf> {
+	let output = tokio::time::timeout(
+		Duration::from_secs(240),
+		tokio::process::Command::new(std::env::var("ETCDCTL").unwrap_or_else(|_| "etcdctl".into()))
+			.env("ETCDCTL_API", "3")
+			.arg(format!("--endpoints={}", endpoints.join(",")))
+			.args(["check", "perf", "--load=s"])
+			.kill_on_drop(true)
+			.output(),
+	)
+	.await
+	.context("check perf ran for over 4 minutes")?
+	.context("running etcdctl (Debian's etcd-client)")?;
+	let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+	let verdicts: Vec<String> = text
+		.lines()
+		.map(str::trim)
+		.filter(|l| l.starts_with("PASS") || l.starts_with("FAIL"))
+		.map(String::from)
+		.collect();
+	let passed = verdicts.last().map(|l| l == "PASS").unwrap_or(false);
+	if verdicts.is_empty() {
+		anyhow::bail!("check perf said nothing conclusive: {}", text.trim());
+	}
+	Ok(CheckPerf { passed, verdicts })
+}
+
+fn machine() -> String {
+	let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+	let mem_kib: u64 = std::fs::read_to_string("/proc/meminfo")
+		.ok()
+		.and_then(|m| m.lines().find_map(|l| l.strip_prefix("MemTotal:")).map(|v| v.trim().trim_end_matches(" kB").trim().to_string()))
+		.and_then(|v| v.parse().ok())
+		.unwrap_or(0);
+	format!("{cores} cores, {:.0} GiB", mem_kib as f64 / 1048576.0)
+}
+
+fn etcd_version() -> String {
+	std::process::Command::new(std::env::var("ETCD").unwrap_or_else(|_| "etcd".into()))
+		.arg("--version")
+		.output()
+		.ok()
+		.and_then(|o| String::from_utf8(o.stdout).ok())
+		.and_then(|s| s.lines().next().map(String::from))
+		.unwrap_or_else(|| "unknown".into())
+}

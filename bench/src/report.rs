@@ -1,0 +1,275 @@
+//! results.json and results.md: each regchain figure beside etcd's, with the ratio.
+
+use std::{fmt::Write as _, path::Path};
+
+use anyhow::{Context, Result};
+
+use crate::{Point, Results, SystemResult};
+
+/// The resource figures, in the order published: key, label, decimals.
+pub const METRICS: &[(&str, &str, usize)] = &[
+	("idle_rss_max_mb", "Resident memory at rest, largest member (MB)", 0),
+	("idle_rss_total_mb", "Resident memory at rest, all members (MB)", 0),
+	("idle_cpu_percent", "CPU at rest, all members (% of one core)", 1),
+	("idle_disk_growth_mb_per_hour", "Disk growth at rest, all members (MB per hour)", 1),
+	("peak_rss_max_mb", "Resident memory after the write workloads, largest member (MB)", 0),
+	("cpu_seconds_per_10k_writes", "CPU seconds per 10,000 writes, all members", 1),
+	("disk_mb_per_10k_writes", "Disk per 10,000 writes, all members, growth at rest deducted (MB)", 1),
+	("sustained_writes_per_s", "Highest write rate held (writes/s, 0: none held)", 0),
+];
+
+/// The latency rows, in the order published: workload, client, label.
+const LATENCY_ROWS: &[(&str, &str, &str)] = &[
+	("write", "etcd-api", "Put acknowledged (regchain: at finality), etcd API"),
+	("write", "native", "Put acknowledged at finality, regchain's native client"),
+	("write-inclusion", "native", "Put included in a best block, regchain's native client (diagnostic)"),
+	("read-serializable", "etcd-api", "Get, serializable"),
+	("read-linearizable", "etcd-api", "Get, linearizable"),
+	("watch-delivery", "etcd-api", "Watch event on another member, after the put's acknowledgement"),
+	("registration", "etcd-api", "Registration seen by a watcher elsewhere: lease grant + put (etcd API)"),
+	("registration", "native", "Registration seen by a watcher elsewhere: lease + register (native)"),
+	("lease-expiry-all-up", "etcd-api", "Lease expiry seen by a watcher, late by (all members up)"),
+	("lease-expiry-one-down", "etcd-api", "Lease expiry seen by a watcher, late by (one member down)"),
+];
+
+/// Writes `results.json` and `results.md` into `dir`.
+pub fn write(dir: &Path, results: &Results) -> Result<()> {
+	let json = dir.join("results.json");
+	std::fs::write(&json, serde_json::to_string_pretty(results)?).with_context(|| format!("writing {}", json.display()))?;
+	let md = dir.join("results.md");
+	std::fs::write(&md, markdown(results)).with_context(|| format!("writing {}", md.display()))?;
+	Ok(())
+}
+
+fn find<'a>(system: &'a SystemResult, workload: &str, client: &str, concurrency: usize) -> Option<&'a Point> {
+	system.points.iter().find(|p| p.workload == workload && p.client == client && p.concurrency == concurrency)
+}
+
+/// The system regchain is compared with: etcd with three members if measured, else one.
+fn peer(results: &Results) -> Option<&SystemResult> {
+	results.systems.iter().find(|s| s.system == "etcd3").or_else(|| results.systems.iter().find(|s| s.system == "etcd1"))
+}
+
+fn ratio(regchain: Option<f64>, peer: Option<f64>) -> String {
+	match (regchain, peer) {
+		(Some(r), Some(p)) if p.abs() > f64::EPSILON && r.is_finite() && p.is_finite() => format!("{:.1}×", r / p),
+		_ => "–".into(),
+	}
+}
+
+fn ms(v: f64) -> String {
+	if !v.is_finite() {
+		"–".into()
+	} else if v.abs() >= 100.0 {
+		format!("{v:.0}")
+	} else {
+		format!("{v:.1}")
+	}
+}
+
+fn cell(p: Option<&Point>) -> String {
+	match p {
+		None => "–".into(),
+		Some(p) if p.summary.ok == 0 => format!("no success ({} errors)", p.summary.errors),
+		Some(p) => {
+			let s = &p.summary;
+			let errors = if s.errors > 0 { format!(", {} err", s.errors) } else { String::new() };
+			format!("{} / {}{errors}", ms(s.p50_ms), ms(s.p99_ms))
+		},
+	}
+}
+
+/// The Markdown report.
+pub fn markdown(results: &Results) -> String {
+	let mut md = String::new();
+	let systems = &results.systems;
+	let regchain = systems.iter().find(|s| s.system == "regchain");
+	let peer = peer(results);
+	let peer_name = peer.map(|p| p.title.as_str()).unwrap_or("etcd");
+	let _ = writeln!(md, "# regchain beside etcd: measured figures\n");
+	let _ = writeln!(
+		md,
+		"Written by `regchain-bench`{} on {} with {}. {}. The ratio is regchain's figure divided by {peer_name}'s.\n",
+		if results.quick { " in quick mode (a few seconds a point: these figures only show that the harness works)" } else { "" },
+		results.machine,
+		results.etcd_version,
+		results.settings,
+	);
+	let header = |md: &mut String, first: &str| {
+		let _ = write!(md, "| {first} | In flight |");
+		for s in systems {
+			let _ = write!(md, " {} |", s.title);
+		}
+		let _ = writeln!(md, " Ratio |");
+		let _ = write!(md, "|---|---|");
+		for _ in systems {
+			let _ = write!(md, "---|");
+		}
+		let _ = writeln!(md, "---|");
+	};
+
+	let _ = writeln!(md, "## Latency, p50 / p99 (ms)\n");
+	header(&mut md, "Workload");
+	for (workload, client, label) in LATENCY_ROWS {
+		let mut levels: Vec<usize> = systems
+			.iter()
+			.flat_map(|s| s.points.iter())
+			.filter(|p| p.workload == *workload && p.client == *client)
+			.map(|p| p.concurrency)
+			.collect();
+		levels.sort();
+		levels.dedup();
+		for c in levels {
+			let _ = write!(md, "| {label} | {c} |");
+			for s in systems {
+				let _ = write!(md, " {} |", cell(find(s, workload, client, c)));
+			}
+			let p50 = |s: Option<&SystemResult>| s.and_then(|s| find(s, workload, client, c)).map(|p| p.summary.p50_ms);
+			// A native figure is compared with etcd's through its API.
+			let p50_peer = peer.and_then(|s| find(s, workload, "etcd-api", c)).map(|p| p.summary.p50_ms);
+			let _ = writeln!(md, " {} |", if peer.is_some() { ratio(p50(regchain), p50_peer) } else { "–".into() });
+		}
+	}
+
+	let _ = writeln!(md, "\n## Write throughput with a fixed number in flight (acknowledged writes/s)\n");
+	header(&mut md, "Workload");
+	for c in systems.iter().flat_map(|s| s.points.iter()).filter(|p| p.workload == "write" && p.client == "etcd-api").map(|p| p.concurrency).collect::<std::collections::BTreeSet<_>>() {
+		let _ = write!(md, "| Put, etcd API | {c} |");
+		let tp = |s: &SystemResult| find(s, "write", "etcd-api", c).map(|p| p.summary.throughput);
+		for s in systems {
+			let _ = write!(md, " {} |", tp(s).map(|v| format!("{v:.0}")).unwrap_or("–".into()));
+		}
+		let _ = writeln!(md, " {} |", ratio(regchain.and_then(tp), peer.and_then(tp)));
+	}
+
+	let _ = writeln!(md, "\n## Offered write rate (open loop, at most 1,000 in flight): achieved writes/s, p99 ms\n");
+	let _ = write!(md, "| Offered (writes/s) |");
+	for s in systems {
+		let _ = write!(md, " {} |", s.title);
+	}
+	let _ = writeln!(md, "\n|---|{}", "---|".repeat(systems.len()));
+	let mut rates: Vec<f64> =
+		systems.iter().flat_map(|s| s.points.iter()).filter(|p| p.workload == "throughput-step").filter_map(|p| p.offered_rate).collect();
+	rates.sort_by(|a, b| a.total_cmp(b));
+	rates.dedup();
+	let step = |s: &SystemResult, workload: &str, rate: f64| {
+		s.points.iter().find(|p| p.workload == workload && p.offered_rate == Some(rate)).map(|p| {
+			let e = &p.summary;
+			let extra = if e.errors + e.shed > 0 { format!(", {} err, {} shed", e.errors, e.shed) } else { String::new() };
+			format!("{:.0}, p99 {}{extra}", e.throughput, ms(e.p99_ms))
+		})
+	};
+	for rate in &rates {
+		let _ = write!(md, "| {rate:.0} |");
+		for s in systems {
+			let _ = write!(md, " {} |", step(s, "throughput-step", *rate).unwrap_or("–".into()));
+		}
+		let _ = writeln!(md);
+	}
+	let _ = write!(md, "| **held for the sustained period** |");
+	for s in systems {
+		let held = s.points.iter().find(|p| p.workload == "throughput-sustained");
+		let text = held
+			.and_then(|p| step(s, "throughput-sustained", p.offered_rate.unwrap_or(f64::NAN)).map(|t| (p, t)))
+			.map(|(p, t)| {
+				let ok = s.metrics.get("sustained_writes_per_s").copied().unwrap_or(0.0) > 0.0;
+				format!("{:.0} offered for {:.0} s: {t}{}", p.offered_rate.unwrap_or(0.0), p.summary.seconds, if ok { "" } else { " (did not hold)" })
+			})
+			.unwrap_or("–".into());
+		let _ = write!(md, " {text} |");
+	}
+	let _ = writeln!(md);
+
+	let _ = writeln!(md, "\n## Resources\n");
+	let _ = write!(md, "| Figure |");
+	for s in systems {
+		let _ = write!(md, " {} |", s.title);
+	}
+	let _ = writeln!(md, " Ratio |\n|---|{}---|", "---|".repeat(systems.len()));
+	for (key, label, decimals) in METRICS {
+		let _ = write!(md, "| {label} |");
+		for s in systems {
+			let v = s.metrics.get(*key).copied();
+			let _ = write!(md, " {} |", v.filter(|v| v.is_finite()).map(|v| format!("{v:.*}", decimals)).unwrap_or("–".into()));
+		}
+		let get = |s: Option<&SystemResult>| s.and_then(|s| s.metrics.get(*key).copied());
+		let _ = writeln!(md, " {} |", ratio(get(regchain), get(peer)));
+	}
+
+	if systems.iter().any(|s| !s.check_perf.is_empty()) {
+		let _ = writeln!(md, "\n## `etcdctl check perf --load=s`\n");
+		let _ = write!(md, "| Run |");
+		for s in systems {
+			let _ = write!(md, " {} |", s.title);
+		}
+		let _ = writeln!(md, "\n|---|{}", "---|".repeat(systems.len()));
+		let runs = systems.iter().map(|s| s.check_perf.len()).max().unwrap_or(0);
+		for run in 0..runs {
+			let _ = write!(md, "| {} |", run + 1);
+			for s in systems {
+				let text = s.check_perf.get(run).map(|c| c.verdicts.join("; ")).unwrap_or("–".into());
+				let _ = write!(md, " {text} |");
+			}
+			let _ = writeln!(md);
+		}
+	}
+
+	let failures: Vec<_> = systems.iter().flat_map(|s| s.failures.iter().map(move |f| (s, f))).collect();
+	if !failures.is_empty() {
+		let _ = writeln!(md, "\n## Failures\n");
+		for (s, f) in failures {
+			let _ = writeln!(md, "- {}: {f}", s.title);
+		}
+	}
+	md
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use crate::load::Summary;
+
+	fn point(system: &str, workload: &str, p50: f64, throughput: f64) -> Point {
+		Point {
+			system: system.into(),
+			workload: workload.into(),
+			client: "etcd-api".into(),
+			concurrency: 1,
+			offered_rate: None,
+			summary: Summary { ok: 10, p50_ms: p50, p99_ms: p50 * 2.0, throughput, ..Default::default() },
+		}
+	}
+
+	fn system(name: &str, points: Vec<Point>) -> SystemResult {
+		SystemResult {
+			system: name.into(),
+			title: name.into(),
+			points,
+			metrics: [("idle_rss_max_mb".to_string(), if name == "regchain" { 150.0 } else { 30.0 })].into(),
+			check_perf: vec![],
+			failures: vec![],
+		}
+	}
+
+	#[test]
+	fn regchain_is_compared_with_three_etcd_members() {
+		let results = Results {
+			started: 0,
+			quick: false,
+			machine: "2 cores".into(),
+			etcd_version: "etcd Version: 3.4".into(),
+			settings: "s".into(),
+			systems: vec![
+				system("etcd1", vec![point("etcd1", "write", 1.0, 900.0)]),
+				system("etcd3", vec![point("etcd3", "write", 2.0, 500.0)]),
+				system("regchain", vec![point("regchain", "write", 250.0, 4.0)]),
+			],
+		};
+		let md = markdown(&results);
+		// p50 / p99 beside each other, and the ratio against etcd3 (250 / 2).
+		assert!(md.contains("| 1.0 / 2.0 | 2.0 / 4.0 | 250 / 500 | 125.0× |"), "{md}");
+		// Throughput 4 / 500.
+		assert!(md.contains("| 900 | 500 | 4 | 0.0× |"), "{md}");
+		assert!(md.contains("| 30 | 30 | 150 | 5.0× |"), "{md}");
+	}
+}
