@@ -96,11 +96,25 @@ pub async fn run(ctx: &Context, args: AgentArgs) -> anyhow::Result<ExitCode> {
 		}
 	}
 
-	// Asked to stop: deregister at once rather than waiting for the lease to run out.
-	keeper.stop();
+	// Asked to stop: deregister at once rather than waiting for the lease to run out. The lease
+	// is kept alive until the deregistration is final, so that a short TTL cannot run out while
+	// it waits for finality.
 	let deregistered = client.deregister_instance(service, instance, ctx.wait).await;
+	keeper.stop();
 	let revoked = client.revoke_lease(lease, ctx.wait).await;
+	// Gone either way: the lease ran out before the deregistration landed.
+	let gone = |r: &Result<regchain_client::Receipt, regchain_client::Error>, name: &str| r.as_ref().is_err_and(|e| e.is_registry_error(name));
+	let expired = gone(&deregistered, "InstanceNotFound") && gone(&revoked, "LeaseNotFound");
 	match (deregistered, revoked) {
+		_ if expired => {
+			emit(
+				ctx,
+				|| format!("{name} was already gone: lease {lease} ran out before the deregistration"),
+				json!({ "event": "deregistered", "service": args.service,
+				        "instance_id": args.instance, "lease": lease, "expired": true }),
+			);
+			Ok(ExitCode::SUCCESS)
+		},
 		(Ok(_), _) | (_, Ok(_)) => {
 			emit(
 				ctx,
