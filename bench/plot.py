@@ -25,6 +25,9 @@ def main():
     with open(os.path.join(out, "results.json")) as f:
         results = json.load(f)
     systems = results["systems"]
+    for s in systems:  # a point's figures are under "summary"
+        for p in s["points"]:
+            p.update(p.pop("summary", {}))
     note = " (quick mode)" if results.get("quick") else ""
 
     # Latency distributions of puts acknowledged (etcd API), one panel per concurrency.

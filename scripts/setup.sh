@@ -7,7 +7,10 @@
 #   - etcdctl and etcd 3.4 (etcd-client, etcd-server): the etcd API is tested with the real
 #     etcdctl, and side by side with a real etcd;
 #   - openssl: the etcd API's TLS test makes its certificates with it;
-#   - python3-matplotlib: bench/plot.py draws the benchmark's plots.
+#   - python3-matplotlib: bench/plot.py draws the benchmark's plots;
+#   - faketime, zstd, iproute2 and iptables: the fault tests (scripts/faults.sh) run a validator
+#     under libfaketime, decompress the runtime held in the chain spec, and put validators in
+#     network namespaces.
 set -euo pipefail
 
 missing=()
@@ -20,6 +23,10 @@ command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 /usr/bin/python3 -c 'import matplotlib' 2>/dev/null || missing+=(python3-matplotlib)
+command -v faketime >/dev/null 2>&1 || missing+=(faketime)
+command -v zstd >/dev/null 2>&1 || missing+=(zstd)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 
 if ((${#missing[@]})); then
 	sudo=""

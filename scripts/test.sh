@@ -21,6 +21,11 @@ cargo test --release --workspace --locked -- --test-threads=1
 # docs/results.md; its figures are not asserted here).
 bash scripts/bench.sh --quick
 
+# The demos, in short form: the native registry on four validator containers (Podman), and
+# PostgreSQL under Patroni on the validators' etcd API. Both need root, as CI runs.
+bash scripts/demo.sh --short
+bash scripts/demo-patroni.sh
+
 # The registry's benchmarks, each run once as a test (impl_benchmark_test_suite!).
 cargo test --release --locked -p pallet-service-registry --features runtime-benchmarks
 echo "test: build and tests took $(( $(date +%s) - started )) s"

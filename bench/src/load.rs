@@ -55,21 +55,34 @@ pub struct Summary {
 	#[serde(default)]
 	pub shed: u64,
 	/// Wall-clock seconds of the run.
+	#[serde(deserialize_with = "nan_if_null")]
 	pub seconds: f64,
 	/// Successful requests per second.
+	#[serde(deserialize_with = "nan_if_null")]
 	pub throughput: f64,
 	/// Latency percentiles and extremes, in milliseconds.
+	#[serde(deserialize_with = "nan_if_null")]
 	pub p50_ms: f64,
+	#[serde(deserialize_with = "nan_if_null")]
 	pub p90_ms: f64,
+	#[serde(deserialize_with = "nan_if_null")]
 	pub p99_ms: f64,
+	#[serde(deserialize_with = "nan_if_null")]
 	pub max_ms: f64,
+	#[serde(deserialize_with = "nan_if_null")]
 	pub min_ms: f64,
+	#[serde(deserialize_with = "nan_if_null")]
 	pub mean_ms: f64,
 	/// The first error, to explain a failure.
 	#[serde(skip_serializing_if = "Option::is_none")]
 	pub first_error: Option<String>,
 	/// Up to 500 latencies (ms), evenly picked from the sorted distribution, for plots.
 	pub distribution_ms: Vec<f64>,
+}
+
+/// JSON has no NaN: serde_json writes it as `null`, read back here as NaN.
+pub fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+	Ok(<Option<f64> as serde::Deserialize>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// The `q` quantile (0 to 1) of sorted values, nearest rank.
@@ -201,6 +214,15 @@ pub async fn time<T>(fut: impl Future<Output = Result<T>>) -> Result<Duration> {
 #[cfg(test)]
 mod tests {
 	use super::*;
+
+	#[test]
+	fn a_summary_without_latencies_reads_back() {
+		let summary = Samples { errors: 3, ..Default::default() }.summary();
+		let json = serde_json::to_string(&summary).unwrap();
+		let back: Summary = serde_json::from_str(&json).unwrap();
+		assert_eq!(back.errors, 3);
+		assert!(back.p50_ms.is_nan());
+	}
 
 	#[test]
 	fn quantiles_are_nearest_rank() {

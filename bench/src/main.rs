@@ -42,9 +42,16 @@ struct Cli {
 	/// The systems, in order.
 	#[arg(long, value_enum, value_delimiter = ',', default_value = "etcd1,etcd3,regchain")]
 	systems: Vec<Kind>,
-	/// Requests in flight for each latency workload.
-	#[arg(long, value_delimiter = ',', default_value = "1,10,100,1000")]
+	/// Requests in flight for each latency workload [default: 1,10,100,1000; quick 1,10,100].
+	#[arg(long, value_delimiter = ',')]
 	concurrency: Vec<usize>,
+	/// Keep the other systems' results already in OUT/results.json, replacing only those of
+	/// the systems measured now (to measure one system again).
+	#[arg(long)]
+	merge: bool,
+	/// Only write OUT/results.md again from OUT/results.json, measuring nothing.
+	#[arg(long)]
+	report_only: bool,
 	/// Seconds each latency workload runs at each concurrency [default: 10, quick 2].
 	#[arg(long)]
 	seconds: Option<f64>,
@@ -83,7 +90,8 @@ pub struct Point {
 	/// The offered rate, for the throughput steps.
 	#[serde(skip_serializing_if = "Option::is_none")]
 	pub offered_rate: Option<f64>,
-	#[serde(flatten)]
+	/// Not flattened: serde_json's `arbitrary_precision`, which the workspace enables, cannot
+	/// read numbers back through `#[serde(flatten)]`.
 	pub summary: Summary,
 }
 
@@ -102,10 +110,16 @@ pub struct SystemResult {
 	pub title: String,
 	pub points: Vec<Point>,
 	/// Resource figures (see `report::METRICS`).
+	#[serde(deserialize_with = "nan_map")]
 	pub metrics: BTreeMap<String, f64>,
 	pub check_perf: Vec<CheckPerf>,
 	/// Why a workload could not run, if one could not.
 	pub failures: Vec<String>,
+}
+
+fn nan_map<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, f64>, D::Error> {
+	let map = BTreeMap::<String, Option<f64>>::deserialize(d)?;
+	Ok(map.into_iter().map(|(k, v)| (k, v.unwrap_or(f64::NAN))).collect())
 }
 
 /// The whole run.
@@ -133,6 +147,12 @@ struct Settings {
 #[tokio::main]
 async fn main() -> Result<()> {
 	let cli = Cli::parse();
+	if cli.report_only {
+		let path = cli.out.join("results.json");
+		let results: Results = serde_json::from_str(&std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?)
+			.with_context(|| format!("parsing {}", path.display()))?;
+		return report::write(&cli.out, &results);
+	}
 	// Dropping the run stops every process it started.
 	tokio::select! {
 		outcome = run(cli) => outcome,
@@ -140,7 +160,12 @@ async fn main() -> Result<()> {
 	}
 }
 
-async fn run(cli: Cli) -> Result<()> {
+async fn run(mut cli: Cli) -> Result<()> {
+	if cli.concurrency.is_empty() {
+		// A thousand in flight overloads four validators sharing two cores for minutes after:
+		// the quick mode, which only keeps the harness working, stops at a hundred.
+		cli.concurrency = if cli.quick { vec![1, 10, 100] } else { vec![1, 10, 100, 1000] };
+	}
 	let secs = |v: Option<f64>, full: f64, quick: f64| {
 		Duration::from_secs_f64(v.unwrap_or(if cli.quick { quick } else { full }))
 	};
@@ -171,6 +196,14 @@ async fn run(cli: Cli) -> Result<()> {
 		),
 		systems: Vec::new(),
 	};
+	let mut kept = Vec::new();
+	if cli.merge {
+		let path = cli.out.join("results.json");
+		let earlier: Results = serde_json::from_str(&std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?)
+			.with_context(|| format!("parsing {}", path.display()))?;
+		kept = earlier.systems.into_iter().filter(|s| !cli.systems.iter().any(|k| k.name() == s.system)).collect();
+		results.settings = format!("{} (then {}: {})", earlier.settings, cli.systems.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "), results.settings);
+	}
 	eprintln!("bench: {}; {}", results.machine, results.settings);
 	let started = Instant::now();
 	for &kind in &cli.systems {
@@ -190,6 +223,10 @@ async fn run(cli: Cli) -> Result<()> {
 		}
 		results.systems.push(result);
 		drop(system);
+		for earlier in std::mem::take(&mut kept) {
+			results.systems.push(earlier);
+		}
+		results.systems.sort_by_key(|s| ["etcd1", "etcd3", "regchain"].iter().position(|n| *n == s.system));
 		// Written after each system, so that an interrupted run keeps what it measured.
 		report::write(&cli.out, &results)?;
 	}
@@ -262,7 +299,9 @@ async fn measure(system: &mut System, s: &Settings, cli: &Cli, result: &mut Syst
 		}
 	}
 
-	// Reads and watches.
+	// Reads and watches, once the writes' backlog is gone.
+	let drained = workloads::wait_drained(system, Duration::from_secs(300)).await?;
+	metric(result, "backlog_drain_seconds", drained.as_secs_f64());
 	workloads::prepare_reads(system).await?;
 	for serializable in [true, false] {
 		for &c in &cli.concurrency {

@@ -184,9 +184,21 @@ pub const READ_KEYS: u64 = 100;
 /// Writes the keys that reads read.
 pub async fn prepare_reads(system: &System) -> Result<()> {
 	let mut kv = kv_clients(&system.write_endpoints, 1).await?.remove(0);
+	// A system still working through an earlier overload may time out: each put is tried
+	// three times.
 	let puts = (0..READ_KEYS).map(|seq| {
 		let mut kv = kv.clone();
-		async move { kv.put(key("read", seq), value(), None).await }
+		async move {
+			let mut outcome = kv.put(key("read", seq), value(), None).await;
+			for _ in 0..2 {
+				if outcome.is_ok() {
+					break;
+				}
+				tokio::time::sleep(Duration::from_secs(5)).await;
+				outcome = kv.put(key("read", seq), value(), None).await;
+			}
+			outcome
+		}
 	});
 	for outcome in futures::future::join_all(puts).await {
 		outcome.context("writing the keys to read")?;
@@ -197,6 +209,24 @@ pub async fn prepare_reads(system: &System) -> Result<()> {
 		bail!("{n} of {READ_KEYS} keys to read were written");
 	}
 	Ok(())
+}
+
+/// Waits until a single put is acknowledged within two seconds again, after an overload: how
+/// long the system took to work through its backlog.
+pub async fn wait_drained(system: &System, timeout: Duration) -> Result<Duration> {
+	let mut kv = kv_clients(&system.write_endpoints, 1).await?.remove(0);
+	let start = Instant::now();
+	let mut seq = 0;
+	while start.elapsed() < timeout {
+		let t0 = Instant::now();
+		let put = tokio::time::timeout(Duration::from_secs(10), kv.put(key("drain", seq), "x", None)).await;
+		if matches!(put, Ok(Ok(_))) && t0.elapsed() < Duration::from_secs(2) {
+			return Ok(start.elapsed());
+		}
+		seq += 1;
+		tokio::time::sleep(Duration::from_secs(1)).await;
+	}
+	bail!("still overloaded {} s after the write workloads", timeout.as_secs())
 }
 
 /// Gets of the prepared keys through the etcd API.
