@@ -143,6 +143,7 @@ report_write() { # report_write STATUS: REPORT_DIR/TEST.json and TEST.md
 # the address it listens on for P2P, NODE_ENV[i] environment for its process (faketime),
 # NODE_ARGS[i] extra options. NODE_PID[i] is its pid while it runs.
 declare -A NODE_NS=() NODE_ADDR=() NODE_ENV=() NODE_ARGS=() NODE_PID=()
+FAKETIME_PIDS=()
 VALIDATORS=(1 2 3 4) # the validators of the cluster; the twin (5) joins only when started
 NAMESPACES=()        # every network namespace this test created, deleted at exit
 
@@ -188,6 +189,8 @@ node_start() { # node_start I: start validator I with its current NODE_* setting
 		"${args[@]}" >>"$DIR/v$i.log" 2>&1 &
 	NODE_PID[$i]=$!
 	disown $! # no job notice when it is killed on purpose
+	# libfaketime may leave a shared-memory segment and a semaphore named after the process
+	[[ "${NODE_ENV[$i]:-}" != *FAKETIME* ]] || FAKETIME_PIDS+=("${NODE_PID[$i]}")
 }
 node_alive() { [ -n "${NODE_PID[$1]:-}" ] && kill -0 "${NODE_PID[$1]}" 2>/dev/null; }
 node_kill() { # node_kill I...: kill -9 validators I..., all in one kill(1)
@@ -412,7 +415,11 @@ cleanup() {
 		FAILURE=""
 	else
 		status=failed
-		[ -n "$FAILURE" ] || FAILURE=${LAST_ERR:-exit status $rc}
+		case "$rc" in
+			130) FAILURE=${FAILURE:-interrupted (SIGINT)} ;;
+			143) FAILURE=${FAILURE:-terminated (SIGTERM: the time limit, or faults.sh interrupted)} ;;
+			*) [ -n "$FAILURE" ] || FAILURE=${LAST_ERR:-exit status $rc} ;;
+		esac
 	fi
 	[ "$rc" = 0 ] || printf '[%s %4ds] FAILED: %s\n' "$TEST" $((SECONDS - START)) "$FAILURE" >&2
 	if [ "${#WRITER_PIDS[@]}" -gt 0 ]; then
@@ -434,6 +441,7 @@ cleanup() {
 	kill $(jobs -p) 2>/dev/null # a pause's sleep
 	wait 2>/dev/null
 	for i in "${NAMESPACES[@]}"; do ip netns del "$i" 2>/dev/null; done
+	for pid in "${FAKETIME_PIDS[@]}"; do rm -f "/dev/shm/faketime_shm_$pid" "/dev/shm/sem.faketime_sem_$pid"; done
 	[ "$status" = passed ] || for i in 1 2 3 4 5; do
 		[ -f "$DIR/v$i.log" ] || continue
 		echo "----- last lines of $DIR/v$i.log" >&2
