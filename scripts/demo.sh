@@ -22,8 +22,8 @@
 #     service `web` registered; each action, and a status record at every round, is a put
 #     fenced by its term (`regchainctl put --fence web-controller:TERM`);
 #   - the replicas: a tiny HTTP server that answers its instance id (port 18100+n), and its
-#     sidecar `regchainctl agent`, signing as Charlie or Dave, through a validator chosen in
-#     turn; the leader starts them;
+#     sidecar `regchainctl agent`, through a validator chosen in turn and signing as its
+#     account; the leader starts them;
 #   - a client, through Dave's validator: `regchainctl service list web --health passing`
 #     every second, round-robin GETs with curl, one retry on the next instance.
 # Then: kill -9 a replica (its instance must leave the registry within its TTL and a new one
@@ -63,7 +63,6 @@ VNAMES=(Alice Bob Charlie Dave)
 CONTROLLERS=(ctl-1 ctl-2)
 declare -A CTL_KEY=([ctl-1]=//Alice [ctl-2]=//Bob)
 declare -A CTL_VALIDATOR=([ctl-1]=1 [ctl-2]=2)
-REPLICA_KEYS=(//Dave //Charlie) # replica n signs with REPLICA_KEYS[n % 2]
 CLIENT_VALIDATOR=4      # the client discovers through Dave's validator
 KILL_VALIDATOR=3        # step 5 kills Charlie's
 MAIN_VALIDATOR=1        # this script reads through Alice's
@@ -197,7 +196,12 @@ controller() { # controller NAME
 			rv=""
 		done
 		[ -n "$rv" ] || { event "$name" "no validator answers; cannot start a replica"; return 2; }
-		rkey=${REPLICA_KEYS[$((seq % 2))]}
+		# It signs as that validator's account. Processes sharing an account then share a
+		# validator too, whose pool sees all their transactions and refuses a second one at the
+		# same nonce straight away (the client signs it again). Through two validators, each
+		# pool would take one, and only a block would settle which: a keep-alive can lose that
+		# race several times in a row, and its lease with it.
+		rkey="//${VNAMES[$((rv - 1))]}"
 		fence "$PREFIX/actions/$id" "$name (term $term) starts $id at 127.0.0.1:$port, sidecar via ${VNAMES[$((rv - 1))]}, signing as ${rkey#//}: $count of $DESIRED registered" ||
 			return $?
 		setsid "$SELF" _replica "$id" "$port" "$rv" "$rkey" "$name" "$term" </dev/null >>"$DIR/replicas/$id.log" 2>&1 &

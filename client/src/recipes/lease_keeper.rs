@@ -25,14 +25,18 @@ pub enum LeaseStatus {
 	},
 }
 
-/// Keeps a lease alive from a background task, every third of its time to live, and tells when
-/// it is lost (etcd's `KeepAlive`).
+/// Keeps a lease alive from a background task, about every third of its time to live, and tells
+/// when it is lost (etcd's `KeepAlive`).
 ///
 /// A keep-alive waits only for a best block: it must land well within the time to live, and a
 /// keep-alive undone by a reorg is simply sent again at the next tick. When a keep-alive fails
-/// for a reason other than the chain saying the lease is gone (a lost connection, a timeout),
-/// the keeper retries every second until the time to live has passed since the last success,
-/// and then reports the lease lost: by then the chain has ended it.
+/// for a reason other than the chain saying the lease is gone (a lost connection, a timeout, a
+/// nonce taken by another process signing with the same account), the keeper retries after
+/// 150 to 450 ms until the time to live has passed since the last success, and then reports the
+/// lease lost: by then the chain has ended it.
+///
+/// Both delays are jittered. Two keepers of one account in different processes would otherwise
+/// tick in step, and their keep-alives, signed at the same nonce, would keep displacing each other.
 pub struct LeaseKeeper {
 	lease: LeaseId,
 	status: watch::Receiver<LeaseStatus>,
@@ -90,6 +94,8 @@ impl Drop for LeaseKeeper {
 
 async fn keep(client: Arc<Client>, lease: LeaseId, ttl: Duration, tx: watch::Sender<LeaseStatus>) {
 	let period = (ttl / 3).max(Duration::from_millis(500));
+	// A random share of up to a fifth of the period, so that keepers do not stay in step.
+	let jittered = |d: Duration| d - d.mul_f64(fastrand::f64() / 5.0);
 	let mut last_success = Instant::now();
 	let mut next = tokio::time::Instant::now();
 	loop {
@@ -100,7 +106,7 @@ async fn keep(client: Arc<Client>, lease: LeaseId, ttl: Duration, tx: watch::Sen
 		match attempt {
 			Ok(Ok((expires_at_ms, _))) => {
 				last_success = Instant::now();
-				next = tokio::time::Instant::now() + period;
+				next = tokio::time::Instant::now() + jittered(period);
 				tx.send_replace(LeaseStatus::Alive { expires_at_ms });
 			},
 			Ok(Err(e)) if e.is_registry_error("LeaseNotFound") || e.is_registry_error("LeaseExpired") => {
@@ -123,7 +129,8 @@ async fn keep(client: Arc<Client>, lease: LeaseId, ttl: Duration, tx: watch::Sen
 					return;
 				}
 				log::warn!(target: LOG_TARGET, "keep-alive of lease {lease} failed, retrying: {why}");
-				next = tokio::time::Instant::now() + Duration::from_secs(1).min(period);
+				let retry = Duration::from_millis(fastrand::u64(150..450)).min(period);
+				next = tokio::time::Instant::now() + retry;
 			},
 		}
 	}
