@@ -7,13 +7,18 @@
 #                                        stop and remove the containers `up` started
 #   scripts/containers.sh status         each container's state and health, best and finalized block
 #   scripts/containers.sh build          (re)build the regchain image from the host's binaries
-#   scripts/containers.sh compose-up     the same cluster from docker/compose.yml, with podman-compose
-#   scripts/containers.sh compose-down   stop it, remove its containers and its volume
+#   scripts/containers.sh compose-up [--demo]
+#                                        the same cluster from docker/compose.yml, with podman-compose;
+#                                        --demo adds the native-registry demo's services (profile
+#                                        `demo`: three replicas with sidecars, two controllers, a client)
+#   scripts/containers.sh compose-down   stop it (demo services included), remove its containers
+#                                        and its volume
 #
 # Images: docker.io/library/debian:bookworm-slim is made locally with debootstrap when missing
 # (no image registry is reachable here). localhost/regchain:latest is built from the `host`
 # target of docker/Dockerfile with stripped copies of $CARGO_TARGET_DIR/release/regchain-node and
-# regchainctl, again whenever those binaries change.
+# regchainctl, again whenever those binaries change; localhost/regchain-demo:latest (compose-up
+# --demo) from the `demo` target on the same binaries.
 #
 # Every container uses the host's network. Validator i (1 to 4) listens on 127.0.0.1 only:
 #   JSON-RPC 19943+i (19944…), P2P 40332+i (40333…), Prometheus 19614+i (19615…), etcd 12378+i (12379…)
@@ -26,10 +31,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 DIR="${REGCHAIN_CONTAINERS_DIR:-/tmp/regchain-containers}"
 IMAGE="${REGCHAIN_IMAGE:-localhost/regchain:latest}"
+DEMO_IMAGE=localhost/regchain-demo:latest
 BASE_IMAGE=docker.io/library/debian:bookworm-slim
 MIRROR="${REGCHAIN_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 REGCHAINCTL="$CARGO_TARGET_DIR/release/regchainctl"
 COMPOSE_FILE="$REGCHAIN_ROOT/docker/compose.yml"
+PODMAN_COMPOSE_VERSION=1.6.0 # the version compose.yml was verified with
 NAMES=(alice bob charlie dave)
 LABEL=io.regchain.cluster=containers
 IMAGE_UID=10001 # the image's user `regchain`
@@ -115,7 +122,8 @@ base_image() {
 
 # localhost/regchain:latest from the host's binaries; rebuilt only when they changed (the image
 # carries a hash of them in the label io.regchain.binaries), or always with `build`.
-build_image() { # build_image [force]
+build_image() { # build_image [force] [TARGET IMAGE]: the `host` target as $IMAGE by default
+	local target=${2:-host} image=${3:-$IMAGE}
 	if [ ! -x "$REGCHAIN_NODE" ] || [ ! -x "$REGCHAINCTL" ]; then
 		echo "containers: building the release binaries"
 		build_release
@@ -126,23 +134,24 @@ build_image() { # build_image [force]
 	# Copies, so that a cargo build running meanwhile cannot change them under the build.
 	cp "$REGCHAIN_NODE" "$REGCHAINCTL" "$stage/"
 	strip "$stage/regchain-node" "$stage/regchainctl"
-	id=$(cat "$stage/regchain-node" "$stage/regchainctl" | sha256sum | cut -c1-16)
-	if [ "${1:-}" != force ] && podman image exists "$IMAGE" &&
-		[ "$(podman image inspect --format '{{index .Labels "io.regchain.binaries"}}' "$IMAGE")" = "$id" ]; then
+	# The binaries and what else goes into the images.
+	id=$(cat "$stage/regchain-node" "$stage/regchainctl" "$REGCHAIN_ROOT"/docker/{Dockerfile,init.sh,demo-services.sh} | sha256sum | cut -c1-16)
+	if [ "${1:-}" != force ] && podman image exists "$image" &&
+		[ "$(podman image inspect --format '{{index .Labels "io.regchain.binaries"}}' "$image")" = "$id" ]; then
 		rm -rf "$stage"
 		return 0
 	fi
-	echo "containers: building $IMAGE from $REGCHAIN_NODE and $REGCHAINCTL"
+	echo "containers: building $image from $REGCHAIN_NODE and $REGCHAINCTL"
 	local start=$SECONDS
-	if ! podman build --runtime runc --format docker --network host --target host \
-		--build-context "host-bin=$stage" --label "io.regchain.binaries=$id" \
-		-f "$REGCHAIN_ROOT/docker/Dockerfile" -t "$IMAGE" "$REGCHAIN_ROOT" >"$stage.log" 2>&1; then
+	if ! podman build --runtime runc --format docker --network host --target "$target" \
+		--build-arg BINARIES=host --build-context "host-bin=$stage" --label "io.regchain.binaries=$id" \
+		-f "$REGCHAIN_ROOT/docker/Dockerfile" -t "$image" "$REGCHAIN_ROOT" >"$stage.log" 2>&1; then
 		rm -rf "$stage"
 		die "podman build failed; see $stage.log"
 	fi
 	rm -rf "$stage" "$stage.log"
-	echo "containers: $IMAGE built in $((SECONDS - start)) s," \
-		"$(podman image inspect --format '{{.Size}}' "$IMAGE" | numfmt --to=si)B"
+	echo "containers: $image built in $((SECONDS - start)) s," \
+		"$(podman image inspect --format '{{.Size}}' "$image" | numfmt --to=si)B"
 }
 
 ours() { podman ps -a --filter "label=$LABEL" --format '{{.Names}}'; }
@@ -290,27 +299,41 @@ status() {
 }
 
 podman_compose() {
-	command -v podman-compose >/dev/null 2>&1 ||
-		die "podman-compose is missing: pip install podman-compose"
+	if ! command -v podman-compose >/dev/null 2>&1; then
+		echo "containers: installing podman-compose $PODMAN_COMPOSE_VERSION from PyPI"
+		python3 -m pip install --quiet "podman-compose==$PODMAN_COMPOSE_VERSION" ||
+			die "could not install podman-compose (pip install podman-compose)"
+		hash -r
+	fi
 	podman-compose -f "$COMPOSE_FILE" "$@"
 }
 
-compose_up() {
+compose_up() { # compose_up [--demo]
+	local demo=()
+	case "${1:-}" in
+		"") ;;
+		--demo) demo=(--profile demo) ;;
+		*) die "usage: containers.sh compose-up [--demo]" ;;
+	esac
 	need_podman
 	check_free
 	base_image
 	build_image
+	[ "${#demo[@]}" = 0 ] || build_image "" demo "$DEMO_IMAGE"
 	local start=$SECONDS
-	# The image exists, so podman-compose starts it without building (the compose file's build
-	# section is the Docker path, which compiles in the image).
-	quietly podman_compose up -d >/dev/null
+	# The images exist, so podman-compose starts them without building (the compose file's build
+	# sections are the Docker path, which compiles in the image).
+	quietly podman_compose "${demo[@]}" up -d >/dev/null
 	wait_finality "$start"
 	endpoints
+	[ "${#demo[@]}" = 0 ] ||
+		echo "containers: demo services: regchain-web-1..3 (127.0.0.1:18201-18203), regchain-controller-1..2, regchain-client; podman logs -f regchain-client"
 	echo "containers: scripts/containers.sh compose-down stops the cluster and removes its volume"
 }
 
 compose_down() {
-	quietly podman_compose down -v -t 20 >/dev/null
+	# With the demo's profile, so that its containers go too.
+	quietly podman_compose --profile demo down -v -t 20 >/dev/null
 	echo "containers: removed the compose cluster's containers and its volume regchain_regchain-data"
 }
 
@@ -319,7 +342,7 @@ case "${1:-}" in
 	down) down ;;
 	status) status ;;
 	build) need_podman; base_image; build_image force ;;
-	compose-up) compose_up ;;
+	compose-up) shift; compose_up "$@" ;;
 	compose-down) compose_down ;;
 	*) die "usage: containers.sh up | down | status | build | compose-up | compose-down" ;;
 esac

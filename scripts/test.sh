@@ -25,12 +25,14 @@ bash scripts/bench.sh --quick
 # PostgreSQL under Patroni on the validators' etcd API. Both need root, as CI runs.
 bash scripts/demo.sh --short
 bash scripts/demo-patroni.sh
+# docker/compose.yml with its demo services, under podman-compose (root, as Podman here).
+bash scripts/compose-check.sh
+
+# The registry's benchmarks, each run once as a test (impl_benchmark_test_suite!).
+cargo test --release --locked -p pallet-service-registry --features runtime-benchmarks
 # The fault tests, quick form (docs/faults.md): one and two validators down, a partition in
 # network namespaces, a crash of all, equivocation, a tampered-runtime author, a censoring
 # author and a skewed clock, each under etcdctl load, asserting on its report's counts of puts
 # sent, acknowledged and read back. Root, as CI runs. The full form is run by hand.
 bash scripts/faults.sh --quick --reports "$CARGO_TARGET_DIR/faults-quick"
-
-# The registry's benchmarks, each run once as a test (impl_benchmark_test_suite!).
-cargo test --release --locked -p pallet-service-registry --features runtime-benchmarks
 echo "test: build and tests took $(( $(date +%s) - started )) s"
