@@ -8,7 +8,12 @@
 #   - one controller leads `web-controller` and writes its fenced status record;
 #   - the client, reading through Dave's validator, gets answers from the replicas;
 #   - a replica whose main process is killed with SIGKILL is restarted by the container runtime
-#     and registered again.
+#     and registered again;
+#   - the Patroni members (profile `patroni`) elect a primary through the etcd API, with the
+#     other streaming as a replica; a row inserted on the primary survives a SIGKILL of the
+#     primary's container (podman kill): the replica is promoted, takes writes, and the old
+#     primary, started again, rejoins as a replica; `regchainctl history` shows the leader key's
+#     changes.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -20,7 +25,7 @@ T0=$SECONDS
 say() { echo "compose-check: $*"; }
 fail() {
 	say "FAILED: $*"
-	for c in regchain-web-1 regchain-web-2 regchain-web-3 regchain-controller-1 regchain-controller-2 regchain-client; do
+	for c in regchain-web-1 regchain-web-2 regchain-web-3 regchain-controller-1 regchain-controller-2 regchain-client regchain-pg-1 regchain-pg-2; do
 		echo "----- podman logs $c (last lines)"
 		podman logs --tail 15 "$c" 2>&1 | grep -v 'unable to get systemd' || true
 	done
@@ -36,7 +41,7 @@ wait_until() { # wait_until SECONDS WHAT COMMAND...
 }
 trap 'bash "$CONTAINERS" compose-down >/dev/null 2>&1 || true' EXIT
 
-bash "$CONTAINERS" compose-up --demo
+bash "$CONTAINERS" compose-up --demo --patroni
 
 ETCDCTL_API=3 etcdctl --endpoints=127.0.0.1:12379 put /ci/compose "put through Alice" >/dev/null ||
 	fail "a put through Alice's etcd API"
@@ -72,4 +77,39 @@ wait_until 60 "regchain-web-2 restarted" restarted
 back() { local now; now=$(passing | awk '$1 == "web-2"'); [ -n "$now" ] && [ "$now" != "$before" ] && three_passing; }
 wait_until 90 "web-2 registered again" back
 say "ok: web-2 restarted (restart count $(podman inspect --format '{{.RestartCount}}' regchain-web-2)) and passing again: $(passing | awk '$1 == "web-2"') (before: $before)"
+
+# Patroni: member i has PostgreSQL on 15431+i and its REST API on 18007+i.
+rest() { curl -fs -m 2 -o /dev/null "http://127.0.0.1:$((18007 + $1))/$2"; }
+primaries() { local m; for m in 1 2; do rest "$m" primary && echo "$m"; done; return 0; }
+settled() { # one primary, the other a streaming replica
+	local p
+	p=$(primaries)
+	[ "$(wc -w <<<"$p")" = 1 ] && rest $((3 - p)) replica
+}
+sql() { # sql MEMBER STATEMENT: psql inside that member's container, on its own port
+	podman exec "regchain-pg-$1" psql -h 127.0.0.1 -p $((15431 + $1)) -U postgres -tAc "$2" 2>&1 |
+		{ grep -v 'unable to get systemd' || true; }
+}
+wait_until 240 "a Patroni primary and a streaming replica" settled
+P=$(primaries)
+R=$((3 - P))
+say "ok: Patroni: pg-$P is primary, pg-$R a streaming replica (REST GET /primary and /replica)"
+sql "$P" "CREATE TABLE IF NOT EXISTS compose_check (n int); INSERT INTO compose_check VALUES (1)" >/dev/null ||
+	fail "INSERT on the primary pg-$P"
+# podman kill: SIGKILL to Patroni and PostgreSQL, and, unlike a crash, no restart by the runtime
+# (a member restarted within the ttl would simply keep its leader key).
+say "podman kill of the primary pg-$P (SIGKILL to Patroni and PostgreSQL; it stays down)"
+T_KILL=$SECONDS
+podman kill "regchain-pg-$P" 2>&1 | { grep -v 'unable to get systemd' || true; } >/dev/null
+promoted() { rest "$R" primary; }
+wait_until 120 "pg-$R promoted" promoted
+count=$(sql "$R" "INSERT INTO compose_check VALUES (2); SELECT count(*) FROM compose_check" | tail -1)
+[ "$count" = 2 ] || fail "after the failover pg-$R has $count rows, not 2"
+say "ok: pg-$R promoted $((SECONDS - T_KILL)) s after the kill (Patroni ttl 10 s); it has the row written before and takes writes"
+podman start "regchain-pg-$P" 2>&1 | { grep -v 'unable to get systemd' || true; } >/dev/null
+rejoined() { rest "$P" replica; }
+wait_until 180 "pg-$P back as a replica" rejoined
+say "ok: pg-$P started again (podman start): it rejoined as a replica of pg-$R"
+say "the leader key's history (regchainctl history key /service/regchain-compose/leader):"
+"$CTL" --endpoint ws://127.0.0.1:19947 history key /service/regchain-compose/leader | tail -6 | cut -c1-160 | sed 's/^/    /'
 say "passed in $((SECONDS - T0)) s"

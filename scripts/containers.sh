@@ -7,12 +7,13 @@
 #                                        stop and remove the containers `up` started
 #   scripts/containers.sh status         each container's state and health, best and finalized block
 #   scripts/containers.sh build          (re)build the regchain image from the host's binaries
-#   scripts/containers.sh compose-up [--demo]
+#   scripts/containers.sh compose-up [--demo] [--patroni]
 #                                        the same cluster from docker/compose.yml, with podman-compose;
 #                                        --demo adds the native-registry demo's services (profile
-#                                        `demo`: three replicas with sidecars, two controllers, a client)
-#   scripts/containers.sh compose-down   stop it (demo services included), remove its containers
-#                                        and its volume
+#                                        `demo`: three replicas with sidecars, two controllers, a
+#                                        client); --patroni the Patroni demo's two PostgreSQL members
+#   scripts/containers.sh compose-down   stop it (demos' services included), remove its containers
+#                                        and its volumes
 #
 # Images: docker.io/library/debian:bookworm-slim is made locally with debootstrap when missing
 # (no image registry is reachable here). localhost/regchain:latest is built from the `host`
@@ -32,6 +33,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 DIR="${REGCHAIN_CONTAINERS_DIR:-/tmp/regchain-containers}"
 IMAGE="${REGCHAIN_IMAGE:-localhost/regchain:latest}"
 DEMO_IMAGE=localhost/regchain-demo:latest
+PATRONI_IMAGE=localhost/regchain-patroni:latest
 BASE_IMAGE=docker.io/library/debian:bookworm-slim
 MIRROR="${REGCHAIN_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 REGCHAINCTL="$CARGO_TARGET_DIR/release/regchainctl"
@@ -308,33 +310,58 @@ podman_compose() {
 	podman-compose -f "$COMPOSE_FILE" "$@"
 }
 
-compose_up() { # compose_up [--demo]
-	local demo=()
-	case "${1:-}" in
-		"") ;;
-		--demo) demo=(--profile demo) ;;
-		*) die "usage: containers.sh compose-up [--demo]" ;;
-	esac
+compose_up() { # compose_up [--demo] [--patroni]
+	local profiles=() demo=0 patroni=0
+	while [ $# -gt 0 ]; do
+		case "$1" in
+			--demo) demo=1; profiles+=(--profile demo) ;;
+			--patroni) patroni=1; profiles+=(--profile patroni) ;;
+			*) die "usage: containers.sh compose-up [--demo] [--patroni]" ;;
+		esac
+		shift
+	done
 	need_podman
 	check_free
 	base_image
 	build_image
-	[ "${#demo[@]}" = 0 ] || build_image "" demo "$DEMO_IMAGE"
+	[ "$demo" = 0 ] || build_image "" demo "$DEMO_IMAGE"
+	[ "$patroni" = 0 ] || patroni_image
 	local start=$SECONDS
 	# The images exist, so podman-compose starts them without building (the compose file's build
 	# sections are the Docker path, which compiles in the image).
-	quietly podman_compose "${demo[@]}" up -d >/dev/null
+	quietly podman_compose "${profiles[@]}" up -d >/dev/null
 	wait_finality "$start"
 	endpoints
-	[ "${#demo[@]}" = 0 ] ||
+	[ "$demo" = 0 ] ||
 		echo "containers: demo services: regchain-web-1..3 (127.0.0.1:18201-18203), regchain-controller-1..2, regchain-client; podman logs -f regchain-client"
-	echo "containers: scripts/containers.sh compose-down stops the cluster and removes its volume"
+	[ "$patroni" = 0 ] ||
+		echo "containers: Patroni members: regchain-pg-1 (PostgreSQL 127.0.0.1:15432, REST :18008), regchain-pg-2 (:15433, :18009)"
+	echo "containers: scripts/containers.sh compose-down stops the cluster and removes its volumes"
+}
+
+# The Patroni members' image: Debian's postgresql-15 and patroni, rebuilt when its inputs change.
+patroni_image() {
+	local id
+	id=$(cat "$REGCHAIN_ROOT"/docker/{Dockerfile,patroni-member.sh} "$REGCHAIN_ROOT/scripts/patroni/patroni.yml.in" | sha256sum | cut -c1-16)
+	if podman image exists "$PATRONI_IMAGE" &&
+		[ "$(podman image inspect --format '{{index .Labels "io.regchain.inputs"}}' "$PATRONI_IMAGE")" = "$id" ]; then
+		return 0
+	fi
+	echo "containers: building $PATRONI_IMAGE (postgresql-15 and patroni from Debian; about a minute)"
+	local start=$SECONDS log
+	log=$(mktemp /tmp/regchain-patroni-build.XXXXXX)
+	podman build --runtime runc --format docker --network host --target patroni \
+		--label "io.regchain.inputs=$id" -f "$REGCHAIN_ROOT/docker/Dockerfile" -t "$PATRONI_IMAGE" \
+		"$REGCHAIN_ROOT" >"$log" 2>&1 || die "podman build failed; see $log"
+	rm -f "$log"
+	echo "containers: $PATRONI_IMAGE built in $((SECONDS - start)) s," \
+		"$(podman image inspect --format '{{.Size}}' "$PATRONI_IMAGE" | numfmt --to=si)B"
 }
 
 compose_down() {
-	# With the demo's profile, so that its containers go too.
-	quietly podman_compose --profile demo down -v -t 20 >/dev/null
-	echo "containers: removed the compose cluster's containers and its volume regchain_regchain-data"
+	# With every profile, so that the demos' containers go too.
+	quietly podman_compose --profile demo --profile patroni down -v -t 30 >/dev/null
+	echo "containers: removed the compose cluster's containers and its volumes"
 }
 
 case "${1:-}" in
