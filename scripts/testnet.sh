@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # A local regchain testnet of N validators (default 4) on loopback.
 #
-#   scripts/testnet.sh [-n N] [--detach]   build if needed, start, print endpoints; Ctrl-C stops
+#   scripts/testnet.sh [-n N] [--etcd] [--detach]   build if needed, start, print endpoints;
+#                                                   Ctrl-C stops
 #   scripts/testnet.sh stop                stop every node this script started
 #   scripts/testnet.sh status              show each node's best and finalized block
 #
 # All data (chain spec, keystores, databases, logs, pids) lives under one directory:
 # $REGCHAIN_TESTNET_DIR, by default /tmp/regchain-testnet. A new start wipes it.
-# Validator i (1-based) listens on RPC 9943+i, P2P 30332+i and Prometheus 9614+i, on 127.0.0.1.
+# Validator i (1-based) listens on RPC 9943+i, P2P 30332+i and Prometheus 9614+i, on 127.0.0.1;
+# with --etcd, it also serves the etcd v3 API on 127.0.0.1:2378+i (validator 1 on etcd's usual
+# 2379), writes signed by its own account. $REGCHAIN_NODE_ARGS adds options to every validator
+# (for example "--grandpa-vote-lag 2 --grandpa-gossip-ms 100"; split on spaces).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -64,14 +68,16 @@ public_key() { # public_key SCHEME SURI -> SS58 address of the key
 }
 
 start() {
-	local n=4 detach=0
+	local n=4 detach=0 etcd=0 extra=()
 	while [ $# -gt 0 ]; do
 		case "$1" in
 			-n) n="$2"; shift 2 ;;
+			--etcd) etcd=1; shift ;;
 			--detach) detach=1; shift ;;
-			*) die "unknown option $1 (usage: testnet.sh [-n N] [--detach] | stop | status)" ;;
+			*) die "unknown option $1 (usage: testnet.sh [-n N] [--etcd] [--detach] | stop | status)" ;;
 		esac
 	done
+	read -r -a extra <<<"${REGCHAIN_NODE_ARGS:-}"
 	[[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 32 ] || die "-n takes 1 to 32 validators"
 	[ "$n" -ge 4 ] || echo "testnet: warning: with $n validators GRANDPA tolerates no failure (4 tolerate one)"
 
@@ -127,13 +133,18 @@ PY
 			--scheme sr25519 --suri "//$name" --key-type aura
 		"$REGCHAIN_NODE" key insert --base-path "$base" --chain "$DIR/chain-spec.json" \
 			--scheme ed25519 --suri "//$name" --key-type gran
-		local p2p=$((30332 + i))
+		local p2p=$((30332 + i)) api=()
+		if [ "$etcd" = 1 ]; then
+			echo "//$name" >"$DIR/validator$i.etcd-signer"
+			chmod 600 "$DIR/validator$i.etcd-signer"
+			api=(--etcd-listen "127.0.0.1:$((2378 + i))" --etcd-signer-file "$DIR/validator$i.etcd-signer")
+		fi
 		"$REGCHAIN_NODE" --validator --chain "$DIR/chain-spec.json" --name "$name" \
 			--base-path "$base" --node-key-file "$DIR/validator$i.node-key" \
 			--listen-addr "/ip4/127.0.0.1/tcp/$p2p" \
 			--rpc-port $((9943 + i)) --rpc-cors all \
 			--prometheus-port $((9614 + i)) \
-			--no-mdns --no-telemetry --network-backend libp2p "${reserved[@]}" \
+			--no-mdns --no-telemetry --network-backend libp2p "${reserved[@]}" "${api[@]}" "${extra[@]}" \
 			>"$DIR/validator$i.log" 2>&1 &
 		echo $! >>"$DIR/pids"
 	done
@@ -142,7 +153,7 @@ PY
 		local port=$((9943 + i))
 		for _ in $(seq 300); do rpc $port system_health >/dev/null 2>&1 && break; sleep 0.1; done
 		rpc $port system_health >/dev/null 2>&1 || { stop; die "validator $i did not start; see $DIR/validator$i.log"; }
-		echo "testnet: $(seed_name "$i") (validator $i): RPC ws://127.0.0.1:$port  log $DIR/validator$i.log"
+		echo "testnet: $(seed_name "$i") (validator $i): RPC ws://127.0.0.1:$port$([ "$etcd" = 1 ] && echo "  etcd 127.0.0.1:$((2378 + i))")  log $DIR/validator$i.log"
 	done
 	echo "testnet: all data under $DIR; polkadot.js apps: https://polkadot.js.org/apps/?rpc=ws%3A%2F%2F127.0.0.1%3A9944"
 
