@@ -39,19 +39,21 @@ const HISTORY_MAX_LIMIT: u32 = 10_000;
 /// How long a read at a revision the chain has finalized waits for the index to catch up.
 const INDEX_LAG_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The `registry_*` methods.
+/// The `registry_*` methods. The synchronous ones call the runtime and are `blocking`: they run
+/// on a blocking thread, as sc-rpc's state reads do, not on the async workers that also carry
+/// the node's networking and consensus.
 #[rpc(server)]
 pub trait RegistryApi {
 	/// The key space's revision.
-	#[method(name = "registry_revision")]
+	#[method(name = "registry_revision", blocking)]
 	fn revision(&self, at: Option<String>) -> RpcResult<RevisionAnswer>;
 
 	/// The services that have live instances.
-	#[method(name = "registry_services")]
+	#[method(name = "registry_services", blocking)]
 	fn services(&self, at: Option<String>) -> RpcResult<ServicesAnswer>;
 
 	/// A service's live instances, optionally only those with a tag or a health.
-	#[method(name = "registry_instances")]
+	#[method(name = "registry_instances", blocking)]
 	fn instances(
 		&self,
 		service: String,
@@ -60,19 +62,19 @@ pub trait RegistryApi {
 	) -> RpcResult<InstancesAnswer>;
 
 	/// An election's leader, term and candidates.
-	#[method(name = "registry_election")]
+	#[method(name = "registry_election", blocking)]
 	fn election(&self, name: String, at: Option<String>) -> RpcResult<ElectionAnswer>;
 
 	/// The names of every election ever held.
-	#[method(name = "registry_elections")]
+	#[method(name = "registry_elections", blocking)]
 	fn elections(&self, at: Option<String>) -> RpcResult<ElectionsAnswer>;
 
 	/// A live lease with its attachments.
-	#[method(name = "registry_lease")]
+	#[method(name = "registry_lease", blocking)]
 	fn lease(&self, id: u64, at: Option<String>) -> RpcResult<LeaseAnswer>;
 
 	/// The ids of every live lease, in id order.
-	#[method(name = "registry_leases")]
+	#[method(name = "registry_leases", blocking)]
 	fn leases(&self, at: Option<String>) -> RpcResult<LeasesAnswer>;
 
 	/// etcd's Range, at a block or at a past revision.
@@ -80,7 +82,7 @@ pub trait RegistryApi {
 	async fn range(&self, request: RangeParams, at: Option<String>) -> RpcResult<RangeAnswer>;
 
 	/// Indexed changes of a key, a prefix, a service or an election, in chain order.
-	#[method(name = "registry_history")]
+	#[method(name = "registry_history", blocking)]
 	fn history(&self, request: HistoryRequest) -> RpcResult<HistoryAnswer>;
 
 	/// Watches a key or a range.
