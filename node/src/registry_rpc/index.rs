@@ -340,15 +340,27 @@ impl Index {
 		}
 	}
 
+	/// The first block an empty index holds once it has caught up with `finalized`: the
+	/// window's first block, or block 1.
+	fn first_block(&self, finalized: u32) -> u32 {
+		match self.window {
+			Some(window) => finalized.saturating_add(2).saturating_sub(window).max(1),
+			None => 1,
+		}
+	}
+
+	/// Whether an empty index (nothing finalized after genesis yet, or just reset) will hold the
+	/// whole history once it catches up: the chain is younger than the window.
+	pub fn starts_at_genesis(&self) -> bool {
+		self.first_block(self.client.info().finalized_number) == 1
+	}
+
 	/// Indexes every finalized block after the last indexed one.
 	fn catch_up(&self, meta: &mut Option<Meta>) {
 		let target = self.client.info().finalized_number;
 		let mut next = match meta {
 			Some(m) => m.last_block.saturating_add(1),
-			None => match self.window {
-				Some(window) => target.saturating_add(2).saturating_sub(window).max(1),
-				None => 1,
-			},
+			None => self.first_block(target),
 		};
 		while next <= target {
 			let known = meta.map(|m| m.last_revision);

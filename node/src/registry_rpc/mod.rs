@@ -316,6 +316,21 @@ impl Registry {
 		self.index.block_of(from).unwrap_or(meta.oldest_block)
 	}
 
+	/// Whether every change from revision `from` on can be streamed, given the index `meta` and
+	/// the revision `current` at the finalized head; if not, the oldest revision that can.
+	///
+	/// A start in the future always can (its changes come live), and so can any start while the
+	/// index is empty on a chain younger than the window: what the index has not stored yet it
+	/// will, from block 1. etcd never refuses a watch from its current revision either.
+	fn replayable(&self, meta: Option<Meta>, from: Revision, current: Revision) -> Result<(), Revision> {
+		match meta {
+			Some(meta) if from < meta.oldest_revision => Err(meta.oldest_revision),
+			Some(_) => Ok(()),
+			None if from > current || self.index.starts_at_genesis() => Ok(()),
+			None => Err(current.saturating_add(1)),
+		}
+	}
+
 	/// Runs a subscription: replays from `from_revision`, then follows finalized (or best)
 	/// blocks until the client leaves.
 	async fn watch(
@@ -329,14 +344,28 @@ impl Registry {
 		let from = options.from_revision.filter(|r| *r > 0);
 		// Subscribe before reading the index: every block after what is read comes live.
 		let mut live = self.index.subscribe();
-		let meta = self.index.meta();
-		if let Some(from) = from {
-			let oldest = meta.map(|m| m.oldest_revision);
-			if oldest.is_none_or(|oldest| from < oldest) {
-				pending.reject(compacted(from, oldest.unwrap_or(Revision::MAX))).await;
-				return Ok(());
-			}
-		}
+		let meta = match from {
+			Some(from) => {
+				// A node that has just started, or a chain that has just begun finalizing, may not
+				// have indexed its finalized head yet: wait briefly rather than refuse a revision
+				// it is about to hold.
+				let finalized = self.client.info().finalized_hash;
+				let current = match self.client.runtime_api().revision(finalized) {
+					Ok(current) => current,
+					Err(e) => {
+						pending.reject(runtime_api(e)).await;
+						return Ok(());
+					},
+				};
+				let meta = self.indexed_up_to(from.saturating_sub(1).min(current)).await;
+				if let Err(oldest) = self.replayable(meta, from, current) {
+					pending.reject(compacted(from, oldest)).await;
+					return Ok(());
+				}
+				meta
+			},
+			None => self.index.meta(),
+		};
 		let _best_watcher = best.then(|| self.index.watch_best());
 		let sink = pending.accept().await?;
 		let mut last_finalized = meta.map(|m| m.last_block).unwrap_or(0);
