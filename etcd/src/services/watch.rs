@@ -2,7 +2,8 @@
 //!
 //! Each watcher is a `registry_subscribeKeys` subscription: from `start_revision` it replays the
 //! indexed changes, then streams finalized ones, with no gap and no duplicate. A start older than
-//! the node's window cancels the watcher with `compact_revision` set, as etcd does.
+//! the node's window cancels the watcher with `compact_revision` set, as etcd does. A
+//! subscription that fails or ends is taken up again from the last change delivered.
 
 use std::{collections::HashMap, pin::Pin, sync::Arc, time::Duration};
 
@@ -160,49 +161,112 @@ struct Watcher {
 	progress: bool,
 }
 
+/// How many times in a row a watcher subscribes again before it gives up and ends its stream
+/// with an error (the client then watches again, as etcd clients do when a stream breaks).
+const RESUME_ATTEMPTS: u32 = 5;
+
+/// Why a subscription stopped delivering.
+enum Stopped {
+	/// The client went away: nothing more to do.
+	ClientGone,
+	/// The node ended the subscription.
+	Ended,
+}
+
 impl Watcher {
+	/// Streams the watcher's events until the client goes away. A subscription to the node
+	/// that fails or ends is taken up again where it stopped, so that the client sees neither a
+	/// gap nor a duplicate; a watcher is canceled only for what etcd cancels it for (a start
+	/// revision compacted away). If the node cannot be subscribed to again, the stream ends with
+	/// an error, never with a silent cancel, which clients such as Patroni would not notice.
 	async fn run(self, api: Arc<Api>, tx: Sender) {
-		let cancel = |reason: String, compact_revision: i64| PbWatchResponse {
+		// etcd's start 0 means "after the current revision": pinned now, so that a resumed
+		// subscription does not skip what happened in between.
+		let mut from = if self.start > 0 {
+			self.start
+		} else {
+			match api.current_revision().await {
+				Ok(revision) => revision.saturating_add(1),
+				Err(status) => {
+					let _ = tx.send(Err(status)).await;
+					return;
+				},
+			}
+		};
+		// The last change delivered, `(block, event index)`: a resumed subscription starts at
+		// its revision and skips it and what came before it in that revision.
+		let mut last: Option<(u64, u32)> = None;
+		let mut failures = 0u32;
+		loop {
+			let options = WatchOptions { from_revision: Some(from), best: false };
+			let failure = match api.client.subscribe(&self.target, &options).await {
+				Ok(stream) => match self.follow(stream, &api, &tx, &mut from, &mut last, &mut failures).await {
+					Stopped::ClientGone => return,
+					Stopped::Ended => "the node ended the subscription".to_string(),
+				},
+				Err(err) if is_compacted(&err) => {
+					let oldest = oldest_kept(&err).unwrap_or(0);
+					let reason = "etcdserver: mvcc: required revision has been compacted".to_string();
+					let _ = tx.send(Ok(self.canceled(&api, reason, oldest))).await;
+					return;
+				},
+				Err(err) => err.to_string(),
+			};
+			failures += 1;
+			if failures > RESUME_ATTEMPTS {
+				log::warn!(target: LOG_TARGET, "watch {}: giving up at revision {from}: {failure}", self.id);
+				let status = Status::unavailable(format!(
+					"regchain: the watch lost its subscription to the node ({failure}); watch again from revision {from}"
+				));
+				let _ = tx.send(Err(status)).await;
+				return;
+			}
+			log::info!(target: LOG_TARGET, "watch {}: subscribing again from revision {from} ({failure})", self.id);
+			tokio::select! {
+				_ = tokio::time::sleep(Duration::from_millis(200 * u64::from(failures))) => {},
+				_ = tx.closed() => return,
+			}
+		}
+	}
+
+	fn canceled(&self, api: &Api, reason: String, compact_revision: i64) -> PbWatchResponse {
+		PbWatchResponse {
 			header: api.header(0),
 			watch_id: self.id,
 			canceled: true,
 			cancel_reason: reason,
 			compact_revision,
 			..Default::default()
-		};
-		let options = WatchOptions { from_revision: (self.start > 0).then_some(self.start), best: false };
-		let stream = match api.client.subscribe(&self.target, &options).await {
-			Ok(stream) => stream,
-			Err(err) if is_compacted(&err) => {
-				let oldest = oldest_kept(&err).unwrap_or(0);
-				let reason = "etcdserver: mvcc: required revision has been compacted".to_string();
-				let _ = tx.send(Ok(cancel(reason, oldest))).await;
-				return;
-			},
-			Err(err) => {
-				let _ = tx.send(Ok(cancel(format!("regchain: {err}"), 0))).await;
-				return;
-			},
-		};
+		}
+	}
+
+	/// Forwards one subscription's changes, advancing `from` and `last` past what it delivers.
+	async fn follow(
+		&self,
+		stream: regchain_client::ChangeStream,
+		api: &Api,
+		tx: &Sender,
+		from: &mut u64,
+		last: &mut Option<(u64, u32)>,
+		failures: &mut u32,
+	) -> Stopped {
 		let mut batches = stream.ready_chunks(1024);
 		let mut progress = tokio::time::interval(PROGRESS_INTERVAL);
 		progress.tick().await;
 		loop {
 			let batch = tokio::select! {
 				batch = batches.next() => batch,
+				_ = tx.closed() => return Stopped::ClientGone,
 				_ = progress.tick(), if self.progress => {
 					let Ok(revision) = api.current_revision().await else { continue };
 					let report = PbWatchResponse { header: api.header(revision), watch_id: self.id, ..Default::default() };
 					if tx.send(Ok(report)).await.is_err() {
-						return;
+						return Stopped::ClientGone;
 					}
 					continue;
 				},
 			};
-			let Some(batch) = batch else {
-				let _ = tx.send(Ok(cancel("regchain: the node ended the watch".into(), 0))).await;
-				return;
-			};
+			let Some(batch) = batch else { return Stopped::Ended };
 			let mut events = Vec::new();
 			let mut revision = 0;
 			for item in batch {
@@ -214,6 +278,13 @@ impl Watcher {
 						continue;
 					},
 				};
+				let position = (change.block_number, change.event_index);
+				if last.is_some_and(|last| position <= last) {
+					continue;
+				}
+				*last = Some(position);
+				*from = change.revision;
+				*failures = 0;
 				revision = revision.max(change.revision);
 				let Some(mut event) = event_of(&change) else { continue };
 				if (event.r#type == PUT && self.no_put) || (event.r#type == DELETE && self.no_delete) {
@@ -236,7 +307,7 @@ impl Watcher {
 			let response =
 				PbWatchResponse { header: api.header(revision), watch_id: self.id, events, ..Default::default() };
 			if tx.send(Ok(response)).await.is_err() {
-				return;
+				return Stopped::ClientGone;
 			}
 		}
 	}
