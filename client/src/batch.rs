@@ -15,6 +15,16 @@
 //!
 //! A batch stays well inside one block: at most half a block's weight for normal calls, 1 MiB
 //! of encoded calls, and [`MAX_BATCH`] calls.
+//!
+//! Under overload the backlog waits here, not in the transaction pool:
+//! - the batches handed over and not yet finished (finalized, or failed) weigh at most one
+//!   block's worth of normal calls ([`Budget`]); the next batch waits for room. A transaction in
+//!   the pool cannot be taken back, and every later transaction of the signer queues behind it
+//!   (nonces), so an unbounded hand-over would make the signer's writes wait for the whole
+//!   backlog long after their callers gave up;
+//! - a call whose caller has gone (its future dropped, e.g. a gRPC request cancelled on a client
+//!   timeout) before its batch is formed is not submitted: nobody waits for its answer, and it
+//!   was never acknowledged.
 
 use std::sync::Arc;
 
@@ -22,7 +32,7 @@ use codec::Encode;
 use frame_support::dispatch::GetDispatchInfo;
 use regchain_runtime::{Runtime, RuntimeCall, RuntimeEvent};
 use sp_runtime::DispatchError;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::{
 	submit::{dispatch_error_name, Wait},
@@ -84,28 +94,15 @@ impl Limits {
 
 async fn run(client: Arc<Client>, wait: Wait, mut rx: mpsc::UnboundedReceiver<Job>) {
 	let limits = Limits::of_runtime();
+	let budget = Budget::new(limits.ref_time.saturating_mul(2));
 	let mut carried: Option<Job> = None;
 	loop {
-		let first = match carried.take() {
-			Some(job) => job,
-			None => match rx.recv().await {
-				Some(job) => job,
-				None => return,
-			},
-		};
-		let mut weight = first.call.get_dispatch_info().call_weight;
-		let mut bytes = first.call.encoded_size();
-		let mut jobs = vec![first];
-		while jobs.len() < MAX_BATCH {
-			let Ok(job) = rx.try_recv() else { break };
-			let w = weight.saturating_add(job.call.get_dispatch_info().call_weight);
-			let b = bytes.saturating_add(job.call.encoded_size());
-			if w.ref_time() > limits.ref_time || w.proof_size() > limits.proof_size || b > MAX_BATCH_BYTES {
-				carried = Some(job);
-				break;
-			}
-			(weight, bytes) = (w, b);
-			jobs.push(job);
+		let Some((jobs, weight)) = next_batch(&mut rx, &mut carried, &limits).await else { return };
+		// Wait for room among the batches under way, then drop the calls given up meanwhile.
+		let permit = budget.reserve(weight).await;
+		let jobs: Vec<Job> = jobs.into_iter().filter(|job| !job.reply.is_closed()).collect();
+		if jobs.is_empty() {
+			continue;
 		}
 		log::debug!(target: LOG_TARGET, "submitting a batch of {} calls", jobs.len());
 
@@ -115,12 +112,71 @@ async fn run(client: Arc<Client>, wait: Wait, mut rx: mpsc::UnboundedReceiver<Jo
 		tokio::spawn(async move {
 			let (calls, replies): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.call, j.reply)).unzip();
 			let results = submit_batch(&client, calls, wait, handed_over).await;
+			drop(permit);
 			for (reply, result) in replies.into_iter().zip(results) {
 				let _ = reply.send(result);
 			}
 		});
 		// Dropped without a send if submitting failed: go on either way.
 		let _ = in_pool.await;
+	}
+}
+
+/// The next batch: the carried call or the next one to arrive, then every call already queued
+/// that fits the limits (the first that does not is carried to the next batch). Calls whose
+/// callers have gone are skipped. Returns the batch and its weight (ref time), or `None` once
+/// every handle is dropped.
+async fn next_batch(
+	rx: &mut mpsc::UnboundedReceiver<Job>,
+	carried: &mut Option<Job>,
+	limits: &Limits,
+) -> Option<(Vec<Job>, u64)> {
+	let first = loop {
+		let job = match carried.take() {
+			Some(job) => job,
+			None => rx.recv().await?,
+		};
+		if !job.reply.is_closed() {
+			break job;
+		}
+	};
+	let mut weight = first.call.get_dispatch_info().call_weight;
+	let mut bytes = first.call.encoded_size();
+	let mut jobs = vec![first];
+	while jobs.len() < MAX_BATCH {
+		let Ok(job) = rx.try_recv() else { break };
+		if job.reply.is_closed() {
+			continue;
+		}
+		let w = weight.saturating_add(job.call.get_dispatch_info().call_weight);
+		let b = bytes.saturating_add(job.call.encoded_size());
+		if w.ref_time() > limits.ref_time || w.proof_size() > limits.proof_size || b > MAX_BATCH_BYTES {
+			*carried = Some(job);
+			break;
+		}
+		(weight, bytes) = (w, b);
+		jobs.push(job);
+	}
+	Some((jobs, weight.ref_time()))
+}
+
+/// The weight (ref time, in microseconds) that the batches under way may hold together.
+struct Budget {
+	permits: Arc<Semaphore>,
+	total: u32,
+}
+
+impl Budget {
+	fn new(ref_time: u64) -> Self {
+		let total = u32::try_from(ref_time / 1_000_000).unwrap_or(u32::MAX).clamp(1, Semaphore::MAX_PERMITS as u32);
+		Budget { permits: Arc::new(Semaphore::new(total as usize)), total }
+	}
+
+	/// Waits until `ref_time` fits beside the batches under way (a batch heavier than the whole
+	/// budget waits until it has the budget to itself), and holds it until the permit drops.
+	async fn reserve(&self, ref_time: u64) -> OwnedSemaphorePermit {
+		let units = u32::try_from(ref_time / 1_000_000).unwrap_or(u32::MAX).clamp(1, self.total);
+		self.permits.clone().acquire_many_owned(units).await.expect("the semaphore is never closed; qed")
 	}
 }
 
@@ -188,6 +244,7 @@ fn split_batch(
 mod tests {
 	use super::*;
 	use regchain_runtime::RuntimeEvent as E;
+	use std::time::Duration;
 
 	fn key_put(revision: u64) -> RuntimeEvent {
 		E::ServiceRegistry(pallet_service_registry::Event::KeyPut {
@@ -214,6 +271,51 @@ mod tests {
 		assert_eq!(items[0].as_ref().unwrap(), &vec![key_put(7)]);
 		assert_eq!(items[1], Err(failed));
 		assert_eq!(items[2].as_ref().unwrap(), &vec![key_put(8)]);
+	}
+
+	fn put(n: u8) -> RuntimeCall {
+		RuntimeCall::ServiceRegistry(crate::registry::Call::put { key: vec![n], value: vec![n], lease: None })
+	}
+
+	fn job(n: u8) -> (Job, oneshot::Receiver<Result<Receipt, Error>>) {
+		let (reply, answer) = oneshot::channel();
+		(Job { call: put(n), reply }, answer)
+	}
+
+	#[tokio::test]
+	async fn calls_whose_callers_have_gone_are_not_batched() {
+		let (tx, mut rx) = mpsc::unbounded_channel();
+		let mut answers = Vec::new();
+		for n in 1..=4 {
+			let (job, answer) = job(n);
+			tx.send(job).unwrap();
+			answers.push(answer);
+		}
+		// The callers of calls 1 and 3 give up.
+		answers.remove(2);
+		answers.remove(0);
+		let mut carried = None;
+		let (jobs, _) = next_batch(&mut rx, &mut carried, &Limits::of_runtime()).await.unwrap();
+		let calls: Vec<_> = jobs.iter().map(|j| j.call.clone()).collect();
+		assert_eq!(calls, vec![put(2), put(4)]);
+		assert!(carried.is_none());
+	}
+
+	#[tokio::test]
+	async fn batches_wait_for_room_in_the_budget() {
+		async fn blocked(budget: &Budget, ref_time: u64) -> bool {
+			tokio::time::timeout(Duration::from_millis(50), budget.reserve(ref_time)).await.is_err()
+		}
+		let budget = Budget::new(10_000_000);
+		let first = budget.reserve(6_000_000).await;
+		let second = budget.reserve(4_000_000).await;
+		assert!(blocked(&budget, 1_000_000).await, "the budget is spent");
+		drop(first);
+		let third = budget.reserve(1_000_000).await;
+		// A batch heavier than the whole budget runs alone, once the others are done.
+		assert!(blocked(&budget, u64::MAX).await);
+		drop((second, third));
+		let _alone = budget.reserve(u64::MAX).await;
 	}
 
 	#[test]
