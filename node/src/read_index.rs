@@ -18,6 +18,11 @@
 //!
 //! The price is a round trip to the voters and, on a live chain, about one block: the best
 //! block is usually one ahead of the finalized one.
+//!
+//! Reads that arrive together share one round, as etcd batches its ReadIndex requests: a read
+//! joins the next round that starts after it arrived (never one already under way, whose voters
+//! may have answered before a write the read must see), and one round is asked at a time. Only
+//! the wait for finality is per round and concurrent.
 
 use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
@@ -43,6 +48,7 @@ use sp_consensus_grandpa::{AuthorityId, AuthoritySignature, KEY_TYPE};
 use sp_core::H256;
 use sp_keystore::KeystorePtr;
 use sp_runtime::{traits::NumberFor, RuntimeAppPublic};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::service::FullClient;
 
@@ -116,6 +122,16 @@ pub struct ReadIndexAnswer {
 	pub set_id: u64,
 }
 
+/// A read waiting for the next round.
+type Waiter = oneshot::Sender<Result<ReadIndexAnswer, String>>;
+
+/// The height a quorum of voters confirmed.
+struct Confirmed {
+	target: u32,
+	voters: u32,
+	set_id: u64,
+}
+
 /// Answers peers' read-index requests and confirms this node's own reads.
 pub struct ReadIndex {
 	client: Arc<FullClient>,
@@ -125,10 +141,13 @@ pub struct ReadIndex {
 	authorities: SharedAuthoritySet<H256, NumberFor<Block>>,
 	genesis: H256,
 	protocol: ProtocolName,
+	/// The reads waiting for the next round ([`ReadIndex::run_rounds`]).
+	waiting: mpsc::UnboundedSender<Waiter>,
 }
 
 impl ReadIndex {
-	/// A read index over the node's network, its GRANDPA authority set and its keystore.
+	/// A read index over the node's network, its GRANDPA authority set and its keystore, and
+	/// the queue of reads that [`ReadIndex::run_rounds`] serves.
 	pub fn new(
 		client: Arc<FullClient>,
 		network: Arc<dyn NetworkService>,
@@ -136,8 +155,9 @@ impl ReadIndex {
 		keystore: KeystorePtr,
 		authorities: SharedAuthoritySet<H256, NumberFor<Block>>,
 		genesis: H256,
-	) -> Arc<Self> {
-		Arc::new(Self {
+	) -> (Arc<Self>, mpsc::UnboundedReceiver<Waiter>) {
+		let (waiting, queue) = mpsc::unbounded_channel();
+		let read_index = Arc::new(Self {
 			client,
 			network,
 			sync,
@@ -145,7 +165,43 @@ impl ReadIndex {
 			authorities,
 			genesis,
 			protocol: protocol_name(&genesis),
-		})
+			waiting,
+		});
+		(read_index, queue)
+	}
+
+	/// A read point for a linearizable read that starts now: the answer of the next round.
+	pub async fn read_point(&self) -> Result<ReadIndexAnswer, String> {
+		let (waiter, answer) = oneshot::channel();
+		self.waiting.send(waiter).map_err(|_| "the node is stopping".to_string())?;
+		answer.await.map_err(|_| "the node is stopping".to_string())?
+	}
+
+	/// Serves the queued reads, one quorum round at a time: each round answers every read that
+	/// was queued when it started (those whose callers have gone are dropped), once this node
+	/// has finalized the confirmed height.
+	pub async fn run_rounds(self: Arc<Self>, mut queue: mpsc::UnboundedReceiver<Waiter>) {
+		while let Some(first) = queue.recv().await {
+			let mut waiters = vec![first];
+			while let Ok(next) = queue.try_recv() {
+				waiters.push(next);
+			}
+			waiters.retain(|waiter| !waiter.is_closed());
+			if waiters.is_empty() {
+				continue;
+			}
+			let confirmed = self.quorum().await;
+			let this = self.clone();
+			tokio::spawn(async move {
+				let answer = match confirmed {
+					Ok(confirmed) => this.finalized_read_point(confirmed).await,
+					Err(e) => Err(e),
+				};
+				for waiter in waiters {
+					let _ = waiter.send(answer.clone());
+				}
+			});
+		}
 	}
 
 	/// The key of a current voter that this node holds, if any.
@@ -184,9 +240,8 @@ impl ReadIndex {
 		}
 	}
 
-	/// Confirms a read point with a quorum of voters, then waits until this node has
-	/// finalized a block that high. Returns that finalized block.
-	pub async fn confirm(&self) -> Result<ReadIndexAnswer, String> {
+	/// Asks the voters for the height of their best blocks until a quorum has answered.
+	async fn quorum(&self) -> Result<Confirmed, String> {
 		let voters = self.authorities.current_authorities();
 		let set_id = self.authorities.set_id();
 		let threshold = voters.threshold().get();
@@ -247,6 +302,12 @@ impl ReadIndex {
 			));
 		}
 
+		Ok(Confirmed { target, voters: counted.len() as u32, set_id })
+	}
+
+	/// Waits until this node has finalized the confirmed height; returns that finalized block.
+	async fn finalized_read_point(&self, confirmed: Confirmed) -> Result<ReadIndexAnswer, String> {
+		let Confirmed { target, voters, set_id } = confirmed;
 		let finalized = self.finalized_at_least(target).await.ok_or_else(|| {
 			format!(
 				"this node has not finalized block #{target} within {FINALITY_TIMEOUT:?} \
@@ -258,7 +319,7 @@ impl ReadIndex {
 			hash: format!("{:?}", finalized.0),
 			number: finalized.1,
 			confirmed: target,
-			voters: counted.len() as u32,
+			voters,
 			set_id,
 		})
 	}
@@ -296,7 +357,7 @@ pub struct ReadIndexRpc(pub Arc<ReadIndex>);
 impl ReadIndexApiServer for ReadIndexRpc {
 	async fn read_index(&self) -> RpcResult<ReadIndexAnswer> {
 		self.0
-			.confirm()
+			.read_point()
 			.await
 			.map_err(|message| ErrorObjectOwned::owned(NOT_CONFIRMED, message, None::<()>))
 	}

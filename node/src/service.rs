@@ -233,7 +233,7 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 	}
 
 	// Linearizable reads (`registry_readIndex`), confirmed by the GRANDPA voters.
-	let read_index = crate::read_index::ReadIndex::new(
+	let (read_index, reads) = crate::read_index::ReadIndex::new(
 		client.clone(),
 		network.clone(),
 		sync_service.clone(),
@@ -245,6 +245,11 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 		"read-index",
 		Some("registry"),
 		read_index.clone().serve(read_index_requests),
+	);
+	task_manager.spawn_handle().spawn(
+		"read-index-rounds",
+		Some("registry"),
+		read_index.clone().run_rounds(reads),
 	);
 
 	let role = config.role;
