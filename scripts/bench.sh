@@ -40,6 +40,11 @@ command -v etcd >/dev/null && command -v etcdctl >/dev/null ||
 bench="$CARGO_TARGET_DIR/release/regchain-bench"
 [ -x "$bench" ] && [ -x "$REGCHAIN_NODE" ] || build_release
 
-"$bench" "${default_out[@]}" "${args[@]}"
-# Debians python3 holds python3-matplotlib (scripts/setup.sh), whatever python3 comes first.
-/usr/bin/python3 bench/plot.py "$out"
+# A run in which a workload failed still draws what it measured, then fails.
+status=0
+"$bench" "${default_out[@]}" "${args[@]}" || status=$?
+# Debian's python3 holds python3-matplotlib (scripts/setup.sh), whatever python3 comes first.
+if [ -f "$out/results.json" ]; then
+	/usr/bin/python3 bench/plot.py "$out"
+fi
+exit "$status"

@@ -20,6 +20,17 @@ use crate::{
 	Point,
 };
 
+/// How many distinct keys each write workload cycles through, as etcd's `benchmark put
+/// --key-space-size` does: a run makes tens of thousands of puts, and regchain holds each
+/// account to a quota of keys (10,000 by default, `pallet_service_registry::Quota`), while the
+/// watch and registration workloads, which match events to puts, need keys of their own.
+pub const KEY_SPACE: u64 = 1_000;
+
+/// The key of a put in a write workload: the key space's `seq`-th key, modulo [`KEY_SPACE`].
+pub fn cycled_key(tag: &str, seq: u64) -> String {
+	key(tag, seq % KEY_SPACE)
+}
+
 /// The key of a put: 256 bytes, unique per tag and sequence number.
 pub fn key(tag: &str, seq: u64) -> String {
 	let mut key = format!("/bench/{tag}/{seq:010}/");
@@ -91,7 +102,7 @@ pub async fn etcd_writes(system: &System, tag: &str, in_flight: usize, duration:
 	let value = value();
 	let samples = closed_loop(in_flight, duration, move |seq| {
 		let mut kv = clients[seq as usize % clients.len()].clone();
-		let (key, value) = (key(&tag, seq), value.clone());
+		let (key, value) = (cycled_key(&tag, seq), value.clone());
 		load::time(async move { kv.put(key, value, None).await.map_err(anyhow::Error::from) })
 	})
 	.await;
@@ -108,7 +119,7 @@ pub async fn native_writes(system: &System, tag: &str, in_flight: usize, duratio
 	let value = value();
 	let samples = closed_loop(in_flight, duration, move |seq| {
 		let call = RuntimeCall::ServiceRegistry(regchain_client::registry::Call::put {
-			key: key(&tag, seq).into_bytes(),
+			key: cycled_key(&tag, seq).into_bytes(),
 			value: value.clone(),
 			lease: None,
 		});
@@ -167,7 +178,7 @@ async fn offered(clients: &[KvClient], tag: &str, rate: f64, duration: Duration,
 	let (clients, tag, value) = (clients.to_vec(), tag.to_string(), value.to_vec());
 	open_loop(rate, duration, cap, move |seq| {
 		let mut kv = clients[seq as usize % clients.len()].clone();
-		let (key, value) = (key(&tag, seq), value.clone());
+		let (key, value) = (cycled_key(&tag, seq), value.clone());
 		load::time(async move { kv.put(key, value, None).await.map_err(anyhow::Error::from) })
 	})
 	.await
