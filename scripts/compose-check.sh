@@ -51,8 +51,7 @@ wait_until() { # wait_until SECONDS WHAT COMMAND...
 }
 trap 'bash "$CONTAINERS" compose-down >/dev/null 2>&1 || true' EXIT
 
-# --patroni adds the Patroni members. Not in CI: in 2 of 4 runs on 2026-11-28 the replica kept
-# seeing no leader key while the primary held it (docker/README.md), a defect still open.
+# --patroni adds the Patroni members (scripts/test.sh passes it).
 PATRONI=0
 [ "${1:-}" = --patroni ] && PATRONI=1
 if [ "$PATRONI" = 1 ]; then bash "$CONTAINERS" compose-up --demo --patroni; else bash "$CONTAINERS" compose-up --demo; fi

@@ -25,8 +25,9 @@ bash scripts/bench.sh --quick
 # PostgreSQL under Patroni on the validators' etcd API. Both need root, as CI runs.
 bash scripts/demo.sh --short
 bash scripts/demo-patroni.sh
-# docker/compose.yml with its demo services, under podman-compose (root, as Podman here).
-bash scripts/compose-check.sh
+# docker/compose.yml with its demo services and its Patroni members, under podman-compose (root,
+# as Podman here).
+bash scripts/compose-check.sh --patroni
 
 # The registry's benchmarks, each run once as a test (impl_benchmark_test_suite!).
 cargo test --release --locked -p pallet-service-registry --features runtime-benchmarks
