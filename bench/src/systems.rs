@@ -155,6 +155,10 @@ fn start_etcd(members: usize) -> Result<System> {
 			.arg(format!("--initial-cluster={cluster}"))
 			.arg("--initial-cluster-state=new")
 			.arg("--initial-cluster-token=regchain-bench")
+			// etcd keeps every revision until compacted, and its default 2 GiB space quota ran
+			// out during a full run (an alarm then refuses every write): 8 GiB, the largest size
+			// etcd's documentation suggests.
+			.arg("--quota-backend-bytes=8589934592")
 			// Warnings only: at a thousand requests in flight etcd logs every slow request.
 			.arg("--log-level=warn")
 			.arg("--logger=zap");
