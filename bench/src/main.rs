@@ -356,12 +356,7 @@ async fn check_perf(endpoints: &[String]) -> Result<CheckPerf> {
 	.context("check perf ran for over 4 minutes")?
 	.context("running etcdctl (Debian's etcd-client)")?;
 	let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
-	let verdicts: Vec<String> = text
-		.lines()
-		.map(str::trim)
-		.filter(|l| l.starts_with("PASS") || l.starts_with("FAIL"))
-		.map(String::from)
-		.collect();
+	let verdicts: Vec<String> = text.lines().filter_map(verdict).collect();
 	let passed = verdicts.last().map(|l| l == "PASS").unwrap_or(false);
 	if verdicts.is_empty() {
 		// etcdctl gave up before judging (it ends with "Error: ..." when its clean-up or its
@@ -370,6 +365,18 @@ async fn check_perf(endpoints: &[String]) -> Result<CheckPerf> {
 		return Ok(CheckPerf { passed: false, verdicts: vec![format!("FAIL: no verdict ({reason})")] });
 	}
 	Ok(CheckPerf { passed, verdicts })
+}
+
+/// A verdict line of check perf's output, if `line` holds one. etcdctl 3.4 prefixes most with
+/// PASS or FAIL, possibly after the progress bar's last frame on the same line, but prints a
+/// slowest request or a deviation over the limit without the prefix.
+fn verdict(line: &str) -> Option<String> {
+	if let Some(at) = line.find("PASS").into_iter().chain(line.find("FAIL")).min() {
+		return Some(line[at..].trim().to_string());
+	}
+	let line = line.trim();
+	(line.starts_with("Slowest request took too long") || line.starts_with("Stddev too high"))
+		.then(|| format!("FAIL: {line}"))
 }
 
 fn machine() -> String {
@@ -390,4 +397,23 @@ fn etcd_version() -> String {
 		.and_then(|o| String::from_utf8(o.stdout).ok())
 		.and_then(|s| s.lines().next().map(String::from))
 		.unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+	use super::verdict;
+
+	#[test]
+	fn check_perf_verdicts_are_read_with_or_without_their_prefix() {
+		assert_eq!(
+			verdict(" 60 / 60  100.00% 1m0sPASS: Throughput is 150 writes/s").as_deref(),
+			Some("PASS: Throughput is 150 writes/s")
+		);
+		assert_eq!(
+			verdict("Slowest request took too long: 0.612000s").as_deref(),
+			Some("FAIL: Slowest request took too long: 0.612000s")
+		);
+		assert_eq!(verdict("FAIL").as_deref(), Some("FAIL"));
+		assert_eq!(verdict(" 12 / 60   20.00% 00m48s"), None);
+	}
 }
