@@ -2,9 +2,9 @@
 //!
 //! The read queries of `pallet-service-registry`, answered by the runtime at the state of a
 //! given block, so that the node's JSON-RPC, its etcd API and other tools share one
-//! implementation. A query "at revision R" is meant to be answered at the block that holds R,
-//! replaying that block's registry events up to R; the node-side revision → block index that
-//! this needs is not built yet (it comes with the registry RPC).
+//! implementation. A query "at revision R" is answered by the node at the parent of the block
+//! that took R, replaying that block's registry events up to R; the node keeps the revision →
+//! block index this needs (`node/src/registry_rpc/index.rs`).
 //!
 //! The types are defined in the pallet crate and re-exported here.
 
