@@ -26,6 +26,10 @@ import re
 import sys
 import urllib.request
 
+# The SCALE compact decoder of the fault tests' chain helper (side-effect free to import).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "faults"))
+from chain import scale_compact  # noqa: E402
+
 NORMAL_MS = 93.75  # 75 % of the 125 ms of execution a 250 ms block allows (runtime/src/configs)
 PREPARED = re.compile(
     r"Prepared block for proposing at (\d+) \((\d+) ms\) hash: (0x[0-9a-f]+); "
@@ -74,19 +78,6 @@ assert storage_key("System", "Number") == \
     "0x26aa394eea5630e07c48ae0c9558cef702a5c1b19ab7a04f536c519aca4983ac"
 
 
-def compact(data, i):
-    """SCALE compact integer at data[i:]: (value, next index)."""
-    mode = data[i] & 3
-    if mode == 0:
-        return data[i] >> 2, i + 1
-    if mode == 1:
-        return int.from_bytes(data[i:i + 2], "little") >> 2, i + 2
-    if mode == 2:
-        return int.from_bytes(data[i:i + 4], "little") >> 2, i + 4
-    n = (data[i] >> 2) + 4
-    return int.from_bytes(data[i + 1:i + 1 + n], "little"), i + 1 + n
-
-
 class Rpc:
     def __init__(self, port):
         self.url = f"http://127.0.0.1:{port}"
@@ -114,7 +105,7 @@ def normal_weight_ms(rpc, block):
     raw = rpc.storage(storage_key("System", "BlockWeight"), block)
     if not raw:
         return 0.0
-    ref_time, _ = compact(raw, 0)  # PerDispatchClass { normal, operational, mandatory }
+    ref_time, _ = scale_compact(raw, 0)  # PerDispatchClass { normal, operational, mandatory }
     return ref_time / 1e9
 
 
