@@ -64,13 +64,14 @@ pub(crate) async fn serve_stream(
 	let mut next_id = 0i64;
 	while let Some(Ok(request)) = requests.next().await {
 		watchers.retain(|_, task| !task.is_finished());
-		let header = match api.current_revision().await {
-			Ok(revision) => api.header(revision),
+		let current = match api.current_revision().await {
+			Ok(revision) => revision,
 			Err(status) => {
 				let _ = tx.send(Err(status)).await;
 				break;
 			},
 		};
+		let header = api.header(current);
 		let response = match request.request_union {
 			Some(PbWatchRequestUnion::CreateRequest(create)) => {
 				let id = if create.watch_id != 0 {
@@ -119,7 +120,11 @@ pub(crate) async fn serve_stream(
 					let watcher = Watcher {
 						id,
 						target: WatchTarget::Keys { key: create.key, range_end: create.range_end },
-						start: u64::try_from(create.start_revision).unwrap_or(0),
+						// etcd's start 0 is "after the revision the created response reports".
+						start: u64::try_from(create.start_revision)
+							.ok()
+							.filter(|start| *start > 0)
+							.unwrap_or(current.saturating_add(1)),
 						no_put: create.filters.contains(&NOPUT),
 						no_delete: create.filters.contains(&NODELETE),
 						prev_kv: create.prev_kv,
@@ -154,6 +159,8 @@ pub(crate) async fn serve_stream(
 struct Watcher {
 	id: i64,
 	target: WatchTarget,
+	/// The first revision it streams: the request's start, or the one after the revision its
+	/// created response reported.
 	start: u64,
 	no_put: bool,
 	no_delete: bool,
@@ -180,19 +187,9 @@ impl Watcher {
 	/// revision compacted away). If the node cannot be subscribed to again, the stream ends with
 	/// an error, never with a silent cancel, which clients such as Patroni would not notice.
 	async fn run(self, api: Arc<Api>, tx: Sender) {
-		// etcd's start 0 means "after the current revision": pinned now, so that a resumed
-		// subscription does not skip what happened in between.
-		let mut from = if self.start > 0 {
-			self.start
-		} else {
-			match api.current_revision().await {
-				Ok(revision) => revision.saturating_add(1),
-				Err(status) => {
-					let _ = tx.send(Err(status)).await;
-					return;
-				},
-			}
-		};
+		// A start pinned at creation (never 0), so that a resumed subscription does not skip
+		// what happened in between.
+		let mut from = self.start;
 		// The last change delivered, `(block, event index)`: a resumed subscription starts at
 		// its revision and skips it and what came before it in that revision.
 		let mut last: Option<(u64, u32)> = None;
