@@ -68,6 +68,9 @@ pub fn status_of(err: Error) -> Status {
 		Error::Rpc { code: 4004, message, .. } =>
 			return Status::unavailable(format!("etcdserver: request timed out ({message})")),
 		Error::Rpc { code: -32602, message, .. } => return Status::invalid_argument(message.clone()),
+		// A range too large for the runtime to answer in one piece (the node's error::TOO_LARGE).
+		Error::Rpc { code: 4003, message, .. } if message.contains("larger than the runtime can return") =>
+			return Status::resource_exhausted(format!("regchain: {message}")),
 		_ => {},
 	}
 	if let Some(name) = err.dispatch_name() {

@@ -517,6 +517,54 @@ async fn concurrent_etcd_writes_share_transactions_and_keep_their_own_answers() 
 	Ok(())
 }
 
+/// A range whose values add up to more than the runtime returns in one piece (its allocator
+/// refuses 32 MiB): deleting it answers with the count of deleted keys, as etcd does (it used
+/// to answer "compacted" after the delete had happened); reading it whole is refused with a
+/// clear error; reading it by pages, or keys only, works.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_range_too_large_for_one_answer_is_read_in_pages_and_deleted_with_its_count() -> Result<()> {
+	const KEYS: usize = 600;
+	let dir = tempfile::tempdir()?;
+	let (_node, endpoint) = dev_node_with_etcd(&dir)?;
+	let client = etcd_client::Client::connect([endpoint.as_str()], None).await?;
+	// 600 values of 60 KiB: 35 MiB.
+	let value = "v".repeat(60 << 10);
+	let mut writes = tokio::task::JoinSet::new();
+	for i in 0..KEYS {
+		let (mut client, value) = (client.clone(), value.clone());
+		writes.spawn(async move { client.put(format!("/big/{i:04}"), value, None).await });
+	}
+	while let Some(done) = writes.join_next().await {
+		done?.context("a put of 60 KiB")?;
+	}
+	let mut client = client.clone();
+	let prefix = || etcd_client::GetOptions::new().with_prefix();
+
+	let whole = client.get("/big/", Some(prefix())).await.expect_err("a 35 MiB answer");
+	assert!(whole.to_string().contains("larger than the runtime can return"), "{whole}");
+	let keys = client.get("/big/", Some(prefix().with_keys_only())).await?;
+	assert_eq!((keys.kvs().len(), keys.count()), (KEYS, KEYS as i64));
+	let mut from = b"/big/".to_vec();
+	let mut read = 0;
+	loop {
+		let page = etcd_client::GetOptions::new().with_range("/big0").with_limit(50);
+		let answer = client.get(from.clone(), Some(page)).await?;
+		read += answer.kvs().len();
+		assert!(answer.kvs().iter().all(|kv| kv.value().len() == 60 << 10));
+		let Some(last) = answer.kvs().last() else { break };
+		from = [last.key(), &[0]].concat();
+		if !answer.more() {
+			break;
+		}
+	}
+	assert_eq!(read, KEYS);
+
+	let deleted = client.delete("/big/", Some(etcd_client::DeleteOptions::new().with_prefix())).await?;
+	assert_eq!(deleted.deleted(), KEYS as i64);
+	assert_eq!(client.get("/big/", Some(prefix().with_count_only())).await?.count(), 0);
+	Ok(())
+}
+
 /// Runs `openssl` with `args` in `dir`.
 fn openssl(dir: &std::path::Path, args: &[&str]) -> Result<()> {
 	let out = Command::new("openssl").current_dir(dir).args(args).output().context("running openssl")?;

@@ -43,5 +43,15 @@ pub fn unknown_block(what: impl std::fmt::Display) -> ErrorObjectOwned {
 
 /// `4003`: the runtime API (or the state it reads) failed.
 pub fn runtime_api(what: impl std::fmt::Display) -> ErrorObjectOwned {
+	let what = what.to_string();
+	// The wasm allocator refuses any single allocation over 32 MiB, such as the encoded answer
+	// of a range whose values add up to more.
+	if what.contains("allocation size is too large") || what.contains("Failed to allocate memory") {
+		return error(RUNTIME_API, format!("runtime API failure: {TOO_LARGE} ({what})"));
+	}
 	error(RUNTIME_API, format!("runtime API failure: {what}"))
 }
+
+/// What a `4003` error says when the answer was too large for the runtime to return.
+pub const TOO_LARGE: &str =
+	"the answer is larger than the runtime can return (32 MiB): ask for less, with a limit or keys only";

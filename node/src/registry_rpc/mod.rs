@@ -224,16 +224,23 @@ impl Registry {
 			},
 			None => return Err(compacted(revision, meta.oldest_revision.max(INITIAL_REVISION))),
 		};
+		// Every key of the range as of the parent block, to replay the block's changes on. Its
+		// values only when the answer needs them: a count (such as etcd's DeleteRange reports)
+		// of a range whose values together exceed the runtime's largest allocation (32 MiB)
+		// would fail otherwise.
 		let full = RangeRequest {
 			key: request.key.clone(),
 			range_end: request.range_end.clone(),
+			keys_only: request.keys_only || request.count_only,
 			..Default::default()
 		};
-		let base = self
-			.client
-			.runtime_api()
-			.range(base_at.hash, full)
-			.map_err(|_| compacted(revision, meta.oldest_revision))?;
+		let base = self.client.runtime_api().range(base_at.hash, full).map_err(|e| {
+			if state_discarded(&e) {
+				compacted(revision, meta.oldest_revision)
+			} else {
+				runtime_api(e)
+			}
+		})?;
 		let mut keys: BTreeMap<Vec<u8>, KeyValueInfo> =
 			base.kvs.into_iter().map(|kv| (kv.key.clone(), kv)).collect();
 		let mut at = base_at;
@@ -682,4 +689,10 @@ impl RegistryApiServer for Registry {
 			},
 		}
 	}
+}
+
+/// Whether a runtime call failed because the node no longer keeps the block's state (pruned),
+/// rather than in the runtime itself.
+fn state_discarded(error: &sp_api::ApiError) -> bool {
+	matches!(error, sp_api::ApiError::UnknownBlock(_))
 }
