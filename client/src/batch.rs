@@ -13,12 +13,17 @@
 //! [`Receipt`], holding only its own call's events, or its own error. A registry write in a
 //! batch keeps its own revision, as if it had been submitted alone.
 //!
-//! A batch stays well inside one block: at most half a block's weight for normal calls, 1 MiB
-//! of encoded calls, and [`MAX_BATCH`] calls.
+//! A batch stays well inside one block: at most half a block's weight for normal calls, 256 KiB
+//! of encoded calls, and [`MAX_BATCH`] calls. The byte bound is set by the transaction pool: each
+//! of its views holds at most 2 MiB of transactions whose nonce is not yet ready ("future", a
+//! tenth of `--pool-kbytes`), and drops the rest. A signer's batches wait there whenever the
+//! one before them is not yet in the view's block, so 1 MiB batches overflowed it.
 //!
 //! Under overload the backlog waits here, not in the transaction pool:
 //! - the batches handed over and not yet finished (finalized, or failed) weigh at most one
-//!   block's worth of normal calls ([`Budget`]); the next batch waits for room. A transaction in
+//!   block's worth of normal calls, and hold at most [`MAX_IN_FLIGHT_BYTES`] ([`Budget`]); the
+//!   next batch waits for room. The byte bound keeps a signer's batches that wait for the one
+//!   before them within what the pool keeps of such "future" transactions. A transaction in
 //!   the pool cannot be taken back, and every later transaction of the signer queues behind it
 //!   (nonces), so an unbounded hand-over would make the signer's writes wait for the whole
 //!   backlog long after their callers gave up;
@@ -42,7 +47,9 @@ use crate::{
 /// The most calls in one batch.
 pub const MAX_BATCH: usize = 1_000;
 /// The most bytes of encoded calls in one batch.
-pub const MAX_BATCH_BYTES: usize = 1 << 20;
+pub const MAX_BATCH_BYTES: usize = 256 << 10;
+/// The most bytes of encoded calls in the batches handed over and not yet finished.
+pub const MAX_IN_FLIGHT_BYTES: usize = 1 << 20;
 
 struct Job {
 	call: RuntimeCall,
@@ -94,12 +101,17 @@ impl Limits {
 
 async fn run(client: Arc<Client>, wait: Wait, mut rx: mpsc::UnboundedReceiver<Job>) {
 	let limits = Limits::of_runtime();
-	let budget = Budget::new(limits.ref_time.saturating_mul(2));
+	// In microseconds of ref time, and in KiB.
+	let weight_budget = Budget::new(limits.ref_time.saturating_mul(2) / 1_000_000);
+	let bytes_budget = Budget::new(MAX_IN_FLIGHT_BYTES as u64 / 1024);
 	let mut carried: Option<Job> = None;
 	loop {
-		let Some((jobs, weight)) = next_batch(&mut rx, &mut carried, &limits).await else { return };
+		let Some((jobs, weight, bytes)) = next_batch(&mut rx, &mut carried, &limits).await else { return };
 		// Wait for room among the batches under way, then drop the calls given up meanwhile.
-		let permit = budget.reserve(weight).await;
+		let permit = (
+			weight_budget.reserve(weight / 1_000_000).await,
+			bytes_budget.reserve(bytes as u64 / 1024).await,
+		);
 		let jobs: Vec<Job> = jobs.into_iter().filter(|job| !job.reply.is_closed()).collect();
 		if jobs.is_empty() {
 			continue;
@@ -124,13 +136,13 @@ async fn run(client: Arc<Client>, wait: Wait, mut rx: mpsc::UnboundedReceiver<Jo
 
 /// The next batch: the carried call or the next one to arrive, then every call already queued
 /// that fits the limits (the first that does not is carried to the next batch). Calls whose
-/// callers have gone are skipped. Returns the batch and its weight (ref time), or `None` once
-/// every handle is dropped.
+/// callers have gone are skipped. Returns the batch, its weight (ref time) and its encoded
+/// size, or `None` once every handle is dropped.
 async fn next_batch(
 	rx: &mut mpsc::UnboundedReceiver<Job>,
 	carried: &mut Option<Job>,
 	limits: &Limits,
-) -> Option<(Vec<Job>, u64)> {
+) -> Option<(Vec<Job>, u64, usize)> {
 	let first = loop {
 		let job = match carried.take() {
 			Some(job) => job,
@@ -157,25 +169,25 @@ async fn next_batch(
 		(weight, bytes) = (w, b);
 		jobs.push(job);
 	}
-	Some((jobs, weight.ref_time()))
+	Some((jobs, weight.ref_time(), bytes))
 }
 
-/// The weight (ref time, in microseconds) that the batches under way may hold together.
+/// How much (weight in microseconds, or KiB) the batches under way may hold together.
 struct Budget {
 	permits: Arc<Semaphore>,
 	total: u32,
 }
 
 impl Budget {
-	fn new(ref_time: u64) -> Self {
-		let total = u32::try_from(ref_time / 1_000_000).unwrap_or(u32::MAX).clamp(1, Semaphore::MAX_PERMITS as u32);
+	fn new(total: u64) -> Self {
+		let total = u32::try_from(total).unwrap_or(u32::MAX).clamp(1, Semaphore::MAX_PERMITS as u32);
 		Budget { permits: Arc::new(Semaphore::new(total as usize)), total }
 	}
 
-	/// Waits until `ref_time` fits beside the batches under way (a batch heavier than the whole
+	/// Waits until `amount` fits beside the batches under way (a batch larger than the whole
 	/// budget waits until it has the budget to itself), and holds it until the permit drops.
-	async fn reserve(&self, ref_time: u64) -> OwnedSemaphorePermit {
-		let units = u32::try_from(ref_time / 1_000_000).unwrap_or(u32::MAX).clamp(1, self.total);
+	async fn reserve(&self, amount: u64) -> OwnedSemaphorePermit {
+		let units = u32::try_from(amount).unwrap_or(u32::MAX).clamp(1, self.total);
 		self.permits.clone().acquire_many_owned(units).await.expect("the semaphore is never closed; qed")
 	}
 }
@@ -295,7 +307,7 @@ mod tests {
 		answers.remove(2);
 		answers.remove(0);
 		let mut carried = None;
-		let (jobs, _) = next_batch(&mut rx, &mut carried, &Limits::of_runtime()).await.unwrap();
+		let (jobs, _, _) = next_batch(&mut rx, &mut carried, &Limits::of_runtime()).await.unwrap();
 		let calls: Vec<_> = jobs.iter().map(|j| j.call.clone()).collect();
 		assert_eq!(calls, vec![put(2), put(4)]);
 		assert!(carried.is_none());
@@ -303,15 +315,15 @@ mod tests {
 
 	#[tokio::test]
 	async fn batches_wait_for_room_in_the_budget() {
-		async fn blocked(budget: &Budget, ref_time: u64) -> bool {
-			tokio::time::timeout(Duration::from_millis(50), budget.reserve(ref_time)).await.is_err()
+		async fn blocked(budget: &Budget, amount: u64) -> bool {
+			tokio::time::timeout(Duration::from_millis(50), budget.reserve(amount)).await.is_err()
 		}
-		let budget = Budget::new(10_000_000);
-		let first = budget.reserve(6_000_000).await;
-		let second = budget.reserve(4_000_000).await;
-		assert!(blocked(&budget, 1_000_000).await, "the budget is spent");
+		let budget = Budget::new(10);
+		let first = budget.reserve(6).await;
+		let second = budget.reserve(4).await;
+		assert!(blocked(&budget, 1).await, "the budget is spent");
 		drop(first);
-		let third = budget.reserve(1_000_000).await;
+		let third = budget.reserve(1).await;
 		// A batch heavier than the whole budget runs alone, once the others are done.
 		assert!(blocked(&budget, u64::MAX).await);
 		drop((second, third));

@@ -11,9 +11,17 @@
 //! - `invalid` and `finalityTimeout` are errors;
 //! - `usurped` (another transaction took the nonce) means this one can never run: it is signed
 //!   again at a fresh nonce and resubmitted, which is safe;
-//! - `dropped` (the pool let it go, for example under load) resubmits the *same* bytes, which can
-//!   run at most once since the nonce is in them; if the pool then calls them outdated, the
-//!   nonce was used, perhaps by this very transaction, and the outcome is reported as unknown;
+//! - `dropped` (the pool let it go, for example when a view's limits were reached under load)
+//!   does not mean "not included": the transaction was gossiped, and another validator's pool
+//!   may still hold it and include it. So the client *settles* the outcome (see
+//!   [`Client::settle`]) from the finalized chain: it looks for the transaction in the finalized
+//!   blocks and reads the signer's nonce at the finalized head. Found: that is the receipt. Not
+//!   found, and the nonce used by another transaction: the call never ran and is signed again at
+//!   a fresh nonce. Neither, for a while: the same call is signed again *at the same nonce* and
+//!   submitted (a new signature, hence new bytes the pool has not banned); at most one of the
+//!   copies can run, and the first finalized one is the receipt. Resubmitting the same bytes
+//!   would not do: the pool refuses them for a while ("Transaction Already Imported", then
+//!   "temporarily banned");
 //! - the whole wait is bounded by the client's transaction timeout.
 //!
 //! A refusal when submitting is an error with the pool's reason ("Invalid signing address" for
@@ -32,7 +40,7 @@ use std::time::{Duration, Instant};
 use codec::Decode;
 use regchain_runtime::{Hash, Runtime, RuntimeCall, RuntimeError, RuntimeEvent};
 use serde_json::{json, Value};
-use sp_core::H256;
+use sp_core::{crypto::Pair as _, H256};
 use sp_runtime::DispatchError;
 
 use crate::{
@@ -156,9 +164,19 @@ enum Outcome {
 	Included(Receipt),
 	/// Signed again at a fresh nonce, this is safe to resubmit.
 	Resign(&'static str),
-	/// The same bytes may be resubmitted.
-	Resubmit(&'static str),
+	/// The pool let it go: it may still be included (see [`Client::settle`]).
+	Dropped,
 }
+
+/// How far below the finalized head [`Client::settle`] starts looking for a dropped
+/// transaction: a block that included it on another validator may have been finalized there
+/// before this node learnt of it.
+const SETTLE_LOOKBACK: u32 = 16;
+/// How long [`Client::settle`] waits for a dropped transaction (or another at its nonce) to be
+/// finalized before it signs the call again at the same nonce.
+const SETTLE_GRACE: Duration = Duration::from_secs(2);
+/// The most copies of one call, at one nonce, that [`Client::settle`] submits.
+const SETTLE_COPIES: usize = 4;
 
 /// Transaction statuses as `author_submitAndWatchExtrinsic` sends them.
 fn status_name(status: &Value) -> String {
@@ -226,19 +244,10 @@ impl Client {
 	) -> Result<Receipt, Error> {
 		let deadline = Instant::now() + self.options().tx_timeout;
 		let mut resigns = 0u32;
-		let mut resubmits = 0u32;
-		let mut xt: Option<String> = None;
 		loop {
-			let resubmitting = xt.is_some();
-			let (bytes, subscription) = {
+			let (bytes, nonce, subscription) = {
 				let mut next_nonce = self.submission_lock().lock().await;
-				let (bytes, nonce) = match xt.take() {
-					Some(bytes) => (bytes, None),
-					None => {
-						let (bytes, nonce) = self.sign_next(&call, &mut next_nonce).await?;
-						(bytes, Some(nonce))
-					},
-				};
+				let (bytes, nonce) = self.sign_next(&call, &mut next_nonce).await?;
 				let result = self
 					.rpc()
 					.subscribe::<Value>(
@@ -249,28 +258,13 @@ impl Client {
 					.await;
 				// The pool took this nonce: the next transaction takes the one after, without
 				// asking the node (whose answer may lag behind its own pool).
-				match (&result, nonce) {
-					(Ok(_), Some(nonce)) => *next_nonce = nonce.checked_add(1),
-					(Ok(_), None) => {},
-					(Err(_), _) => *next_nonce = None,
-				}
-				(bytes, result)
+				*next_nonce = if result.is_ok() { nonce.checked_add(1) } else { None };
+				(bytes, nonce, result)
 			};
 			let subscription = match subscription {
 				Ok(s) => s,
 				Err(e) => {
 					let refusal = refusal(e);
-					if resubmitting {
-						// The same bytes, once dropped, are now refused: their nonce was used,
-						// maybe by themselves. Do not guess.
-						return Err(Error::NotIncluded {
-							status: "dropped".into(),
-							detail: format!(
-								", and resubmitting it was refused ({refusal}): it may or may not \
-								 have been included"
-							),
-						});
-					}
 					if nonce_taken(&refusal) && resigns < 20 && Instant::now() < deadline {
 						resigns += 1;
 						log::debug!(target: LOG_TARGET, "nonce taken ({refusal}), signing again");
@@ -290,27 +284,113 @@ impl Client {
 					return Err(e);
 				},
 			};
-			if matches!(outcome, Outcome::Resign(_)) {
-				self.forget_nonce().await;
-			}
-			match outcome {
+			let why = match outcome {
 				Outcome::Included(receipt) => return Ok(receipt),
-				Outcome::Resign(why) if resigns < 5 => {
-					log::info!(target: LOG_TARGET, "transaction {why}: signing it again");
-					resigns += 1;
+				Outcome::Resign(why) => why,
+				Outcome::Dropped => {
+					// The pool dropped it, and maybe the transactions after it too: ask the node
+					// for the nonce again next time.
+					self.forget_nonce().await;
+					match self.settle(&call, bytes, nonce, deadline).await? {
+						Some(receipt) => return Ok(receipt),
+						None => "dropped, and its nonce was taken by another transaction",
+					}
 				},
-				Outcome::Resubmit(why) if resubmits < 2 => {
-					log::info!(target: LOG_TARGET, "transaction {why}: submitting it again");
-					resubmits += 1;
-					xt = Some(bytes);
+			};
+			self.forget_nonce().await;
+			if resigns >= 5 {
+				return Err(Error::NotIncluded { status: why.into(), detail: ", again after resubmitting".into() });
+			}
+			log::info!(target: LOG_TARGET, "transaction {why}: signing it again");
+			resigns += 1;
+		}
+	}
+
+	/// Settles a dropped transaction `xt`, signed at `nonce`, from the finalized chain (see the
+	/// module documentation): its receipt, or `None` if another transaction took its nonce, so
+	/// that `call` never ran. Only an unreachable node or the `deadline` makes it an error.
+	async fn settle(
+		&self,
+		call: &RuntimeCall,
+		xt: String,
+		nonce: u32,
+		deadline: Instant,
+	) -> Result<Option<Receipt>, Error> {
+		let signer = self.signer().ok_or(Error::NoSigner)?;
+		let account = regchain_runtime::AccountId::from(signer.pair().public());
+		let mut copies = vec![xt];
+		let mut next = self.finalized_number().await?.saturating_sub(SETTLE_LOOKBACK).max(1);
+		let mut last_copy = Instant::now();
+		loop {
+			// The nonce first, then the blocks up to the same head: a nonce past ours with none
+			// of the copies in those blocks means another transaction took it.
+			let head: String = self.rpc().request("chain_getFinalizedHead", vec![]).await?;
+			let header: Value = self.rpc().request("chain_getHeader", vec![json!(head)]).await?;
+			let head_number = header_number(&header)?;
+			let used: regchain_runtime::Nonce = self
+				.runtime_call("AccountNonceApi_account_nonce", &account, parse_hash(&head)?)
+				.await?;
+			while next <= head_number {
+				let hash: Option<String> =
+					self.rpc().request("chain_getBlockHash", vec![json!(next)]).await?;
+				let Some(hash) = hash else { break };
+				let hash = parse_hash(&hash)?;
+				for copy in &copies {
+					if let Some(receipt) = self.try_receipt(hash, copy, true).await? {
+						return Ok(Some(receipt));
+					}
+				}
+				next += 1;
+			}
+			if used > nonce {
+				return Ok(None);
+			}
+			if Instant::now() >= deadline {
+				return Err(Error::NotIncluded {
+					status: "dropped".into(),
+					detail: format!(
+						", and neither it nor another transaction at its nonce was finalized \
+						 within {:?}: it may still be included later",
+						self.options().tx_timeout
+					),
+				});
+			}
+			if last_copy.elapsed() < SETTLE_GRACE || copies.len() >= SETTLE_COPIES {
+				tokio::time::sleep(Duration::from_millis(250)).await;
+				continue;
+			}
+			// No validator seems to hold it any more: the same call, signed again at the same
+			// nonce. A new signature makes new bytes; at most one copy can ever run.
+			last_copy = Instant::now();
+			let copy = to_hex(&signed(call.clone(), signer.pair(), nonce, self.genesis()));
+			copies.push(copy.clone());
+			log::info!(target: LOG_TARGET, "dropped transaction not finalized: submitting it again at nonce {nonce}");
+			let subscription = self
+				.rpc()
+				.subscribe::<Value>("author_submitAndWatchExtrinsic", vec![json!(copy)], "author_unwatchExtrinsic")
+				.await;
+			match subscription {
+				Ok(subscription) => match self.follow(&copy, subscription, Wait::Finalized, deadline).await {
+					Ok(Outcome::Included(receipt)) => return Ok(Some(receipt)),
+					// Dropped or usurped in turn, or invalid because an earlier copy ran: the
+					// chain tells which.
+					Ok(_) => {},
+					Err(e @ Error::Timeout { .. }) => return Err(e),
+					Err(e) => log::debug!(target: LOG_TARGET, "copy at nonce {nonce}: {e}"),
 				},
-				Outcome::Resign(why) | Outcome::Resubmit(why) =>
-					return Err(Error::NotIncluded {
-						status: why.into(),
-						detail: ", again after resubmitting".into(),
-					}),
+				// Most likely an earlier copy still pending: the chain will tell.
+				Err(e) => log::debug!(target: LOG_TARGET, "copy at nonce {nonce} refused: {}", refusal(e)),
 			}
 		}
+	}
+
+	/// Calls the runtime API function `method` with `arg` at block `at` (`state_call`).
+	async fn runtime_call<T: Decode>(&self, method: &str, arg: &impl codec::Encode, at: H256) -> Result<T, Error> {
+		let raw: String = self
+			.rpc()
+			.request("state_call", vec![json!(method), json!(to_hex(&arg.encode())), json!(format!("{at:?}"))])
+			.await?;
+		T::decode(&mut &from_hex(&raw)?[..]).map_err(|e| Error::decode(method, e))
 	}
 
 	async fn follow(
@@ -353,7 +433,7 @@ impl Client {
 					return Ok(Outcome::Included(self.receipt(hash, xt, true).await?));
 				},
 				"usurped" => return Ok(Outcome::Resign("usurped")),
-				"dropped" => return Ok(Outcome::Resubmit("dropped")),
+				"dropped" => return Ok(Outcome::Dropped),
 				"invalid" =>
 					return Err(Error::NotIncluded {
 						status: "invalidated".into(),
