@@ -21,6 +21,14 @@ set -eu
 
 DIR="${1:-/data}"
 NODE="${REGCHAIN_INIT_NODE:-regchain-node}"
+
+# The raw secret seed of the development key //NAME. The keystore rebuilds a key from what its
+# file holds at every signature: from a seed that is cheap, from a derivation path such as
+# //Alice it runs BIP-39's 2,048 rounds of PBKDF2 each time, about a quarter of an idle
+# validator's CPU for Aura's and GRANDPA's signatures (docs/results.md, "Where the CPU goes").
+secret_seed() { # secret_seed SCHEME NAME
+	"$NODE" key inspect --scheme "$1" "//$2" | awk '/Secret seed/ { print $3 }'
+}
 NAMES="Alice Bob Charlie Dave"
 
 if [ -f "$DIR/init.done" ] && [ "${REGCHAIN_INIT_FORCE:-0}" != 1 ]; then
@@ -44,9 +52,9 @@ for name in $NAMES; do
 	# Development secret URIs: the same keys as `--alice` … `--dave`. Not for a real chain.
 	printf '//%s\n' "$name" >"$base.etcd-signer"
 	"$NODE" key insert --base-path "$base" --chain "$DIR/chain-spec.json" \
-		--scheme sr25519 --suri "//$name" --key-type aura
+		--scheme sr25519 --suri "$(secret_seed sr25519 "$name")" --key-type aura
 	"$NODE" key insert --base-path "$base" --chain "$DIR/chain-spec.json" \
-		--scheme ed25519 --suri "//$name" --key-type gran
+		--scheme ed25519 --suri "$(secret_seed ed25519 "$name")" --key-type gran
 	echo "regchain-init: validator $i ($name) peer id $(cat "$base.peer-id")"
 done
 date -u +%Y-%m-%dT%H:%M:%SZ >"$DIR/init.done"

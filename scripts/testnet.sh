@@ -20,6 +20,14 @@ SEEDS=(Alice Bob Charlie Dave Eve Ferdie)
 
 die() { echo "testnet: $*" >&2; exit 1; }
 
+# The raw secret seed of the development key //NAME. The keystore rebuilds a key from what its
+# file holds at every signature: from a seed that is cheap, from a derivation path such as
+# //Alice it runs BIP-39's 2,048 rounds of PBKDF2 each time, about a quarter of an idle
+# validator's CPU for Aura's and GRANDPA's signatures (docs/results.md, "Where the CPU goes").
+secret_seed() { # secret_seed SCHEME NAME
+	"$REGCHAIN_NODE" key inspect --scheme "$1" "//$2" | awk '/Secret seed/ { print $3 }'
+}
+
 stop() {
 	[ -f "$DIR/pids" ] || { echo "testnet: nothing to stop in $DIR"; return 0; }
 	while read -r pid; do
@@ -130,9 +138,9 @@ PY
 			[ "$j" = "$i" ] || reserved+=(--reserved-nodes "/ip4/127.0.0.1/tcp/$((30332 + j))/p2p/${peers[$((j - 1))]}")
 		done
 		"$REGCHAIN_NODE" key insert --base-path "$base" --chain "$DIR/chain-spec.json" \
-			--scheme sr25519 --suri "//$name" --key-type aura
+			--scheme sr25519 --suri "$(secret_seed sr25519 "$name")" --key-type aura
 		"$REGCHAIN_NODE" key insert --base-path "$base" --chain "$DIR/chain-spec.json" \
-			--scheme ed25519 --suri "//$name" --key-type gran
+			--scheme ed25519 --suri "$(secret_seed ed25519 "$name")" --key-type gran
 		local p2p=$((30332 + i)) api=()
 		if [ "$etcd" = 1 ]; then
 			echo "//$name" >"$DIR/validator$i.etcd-signer"

@@ -146,11 +146,14 @@ fn voting_rule(
 
 /// Builds and starts a full node: a validator when `--validator` (or `--dev`) is given.
 pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::traits::Block>::Hash>>(
-	config: Configuration,
+	mut config: Configuration,
 	consensus: ConsensusParams,
 	etcd: crate::etcd::EtcdParams,
 	dev: bool,
 ) -> Result<TaskManager, ServiceError> {
+	// The development keys (`--alice`...) go in the keystore here, as seeds, instead of being
+	// left to `spawn_tasks` (see `insert_dev_keys`).
+	let dev_key_seed = config.dev_key_seed.take();
 	let sc_service::PartialComponents {
 		client,
 		backend,
@@ -161,6 +164,10 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 		transaction_pool,
 		other: (block_import, grandpa_link, mut telemetry),
 	} = new_partial(&config)?;
+
+	if let Some(seed) = &dev_key_seed {
+		insert_dev_keys(&keystore_container.keystore(), seed)?;
+	}
 
 	let mut net_config = sc_network::config::FullNetworkConfiguration::<
 		Block,
@@ -287,7 +294,7 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 
 	let etcd_node = crate::etcd::NodeContext {
 		dev,
-		dev_key_seed: config.dev_key_seed.clone(),
+		dev_key_seed: dev_key_seed.clone(),
 		// `--rpc-port` lands in the endpoints; `rpc.port` is only the default.
 		rpc_port: config
 			.rpc
@@ -397,4 +404,33 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 	}
 
 	Ok(task_manager)
+}
+
+/// Puts the Aura and GRANDPA keys of the development secret URI `seed` (`//Alice` for
+/// `--alice`) in the keystore, as the raw seeds they derive to.
+///
+/// Substrate would insert `seed` itself, and its keystore derives a key again from what it
+/// holds at every signature: from `//Alice` that is BIP-39's 2,048 rounds of PBKDF2-SHA-512 each
+/// time, for every Aura block and every GRANDPA vote. That was about a quarter of an idle
+/// validator's CPU here (docs/results.md, "Where the CPU goes"). A URI with only soft
+/// derivations has no seed of its own and is inserted as it is.
+fn insert_dev_keys(keystore: &sp_keystore::KeystorePtr, seed: &str) -> Result<(), ServiceError> {
+	use sp_core::{crypto::key_types, ed25519, sr25519, Pair};
+	fn insert<P: Pair>(
+		keystore: &sp_keystore::KeystorePtr,
+		key_type: sp_core::crypto::KeyTypeId,
+		uri: &str,
+	) -> Result<(), ServiceError> {
+		let bad = |e: String| ServiceError::Other(format!("development key {uri}: {e}"));
+		let (pair, seed) = P::from_string_with_seed(uri, None).map_err(|e| bad(format!("{e:?}")))?;
+		let suri = match seed {
+			Some(seed) => sp_core::bytes::to_hex(seed.as_ref(), false),
+			None => uri.to_string(),
+		};
+		keystore
+			.insert(key_type, &suri, pair.public().as_ref())
+			.map_err(|()| bad("the keystore refused it".into()))
+	}
+	insert::<sr25519::Pair>(keystore, key_types::AURA, seed)?;
+	insert::<ed25519::Pair>(keystore, key_types::GRANDPA, seed)
 }
