@@ -8,7 +8,10 @@
 //!
 //! - `inBlock` ends the wait for [`Wait::Best`]; `finalized` ends it for [`Wait::Finalized`]
 //!   (a `retracted` block is forgotten and the wait goes on);
-//! - `invalid` and `finalityTimeout` are errors;
+//! - `finalityTimeout` is an error;
+//! - `invalid` is settled as below (without copies): most often a transaction signed at the
+//!   nonce of a dropped one that was still included elsewhere, so this call never ran and is
+//!   signed again at a fresh nonce; invalid with its nonce unused, it is an error;
 //! - `usurped` (another transaction took the nonce) means this one can never run: it is signed
 //!   again at a fresh nonce and resubmitted, which is safe;
 //! - `dropped` (the pool let it go, for example when a view's limits were reached under load)
@@ -27,7 +30,10 @@
 //! A refusal when submitting is an error with the pool's reason ("Invalid signing address" for
 //! a signer that is not an orchestrator), except the two that mean another transaction of the
 //! same account (from another process, say) took the nonce first: "Priority is too low" and an
-//! outdated nonce. The call was not accepted then, so it is signed again at a fresh nonce.
+//! outdated nonce. The call was not accepted then, so it is signed again at a fresh nonce. And
+//! "Transaction Already Imported" for freshly signed bytes is settled like a drop: the
+//! fork-aware pool answers it when one of its views took the transaction from the pool's own
+//! queue while it was being submitted, so the transaction may well be included.
 //!
 //! Over HTTP, the call is submitted with `author_submitExtrinsic` and the chain's blocks are
 //! polled until one includes it; a dropped transaction is then seen only as a timeout.
@@ -166,6 +172,8 @@ enum Outcome {
 	Resign(&'static str),
 	/// The pool let it go: it may still be included (see [`Client::settle`]).
 	Dropped,
+	/// The pool found it invalid, most often because another transaction used its nonce.
+	Invalid,
 }
 
 /// How far below the finalized head [`Client::settle`] starts looking for a dropped
@@ -265,6 +273,18 @@ impl Client {
 				Ok(s) => s,
 				Err(e) => {
 					let refusal = refusal(e);
+					if already_imported(&refusal) {
+						// Fresh bytes cannot be a duplicate: the fork-aware pool says this when a
+						// view took the transaction from the pool's own queue while it was being
+						// submitted, and then forgets to watch it. It may well be included.
+						match self.settle(&call, bytes, nonce, deadline, true).await? {
+							Some(receipt) => return Ok(receipt),
+							None => {
+								resigns += 1;
+								continue;
+							},
+						}
+					}
 					if nonce_taken(&refusal) && resigns < 20 && Instant::now() < deadline {
 						resigns += 1;
 						log::debug!(target: LOG_TARGET, "nonce taken ({refusal}), signing again");
@@ -291,10 +311,16 @@ impl Client {
 					// The pool dropped it, and maybe the transactions after it too: ask the node
 					// for the nonce again next time.
 					self.forget_nonce().await;
-					match self.settle(&call, bytes, nonce, deadline).await? {
+					match self.settle(&call, bytes, nonce, deadline, true).await? {
 						Some(receipt) => return Ok(receipt),
 						None => "dropped, and its nonce was taken by another transaction",
 					}
+				},
+				// Typically a transaction signed at the same nonce after a drop, while the
+				// dropped one was still included elsewhere: this call then never ran.
+				Outcome::Invalid => match self.settle(&call, bytes, nonce, deadline, false).await? {
+					Some(receipt) => return Ok(receipt),
+					None => "invalidated, its nonce taken by another transaction",
 				},
 			};
 			self.forget_nonce().await;
@@ -306,15 +332,19 @@ impl Client {
 		}
 	}
 
-	/// Settles a dropped transaction `xt`, signed at `nonce`, from the finalized chain (see the
-	/// module documentation): its receipt, or `None` if another transaction took its nonce, so
-	/// that `call` never ran. Only an unreachable node or the `deadline` makes it an error.
+	/// Settles a dropped (`dropped`) or invalidated transaction `xt`, signed at `nonce`, from
+	/// the finalized chain (see the module documentation): its receipt, or `None` if another
+	/// transaction took its nonce, so that `call` never ran. Copies at the same nonce are only
+	/// submitted for a dropped transaction; an invalid one whose nonce stays unused is invalid
+	/// for another reason, reported after [`SETTLE_GRACE`]. Otherwise only an unreachable node
+	/// or the `deadline` makes it an error.
 	async fn settle(
 		&self,
 		call: &RuntimeCall,
 		xt: String,
 		nonce: u32,
 		deadline: Instant,
+		dropped: bool,
 	) -> Result<Option<Receipt>, Error> {
 		let signer = self.signer().ok_or(Error::NoSigner)?;
 		let account = regchain_runtime::AccountId::from(signer.pair().public());
@@ -347,7 +377,7 @@ impl Client {
 			}
 			if Instant::now() >= deadline {
 				return Err(Error::NotIncluded {
-					status: "dropped".into(),
+					status: if dropped { "dropped" } else { "invalidated" }.into(),
 					detail: format!(
 						", and neither it nor another transaction at its nonce was finalized \
 						 within {:?}: it may still be included later",
@@ -355,7 +385,13 @@ impl Client {
 					),
 				});
 			}
-			if last_copy.elapsed() < SETTLE_GRACE || copies.len() >= SETTLE_COPIES {
+			if !dropped && last_copy.elapsed() >= SETTLE_GRACE {
+				return Err(Error::NotIncluded {
+					status: "invalidated".into(),
+					detail: " (it became invalid in the pool, and its nonce stayed unused)".into(),
+				});
+			}
+			if !dropped || last_copy.elapsed() < SETTLE_GRACE || copies.len() >= SETTLE_COPIES {
 				tokio::time::sleep(Duration::from_millis(250)).await;
 				continue;
 			}
@@ -434,11 +470,7 @@ impl Client {
 				},
 				"usurped" => return Ok(Outcome::Resign("usurped")),
 				"dropped" => return Ok(Outcome::Dropped),
-				"invalid" =>
-					return Err(Error::NotIncluded {
-						status: "invalidated".into(),
-						detail: " (it became invalid in the pool, e.g. its nonce was used)".into(),
-					}),
+				"invalid" => return Ok(Outcome::Invalid),
 				"finalityTimeout" =>
 					return Err(Error::NotIncluded {
 						status: "timed out".into(),
@@ -610,6 +642,11 @@ fn refusal(e: Error) -> Error {
 	}
 }
 
+/// Whether a refusal says the pool already has the transaction (`1013`).
+fn already_imported(refusal: &Error) -> bool {
+	matches!(refusal, Error::Refused(message) if message.contains("Already Imported"))
+}
+
 /// Whether a refusal means that another transaction of the same account took the nonce first
 /// (so this one was not accepted, and may be signed again at a fresh nonce).
 fn nonce_taken(refusal: &Error) -> bool {
@@ -645,5 +682,7 @@ mod tests {
 		assert!(nonce_taken(&Error::Refused("Priority is too low: (1 vs 1): ...".into())));
 		assert!(nonce_taken(&Error::Refused("Invalid Transaction: Transaction is outdated".into())));
 		assert!(!nonce_taken(&Error::Refused("Invalid Transaction: Invalid signing address".into())));
+		assert!(already_imported(&Error::Refused("Transaction Already Imported: Any { .. }".into())));
+		assert!(!already_imported(&Error::Refused("Transaction is temporarily banned".into())));
 	}
 }
