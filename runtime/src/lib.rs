@@ -39,13 +39,34 @@ pub use pallet_timestamp::Call as TimestampCall;
 #[cfg(any(feature = "std", test))]
 pub use sp_runtime::BuildStorage;
 
-/// Block time, in milliseconds: the Aura slot duration.
+/// Block time, in milliseconds: the Aura slot duration. 250 unless the build sets
+/// `REGCHAIN_BLOCK_MS` (from 50 to 1000).
 ///
 /// This is the one time constant of the chain. Block weight limits, the minimum timestamp
 /// period and every conversion between time and blocks follow from it (see [`configs`]).
 /// It cannot change on a running chain: a different value is a different chain. To build a
-/// runtime for a WAN deployment, change this value (for example to 1000) and rebuild.
-pub const MILLISECS_PER_BLOCK: u64 = 250;
+/// runtime for a slower network, build with, for example, `REGCHAIN_BLOCK_MS=1000`;
+/// `scripts/block-time-sweep.sh` builds several to compare them.
+pub const MILLISECS_PER_BLOCK: u64 = match option_env!("REGCHAIN_BLOCK_MS") {
+	Some(millis) => parse_block_millis(millis),
+	None => 250,
+};
+
+/// `REGCHAIN_BLOCK_MS`, checked at compile time.
+const fn parse_block_millis(text: &str) -> u64 {
+	let digits = text.as_bytes();
+	assert!(!digits.is_empty() && digits.len() <= 4, "REGCHAIN_BLOCK_MS: from 50 to 1000 (ms)");
+	let mut millis = 0u64;
+	let mut i = 0;
+	while i < digits.len() {
+		assert!(digits[i].is_ascii_digit(), "REGCHAIN_BLOCK_MS: a number of milliseconds");
+		millis = millis * 10 + (digits[i] - b'0') as u64;
+		i += 1;
+	}
+	// At least one block a second keeps `SECONDS` and the session length whole.
+	assert!(millis >= 50 && millis <= 1000, "REGCHAIN_BLOCK_MS: from 50 to 1000 (ms)");
+	millis
+}
 
 /// The Aura slot duration. Equal to the block time: Aura has at most one author per slot.
 pub const SLOT_DURATION: u64 = MILLISECS_PER_BLOCK;
