@@ -54,6 +54,8 @@ pub const MAX_IN_FLIGHT_BYTES: usize = 1 << 20;
 struct Job {
 	call: RuntimeCall,
 	reply: oneshot::Sender<Result<Receipt, Error>>,
+	/// When it was queued, for the debug log of a batch that waited.
+	queued: std::time::Instant,
 }
 
 /// Submits calls signed by one client, grouping those that arrive together (see the module
@@ -75,7 +77,7 @@ impl Batcher {
 	/// Submits `call` in the next batch and returns its own receipt, or its own error.
 	pub async fn submit(&self, call: RuntimeCall) -> Result<Receipt, Error> {
 		let (reply, answer) = oneshot::channel();
-		self.jobs.send(Job { call, reply }).map_err(|_| closed())?;
+		self.jobs.send(Job { call, reply, queued: std::time::Instant::now() }).map_err(|_| closed())?;
 		answer.await.map_err(|_| closed())?
 	}
 }
@@ -116,7 +118,8 @@ async fn run(client: Arc<Client>, wait: Wait, mut rx: mpsc::UnboundedReceiver<Jo
 		if jobs.is_empty() {
 			continue;
 		}
-		log::debug!(target: LOG_TARGET, "submitting a batch of {} calls", jobs.len());
+		let waited = jobs.iter().map(|job| job.queued.elapsed().as_millis()).max().unwrap_or_default();
+		log::debug!(target: LOG_TARGET, "submitting a batch of {} calls, the oldest queued {waited} ms ago", jobs.len());
 
 		// Submit in the background, and form the next batch once this one is in the pool.
 		let (handed_over, in_pool) = oneshot::channel();
@@ -291,7 +294,7 @@ mod tests {
 
 	fn job(n: u8) -> (Job, oneshot::Receiver<Result<Receipt, Error>>) {
 		let (reply, answer) = oneshot::channel();
-		(Job { call: put(n), reply }, answer)
+		(Job { call: put(n), reply, queued: std::time::Instant::now() }, answer)
 	}
 
 	#[tokio::test]

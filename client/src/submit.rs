@@ -185,6 +185,33 @@ const SETTLE_LOOKBACK: u32 = 16;
 const SETTLE_GRACE: Duration = Duration::from_secs(2);
 /// The most copies of one call, at one nonce, that [`Client::settle`] submits.
 const SETTLE_COPIES: usize = 4;
+/// A transaction slower than this to its receipt is logged, step by step, at debug level.
+const SLOW_TRANSACTION: Duration = Duration::from_millis(500);
+
+/// What happened to one submitted transaction, and when (ms since the submission began), for
+/// the debug log line of a slow one (`-lregchain-client=debug`).
+struct Trace {
+	started: Instant,
+	steps: Vec<(String, u128)>,
+}
+
+impl Trace {
+	fn new() -> Self {
+		Trace { started: Instant::now(), steps: Vec::new() }
+	}
+
+	fn step(&mut self, what: impl Into<String>) {
+		self.steps.push((what.into(), self.started.elapsed().as_millis()));
+	}
+
+	fn log_if_slow(&self) {
+		let total = self.started.elapsed();
+		if total >= SLOW_TRANSACTION && log::log_enabled!(target: LOG_TARGET, log::Level::Debug) {
+			let steps: Vec<String> = self.steps.iter().map(|(what, ms)| format!("{what} {ms}")).collect();
+			log::debug!(target: LOG_TARGET, "slow transaction, {} ms: {}", total.as_millis(), steps.join(", "));
+		}
+	}
+}
 
 /// Transaction statuses as `author_submitAndWatchExtrinsic` sends them.
 fn status_name(status: &Value) -> String {
@@ -252,7 +279,8 @@ impl Client {
 	) -> Result<Receipt, Error> {
 		let deadline = Instant::now() + self.options().tx_timeout;
 		let mut resigns = 0u32;
-		loop {
+		let mut trace = Trace::new();
+		let receipt = loop {
 			let (bytes, nonce, subscription) = {
 				let mut next_nonce = self.submission_lock().lock().await;
 				let (bytes, nonce) = self.sign_next(&call, &mut next_nonce).await?;
@@ -277,13 +305,19 @@ impl Client {
 						// Fresh bytes cannot be a duplicate: the fork-aware pool says this when a
 						// view took the transaction from the pool's own queue while it was being
 						// submitted, and then forgets to watch it. It may well be included.
-						match self.settle(&call, bytes, nonce, deadline, true).await? {
-							Some(receipt) => return Ok(receipt),
-							None => {
-								resigns += 1;
-								continue;
-							},
+						trace.step("refused as already imported");
+						if let Some(receipt) = self.settle(&call, bytes, nonce, deadline, true, &mut trace).await? {
+							break receipt;
 						}
+						self.forget_nonce().await;
+						if resigns >= 5 {
+							return Err(Error::NotIncluded {
+								status: "refused as already imported".into(),
+								detail: ", its nonce taken by another transaction, again after resubmitting".into(),
+							});
+						}
+						resigns += 1;
+						continue;
 					}
 					if nonce_taken(&refusal) && resigns < 20 && Instant::now() < deadline {
 						resigns += 1;
@@ -294,10 +328,11 @@ impl Client {
 					return Err(refusal);
 				},
 			};
+			trace.step(format!("in the pool at nonce {nonce}"));
 			if let Some(in_pool) = in_pool.take() {
 				let _ = in_pool.send(());
 			}
-			let outcome = match self.follow(&bytes, subscription, wait, deadline).await {
+			let outcome = match self.follow(&bytes, subscription, wait, deadline, &mut trace).await {
 				Ok(outcome) => outcome,
 				Err(e) => {
 					self.forget_nonce().await;
@@ -305,21 +340,21 @@ impl Client {
 				},
 			};
 			let why = match outcome {
-				Outcome::Included(receipt) => return Ok(receipt),
+				Outcome::Included(receipt) => break receipt,
 				Outcome::Resign(why) => why,
 				Outcome::Dropped => {
 					// The pool dropped it, and maybe the transactions after it too: ask the node
 					// for the nonce again next time.
 					self.forget_nonce().await;
-					match self.settle(&call, bytes, nonce, deadline, true).await? {
-						Some(receipt) => return Ok(receipt),
+					match self.settle(&call, bytes, nonce, deadline, true, &mut trace).await? {
+						Some(receipt) => break receipt,
 						None => "dropped, and its nonce was taken by another transaction",
 					}
 				},
 				// Typically a transaction signed at the same nonce after a drop, while the
 				// dropped one was still included elsewhere: this call then never ran.
-				Outcome::Invalid => match self.settle(&call, bytes, nonce, deadline, false).await? {
-					Some(receipt) => return Ok(receipt),
+				Outcome::Invalid => match self.settle(&call, bytes, nonce, deadline, false, &mut trace).await? {
+					Some(receipt) => break receipt,
 					None => "invalidated, its nonce taken by another transaction",
 				},
 			};
@@ -328,8 +363,11 @@ impl Client {
 				return Err(Error::NotIncluded { status: why.into(), detail: ", again after resubmitting".into() });
 			}
 			log::info!(target: LOG_TARGET, "transaction {why}: signing it again");
+			trace.step(why);
 			resigns += 1;
-		}
+		};
+		trace.log_if_slow();
+		Ok(receipt)
 	}
 
 	/// Settles a dropped (`dropped`) or invalidated transaction `xt`, signed at `nonce`, from
@@ -345,6 +383,7 @@ impl Client {
 		nonce: u32,
 		deadline: Instant,
 		dropped: bool,
+		trace: &mut Trace,
 	) -> Result<Option<Receipt>, Error> {
 		let signer = self.signer().ok_or(Error::NoSigner)?;
 		let account = regchain_runtime::AccountId::from(signer.pair().public());
@@ -364,11 +403,9 @@ impl Client {
 				let hash: Option<String> =
 					self.rpc().request("chain_getBlockHash", vec![json!(next)]).await?;
 				let Some(hash) = hash else { break };
-				let hash = parse_hash(&hash)?;
-				for copy in &copies {
-					if let Some(receipt) = self.try_receipt(hash, copy, true).await? {
-						return Ok(Some(receipt));
-					}
+				if let Some(receipt) = self.receipt_of_any(parse_hash(&hash)?, &copies, true).await? {
+					trace.step(format!("found in finalized block #{next}"));
+					return Ok(Some(receipt));
 				}
 				next += 1;
 			}
@@ -400,13 +437,14 @@ impl Client {
 			last_copy = Instant::now();
 			let copy = to_hex(&signed(call.clone(), signer.pair(), nonce, self.genesis()));
 			copies.push(copy.clone());
+			trace.step(format!("copy {} at nonce {nonce}", copies.len() - 1));
 			log::info!(target: LOG_TARGET, "dropped transaction not finalized: submitting it again at nonce {nonce}");
 			let subscription = self
 				.rpc()
 				.subscribe::<Value>("author_submitAndWatchExtrinsic", vec![json!(copy)], "author_unwatchExtrinsic")
 				.await;
 			match subscription {
-				Ok(subscription) => match self.follow(&copy, subscription, Wait::Finalized, deadline).await {
+				Ok(subscription) => match self.follow(&copy, subscription, Wait::Finalized, deadline, trace).await {
 					Ok(Outcome::Included(receipt)) => return Ok(Some(receipt)),
 					// Dropped or usurped in turn, or invalid because an earlier copy ran: the
 					// chain tells which.
@@ -435,6 +473,7 @@ impl Client {
 		mut subscription: jsonrpsee::core::client::Subscription<Value>,
 		wait: Wait,
 		deadline: Instant,
+		trace: &mut Trace,
 	) -> Result<Outcome, Error> {
 		let timeout = self.options().tx_timeout;
 		loop {
@@ -456,7 +495,8 @@ impl Client {
 					)),
 			};
 			let name = status_name(&status);
-			log::debug!(target: LOG_TARGET, "transaction status: {status}");
+			log::trace!(target: LOG_TARGET, "transaction status: {status}");
+			trace.step(name.clone());
 			match name.as_str() {
 				"future" | "ready" | "broadcast" | "retracted" => continue,
 				"inBlock" if wait == Wait::Best => {
@@ -547,13 +587,22 @@ impl Client {
 		xt: &str,
 		finalized: bool,
 	) -> Result<Option<Receipt>, Error> {
+		self.receipt_of_any(hash, &[xt.to_string()], finalized).await
+	}
+
+	/// The receipt of whichever of `xts` block `hash` holds, if any.
+	async fn receipt_of_any(
+		&self,
+		hash: H256,
+		xts: &[String],
+		finalized: bool,
+	) -> Result<Option<Receipt>, Error> {
 		let block: Value =
 			self.rpc().request("chain_getBlock", vec![json!(format!("{hash:?}"))]).await?;
 		let extrinsics = block["block"]["extrinsics"].as_array().cloned().unwrap_or_default();
-		let Some(index) = extrinsics
-			.iter()
-			.position(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case(xt)))
-		else {
+		let Some(index) = extrinsics.iter().position(|x| {
+			x.as_str().is_some_and(|x| xts.iter().any(|xt| x.eq_ignore_ascii_case(xt)))
+		}) else {
 			return Ok(None);
 		};
 		let number = block["block"]["header"]["number"].as_str().unwrap_or("0x0");
