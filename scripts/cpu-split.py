@@ -120,23 +120,22 @@ def component(comm, frames, rules):
     return "unattributed (stack cut short)"
 
 
-def table(title, counts, total, capacity):
+def table(title, counts, total, capacity, cpus):
     rows = [f"| {title} | share of samples | CPU (cores) |", "|---|---|---|"]
     for name, n in counts.most_common():
-        cores = f"{n / capacity * cpus_global:.2f}" if capacity else "-"
+        # An idle CPU is sampled only while its timer tick runs: no CPU figure for it.
+        cores = f"{n / capacity * cpus:.2f}" if capacity and name != "idle" else "-"
         rows.append(f"| {name} | {100 * n / total:.1f} % | {cores} |")
     return "\n".join(rows)
 
 
 def main():
-    global cpus_global
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, help="the recording's length")
     parser.add_argument("--cpus", type=int, default=2)
     parser.add_argument("--hz", type=float, help="perf record -F")
     parser.add_argument("--json", help="also write the counts here")
     args = parser.parse_args()
-    cpus_global = args.cpus
     op_rules = [(n, re.compile(p)) for n, p in OPERATIONS]
     comp_rules = [[(n, re.compile(p)) for n, p in rules] for rules in (COMPONENTS, FALLBACKS)]
     ops, comps, total = Counter(), Counter(), 0
@@ -147,11 +146,12 @@ def main():
     if not total:
         sys.exit("cpu-split: no samples on stdin (record with perf record -a -g --call-graph dwarf)")
     capacity = args.seconds * args.cpus * args.hz if args.seconds and args.hz else 0
-    print(f"{total} samples" + (f", {100 * total / capacity:.0f} % of the machine's capacity" if capacity else ""))
+    busy = total - ops["idle"]
+    print(f"{total} samples" + (f"; busy: {busy / capacity * args.cpus:.2f} cores of {args.cpus}" if capacity else ""))
     print()
-    print(table("By operation", ops, total, capacity))
+    print(table("By operation", ops, total, capacity, args.cpus))
     print()
-    print(table("By component", comps, total, capacity))
+    print(table("By component", comps, total, capacity, args.cpus))
     if args.json:
         with open(args.json, "w") as out:
             json.dump({"samples": total, "capacity": capacity, "operations": ops, "components": comps}, out, indent=1)
