@@ -328,7 +328,10 @@ impl Client {
 					return Err(refusal);
 				},
 			};
-			trace.step(format!("in the pool at nonce {nonce}"));
+			if log::log_enabled!(target: LOG_TARGET, log::Level::Debug) {
+				let hash = <sp_runtime::traits::BlakeTwo256 as sp_runtime::traits::Hash>::hash(&from_hex(&bytes).unwrap_or_default());
+				trace.step(format!("in the pool at nonce {nonce} as {hash:?}"));
+			}
 			if let Some(in_pool) = in_pool.take() {
 				let _ = in_pool.send(());
 			}
@@ -496,7 +499,10 @@ impl Client {
 			};
 			let name = status_name(&status);
 			log::trace!(target: LOG_TARGET, "transaction status: {status}");
-			trace.step(name.clone());
+			match status.as_object().and_then(|map| map.values().next()).and_then(Value::as_str) {
+				Some(block) => trace.step(format!("{name} {block}")),
+				None => trace.step(name.clone()),
+			}
 			match name.as_str() {
 				"future" | "ready" | "broadcast" | "retracted" => continue,
 				"inBlock" if wait == Wait::Best => {
