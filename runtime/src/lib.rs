@@ -71,8 +71,9 @@ const fn parse_block_millis(text: &str) -> u64 {
 /// The Aura slot duration. Equal to the block time: Aura has at most one author per slot.
 pub const SLOT_DURATION: u64 = MILLISECS_PER_BLOCK;
 
-/// The length of a session, in blocks (10 s with no skipped slot). A change of validators takes
-/// effect about two session boundaries after governance decides it.
+/// The period of session boundaries, in blocks (10 s with no skipped slot). A session ends at a
+/// boundary only while a validator or session-key change is under way, which then takes effect
+/// about two boundaries after governance decides it (`pallet_validator_set::RotateOnChange`).
 pub const SESSION_PERIOD: BlockNumber = 10 * SECONDS;
 
 /// Conversions between wall-clock time and a number of blocks, derived from

@@ -6,13 +6,17 @@
 //!   [`Config::GovernanceOrigin`] may call them (on regchain, a majority of the orchestrators'
 //!   collective).
 //! - The pallet is `pallet-session`'s [`SessionManager`]: at a session boundary where the set
-//!   differs from the session's validators it hands the set to pallet-session, which queues it
-//!   with the validators' session keys. A change therefore takes effect after pallet-session's
-//!   queued-keys delay, about two session boundaries, and Aura's and GRANDPA's authority sets
-//!   follow through their session handlers. At a boundary where nothing changed it hands
-//!   nothing: pallet-session then keeps the set, and GRANDPA its authority set id (every new
-//!   set is one more justification that a syncing node must fetch, and restarts GRANDPA's
-//!   rounds).
+//!   (its validators with session keys) differs from the session's validators it hands the set
+//!   to pallet-session, which queues it with the validators' session keys. A change therefore
+//!   takes effect after pallet-session's queued-keys delay, about two session boundaries, and
+//!   Aura's and GRANDPA's authority sets follow through their session handlers. At a boundary
+//!   where nothing changed it hands nothing: pallet-session then keeps the set, and GRANDPA its
+//!   authority set id (every new set is one more justification that a syncing node must fetch,
+//!   and restarts GRANDPA's rounds).
+//! - [`RotateOnChange`] is pallet-session's `ShouldEndSession`: a session ends at a boundary
+//!   only while a change is under way. A rotating block holds no transaction (pallet-session
+//!   charges it the whole block's weight), so a chain whose validators stay put never gives up
+//!   a block to sessions.
 //! - A new validator must register its session keys (`Session::set_keys`, from its own account)
 //!   before it can be queued: pallet-session leaves out validators without keys.
 //! - The set never drops below [`MinValidators`], set at genesis and by governance
@@ -27,12 +31,15 @@ extern crate alloc;
 
 #[cfg(test)]
 mod mock;
+pub mod rotation;
 #[cfg(test)]
 mod tests;
 
 use alloc::vec::Vec;
+use frame_support::traits::Contains;
 pub use pallet::*;
 use pallet_session::SessionManager;
+pub use rotation::RotateOnChange;
 use sp_runtime::traits::Get;
 
 /// Log target of this pallet.
@@ -59,6 +66,11 @@ pub mod pallet {
 		/// The validators of the session now running, as pallet-session holds them
 		/// (`pallet_session::Validators`).
 		type SessionValidators: Get<Vec<Self::AccountId>>;
+
+		/// Whether an account has registered session keys (`pallet_session::NextKeys`).
+		/// pallet-session leaves validators without keys out of a session, so the set is handed
+		/// over, and compared with the running session, without them.
+		type HasSessionKeys: Contains<Self::AccountId>;
 	}
 
 	/// The validators, in the order they were added. pallet-session reads them at every session
@@ -179,14 +191,22 @@ pub mod pallet {
 	}
 }
 
+impl<T: Config> Pallet<T> {
+	/// The validators that have registered session keys, in the set's order: those
+	/// pallet-session can run a session with.
+	pub fn with_keys() -> Vec<T::AccountId> {
+		Validators::<T>::get().into_iter().filter(|v| T::HasSessionKeys::contains(v)).collect()
+	}
+}
+
 impl<T: Config> SessionManager<T::AccountId> for Pallet<T> {
-	/// Hands the whole set to pallet-session when it differs from the session's validators.
-	/// pallet-session queues those that have session keys, so a validator that sets its keys late
-	/// still differs at the next boundary, and joins then.
+	/// Hands the set's validators that have session keys to pallet-session when they differ
+	/// from the session's validators. A validator that sets its keys late joins at the boundary
+	/// after; until then the set counts as unchanged, and GRANDPA keeps its authority set id.
 	fn new_session(new_index: u32) -> Option<Vec<T::AccountId>> {
-		let validators = Validators::<T>::get().into_inner();
+		let validators = Self::with_keys();
 		if validators.is_empty() {
-			// Never configured: leave pallet-session's current set in place.
+			// Never configured (or no validator has keys): leave pallet-session's set in place.
 			return None;
 		}
 		let (mut ours, mut running) = (validators.clone(), T::SessionValidators::get());

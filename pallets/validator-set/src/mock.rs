@@ -21,12 +21,23 @@ impl frame_system::Config for Test {
 frame_support::parameter_types! {
 	/// The validators of the running session, as pallet-session would hold them.
 	pub static SessionValidators: Vec<u64> = vec![];
+	/// The accounts that have not registered session keys.
+	pub static Keyless: Vec<u64> = vec![];
+}
+
+/// Every account but those in [`Keyless`] has session keys.
+pub struct HasSessionKeys;
+impl frame_support::traits::Contains<u64> for HasSessionKeys {
+	fn contains(who: &u64) -> bool {
+		!Keyless::get().contains(who)
+	}
 }
 
 impl pallet_validator_set::Config for Test {
 	type GovernanceOrigin = frame_system::EnsureRoot<u64>;
 	type MaxValidators = ConstU32<4>;
 	type SessionValidators = SessionValidators;
+	type HasSessionKeys = HasSessionKeys;
 }
 
 /// Externalities with validators 1, 2 and 3.

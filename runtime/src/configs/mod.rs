@@ -190,10 +190,19 @@ impl frame_support::traits::Get<alloc::vec::Vec<AccountId>> for SessionValidator
 	}
 }
 
+/// The accounts that registered session keys.
+pub struct HasSessionKeys;
+impl frame_support::traits::Contains<AccountId> for HasSessionKeys {
+	fn contains(who: &AccountId) -> bool {
+		pallet_session::NextKeys::<Runtime>::contains_key(who)
+	}
+}
+
 impl pallet_validator_set::Config for Runtime {
 	type GovernanceOrigin = Governance;
 	type MaxValidators = MaxValidators;
 	type SessionValidators = SessionValidators;
+	type HasSessionKeys = HasSessionKeys;
 }
 
 parameter_types! {
@@ -206,8 +215,11 @@ impl pallet_session::Config for Runtime {
 	type ValidatorId = AccountId;
 	/// Any account may register session keys; only those in the validator set are used.
 	type ValidatorIdOf = sp_runtime::traits::ConvertInto;
-	type ShouldEndSession = pallet_session::PeriodicSessions<SessionPeriod, SessionOffset>;
-	type NextSessionRotation = pallet_session::PeriodicSessions<SessionPeriod, SessionOffset>;
+	/// A session ends at a period boundary only while a validator or key change is under way:
+	/// pallet-session reserves a rotating block's whole weight, so periodic sessions left one
+	/// block in every period without transactions.
+	type ShouldEndSession = pallet_validator_set::RotateOnChange<Runtime, SessionPeriod, SessionOffset>;
+	type NextSessionRotation = pallet_validator_set::RotateOnChange<Runtime, SessionPeriod, SessionOffset>;
 	type SessionManager = ValidatorSet;
 	type SessionHandler = <SessionKeys as OpaqueKeys>::KeyTypeIdProviders;
 	type Keys = SessionKeys;

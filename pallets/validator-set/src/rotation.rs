@@ -1,0 +1,176 @@
+//! Session rotation only when something is to change.
+//!
+//! pallet-session charges a block that rotates the session its whole weight (the rotation's cost
+//! is not benchmarked), so that block holds no transaction. With periodic sessions every tenth
+//! second of regchain's blocks went out empty, and every write waiting in the pool at that
+//! moment waited one block more: the slowest writes of a loaded chain.
+//!
+//! [`RotateOnChange`] ends a session at a period boundary only while a change is on its way:
+//! the validator set (those of it with session keys) differs from the running one, a queued
+//! validator changed its session keys, or the queued session differs from the running one. A change thus still takes effect within two or
+//! three boundaries, and a chain whose validators stay put never rotates.
+
+use core::marker::PhantomData;
+
+use frame_support::{traits::EstimateNextSessionRotation, weights::Weight};
+use pallet_session::ShouldEndSession;
+use sp_runtime::{
+	traits::{Get, Saturating, Zero},
+	Permill,
+};
+
+use crate::Config;
+
+/// Whether a session rotation has something to do.
+///
+/// - `wanted`: the validators of the set ([`Validators`]) that have registered session keys,
+///   as [`crate::Pallet`] hands them to pallet-session; empty when the set was never configured
+///   (pallet-session's genesis keys then decide, and only key changes count).
+/// - `running`: the validators of the running session.
+/// - `queued`: the validators and keys pallet-session queued for the next session.
+/// - `next_keys`: each validator's current session keys, if it registered any.
+/// - `queued_changed`: pallet-session's flag that the queued session differs from the running
+///   one (validators or keys).
+pub fn change_pending<V: Ord + Clone, K: PartialEq>(
+	wanted: &[V],
+	running: &[V],
+	queued: &[(V, K)],
+	next_keys: impl Fn(&V) -> Option<K>,
+	queued_changed: bool,
+) -> bool {
+	if queued_changed || queued.iter().any(|(v, k)| next_keys(v).as_ref() != Some(k)) {
+		return true;
+	}
+	if wanted.is_empty() {
+		return false;
+	}
+	let (mut wanted, mut running) = (wanted.to_vec(), running.to_vec());
+	wanted.sort();
+	running.sort();
+	wanted != running
+}
+
+/// pallet-session's `ShouldEndSession` and `NextSessionRotation`: ends a session at the blocks
+/// `Offset + k * Period`, and only when [`change_pending`] says so.
+pub struct RotateOnChange<T, Period, Offset>(PhantomData<(T, Period, Offset)>);
+
+impl<T, Period, Offset> RotateOnChange<T, Period, Offset>
+where
+	T: Config + pallet_session::Config<ValidatorId = <T as frame_system::Config>::AccountId>,
+	Period: Get<frame_system::pallet_prelude::BlockNumberFor<T>>,
+	Offset: Get<frame_system::pallet_prelude::BlockNumberFor<T>>,
+{
+	fn at_boundary(now: frame_system::pallet_prelude::BlockNumberFor<T>) -> bool {
+		let (period, offset) = (Period::get(), Offset::get());
+		now >= offset && !period.is_zero() && ((now - offset) % period).is_zero()
+	}
+
+	fn pending() -> bool {
+		change_pending(
+			&crate::Pallet::<T>::with_keys(),
+			&pallet_session::Validators::<T>::get(),
+			&pallet_session::QueuedKeys::<T>::get(),
+			|v: &T::AccountId| pallet_session::NextKeys::<T>::get(v),
+			pallet_session::QueuedChanged::<T>::get(),
+		)
+	}
+}
+
+impl<T, Period, Offset> ShouldEndSession<frame_system::pallet_prelude::BlockNumberFor<T>>
+	for RotateOnChange<T, Period, Offset>
+where
+	T: Config + pallet_session::Config<ValidatorId = <T as frame_system::Config>::AccountId>,
+	Period: Get<frame_system::pallet_prelude::BlockNumberFor<T>>,
+	Offset: Get<frame_system::pallet_prelude::BlockNumberFor<T>>,
+{
+	/// Reads the set and the keys at boundary blocks only (one in `Period`). pallet-session
+	/// charges this check nothing, as it does for its periodic sessions.
+	fn should_end_session(now: frame_system::pallet_prelude::BlockNumberFor<T>) -> bool {
+		Self::at_boundary(now) && Self::pending()
+	}
+}
+
+impl<T, Period, Offset> EstimateNextSessionRotation<frame_system::pallet_prelude::BlockNumberFor<T>>
+	for RotateOnChange<T, Period, Offset>
+where
+	T: Config + pallet_session::Config<ValidatorId = <T as frame_system::Config>::AccountId>,
+	Period: Get<frame_system::pallet_prelude::BlockNumberFor<T>>,
+	Offset: Get<frame_system::pallet_prelude::BlockNumberFor<T>>,
+{
+	fn average_session_length() -> frame_system::pallet_prelude::BlockNumberFor<T> {
+		Period::get()
+	}
+
+	/// Unknown: a session lasts until something changes.
+	fn estimate_current_session_progress(
+		_now: frame_system::pallet_prelude::BlockNumberFor<T>,
+	) -> (Option<Permill>, Weight) {
+		(None, Weight::zero())
+	}
+
+	/// The next boundary if a change is pending, else unknown.
+	fn estimate_next_session_rotation(
+		now: frame_system::pallet_prelude::BlockNumberFor<T>,
+	) -> (Option<frame_system::pallet_prelude::BlockNumberFor<T>>, Weight) {
+		let weight = T::DbWeight::get().reads(4);
+		let (period, offset) = (Period::get(), Offset::get());
+		if period.is_zero() || !Self::pending() {
+			return (None, weight);
+		}
+		let next = if now < offset {
+			offset
+		} else {
+			let into = (now - offset) % period;
+			now.saturating_add(period - into)
+		};
+		(Some(next), weight)
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::change_pending;
+
+	const SET: [u64; 4] = [1, 2, 3, 4];
+
+	/// Validators 1..=4 queued with keys 10 × id, as registered.
+	fn queued() -> Vec<(u64, u64)> {
+		SET.iter().map(|&v| (v, v * 10)).collect()
+	}
+
+	fn keys(id: &u64) -> Option<u64> {
+		Some(id * 10)
+	}
+
+	#[test]
+	fn a_settled_set_does_not_rotate() {
+		assert!(!change_pending(&SET, &SET, &queued(), keys, false));
+		// In any order.
+		assert!(!change_pending(&[4, 3, 2, 1], &SET, &queued(), keys, false));
+	}
+
+	#[test]
+	fn an_added_or_removed_validator_rotates() {
+		assert!(change_pending(&[1, 2, 3, 4, 5], &SET, &queued(), keys, false));
+		assert!(change_pending(&[1, 2, 3], &SET, &queued(), keys, false));
+	}
+
+	#[test]
+	fn new_or_purged_session_keys_rotate() {
+		let rotated = |id: &u64| if *id == 2 { Some(99) } else { keys(id) };
+		assert!(change_pending(&SET, &SET, &queued(), rotated, false));
+		let purged = |id: &u64| if *id == 2 { None } else { keys(id) };
+		assert!(change_pending(&SET, &SET, &queued(), purged, false));
+	}
+
+	#[test]
+	fn a_queued_change_rotates_until_it_runs() {
+		assert!(change_pending(&SET, &SET, &queued(), keys, true));
+	}
+
+	#[test]
+	fn an_unconfigured_set_still_follows_key_changes() {
+		assert!(!change_pending(&[], &SET, &queued(), keys, false));
+		assert!(change_pending(&[], &SET, &queued(), |id: &u64| (*id != 1).then(|| id * 10), false));
+	}
+}
