@@ -514,10 +514,14 @@ where
 		at: Block::Hash,
 		tx_hash: &ExtrinsicHash<ChainApi>,
 	) -> Option<TransactionFor<ChainApi>> {
-		self.active_views
-			.read()
+		let views = self.active_views.read();
+		// regchain: or in any other active view. A transaction promoted to ready while a new
+		// view is being built is notified before that view becomes the most recent one; the
+		// network looks it up here to propagate it, once.
+		views
 			.get(&at)
 			.and_then(|v| v.pool.validated_pool().ready_by_hash(tx_hash))
+			.or_else(|| views.values().find_map(|v| v.pool.validated_pool().ready_by_hash(tx_hash)))
 	}
 
 	/// Inserts new view into the view store.

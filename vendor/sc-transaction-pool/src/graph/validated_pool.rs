@@ -358,23 +358,13 @@ impl<B: ChainApi, L: EventHandler<B>> ValidatedPool<B, L> {
 
 				let imported = self.pool.write().import(tx)?;
 
-				if let base::Imported::Ready { ref hash, .. } = imported {
-					let sinks = &mut self.import_notification_sinks.lock();
-					sinks.retain_mut(|sink| match sink.try_send(*hash) {
-						Ok(()) => true,
-						Err(e) => {
-							if e.is_full() {
-								warn!(
-									target: LOG_TARGET,
-									tx_hash = ?hash,
-									"Trying to notify an import but the channel is full"
-								);
-								true
-							} else {
-								false
-							}
-						},
-					});
+				// regchain: the transactions this one promoted from the future queue are ready
+				// now as well, and are notified too (upstream notifies only `hash`). The network
+				// propagates a transaction when it is notified: a promoted one was otherwise
+				// left to the periodic rebroadcast (every 2.9 s), so that only the node it was
+				// submitted to could include it, and every later nonce of its sender with it.
+				if let base::Imported::Ready { ref hash, ref promoted, .. } = imported {
+					self.notify_imported(std::iter::once(hash).chain(promoted));
 				}
 
 				let mut event_dispatcher = self.event_dispatcher.write();
@@ -653,6 +643,13 @@ impl<B: ChainApi, L: EventHandler<B>> ValidatedPool<B, L> {
 	) -> PruneStatus<ExtrinsicHash<B>, ExtrinsicFor<B>> {
 		// Perform tag-based pruning in the base pool
 		let status = self.pool.write().prune_tags(tags);
+		// regchain: a transaction promoted to ready by the block's tags is notified as imported,
+		// for the network to propagate it (see `submit_one`).
+		self.notify_imported(status.promoted.iter().flat_map(|imported| match imported {
+			base::Imported::Ready { hash, promoted, .. } =>
+				std::iter::once(hash).chain(promoted.iter()).collect::<Vec<_>>(),
+			base::Imported::Future { .. } => Vec::new(),
+		}));
 		// Notify event listeners of all transactions
 		// that were promoted to `Ready` or were dropped.
 		{
@@ -753,6 +750,31 @@ impl<B: ChainApi, L: EventHandler<B>> ValidatedPool<B, L> {
 	/// Get api reference.
 	pub fn api(&self) -> &B {
 		&self.api
+	}
+
+	/// regchain: sends `hashes` to the import notification sinks, dropping closed sinks.
+	fn notify_imported<'a>(&self, hashes: impl IntoIterator<Item = &'a ExtrinsicHash<B>>)
+	where
+		ExtrinsicHash<B>: 'a,
+	{
+		let sinks = &mut self.import_notification_sinks.lock();
+		for hash in hashes {
+			sinks.retain_mut(|sink| match sink.try_send(*hash) {
+				Ok(()) => true,
+				Err(e) => {
+					if e.is_full() {
+						warn!(
+							target: LOG_TARGET,
+							tx_hash = ?hash,
+							"Trying to notify an import but the channel is full"
+						);
+						true
+					} else {
+						false
+					}
+				},
+			});
+		}
 	}
 
 	/// Return an event stream of notifications for when transactions are imported to the pool.
