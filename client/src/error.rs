@@ -22,7 +22,7 @@ pub enum Error {
 		/// The method called.
 		method: String,
 		/// The JSON-RPC error code (`4001`: revision compacted or in the future, `4002`: unknown
-		/// block, `-32601`: no such method...).
+		/// block, `4005`: answer too large, `-32601`: no such method...; `docs/rpc.md`).
 		code: i32,
 		/// The node's message, with its `data` when there is one.
 		message: String,

@@ -68,9 +68,8 @@ pub fn status_of(err: Error) -> Status {
 		Error::Rpc { code: 4004, message, .. } =>
 			return Status::unavailable(format!("etcdserver: request timed out ({message})")),
 		Error::Rpc { code: -32602, message, .. } => return Status::invalid_argument(message.clone()),
-		// A range too large for the runtime to answer in one piece (the node's error::TOO_LARGE).
-		Error::Rpc { code: 4003, message, .. } if message.contains("larger than the runtime can return") =>
-			return Status::resource_exhausted(format!("regchain: {message}")),
+		// A range too large for the runtime to answer in one piece.
+		Error::Rpc { code: 4005, message, .. } => return Status::resource_exhausted(format!("regchain: {message}")),
 		_ => {},
 	}
 	if let Some(name) = err.dispatch_name() {
@@ -135,6 +134,14 @@ mod tests {
 		assert_eq!(status.message(), "etcdserver: mvcc: required revision has been compacted");
 		let future = status_of(rpc(4001, "revision 90 is newer than the current revision 12"));
 		assert_eq!(future.message(), "etcdserver: mvcc: required revision is a future revision");
+	}
+
+	#[test]
+	fn an_answer_too_large_is_resource_exhausted_and_other_runtime_failures_are_not() {
+		let large = status_of(rpc(4005, "the answer is larger than the runtime can return (32 MiB)"));
+		assert_eq!(large.code(), Code::ResourceExhausted);
+		assert!(large.message().contains("32 MiB"), "{}", large.message());
+		assert_ne!(status_of(rpc(4003, "runtime API failure: trap")).code(), Code::ResourceExhausted);
 	}
 
 	#[test]

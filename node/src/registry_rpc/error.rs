@@ -8,6 +8,8 @@ pub const REVISION_UNAVAILABLE: i32 = 4001;
 pub const UNKNOWN_BLOCK: i32 = 4002;
 /// The runtime API failed.
 pub const RUNTIME_API: i32 = 4003;
+/// The answer is larger than the runtime can return in one piece.
+pub const TOO_LARGE: i32 = 4005;
 
 fn error(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
 	ErrorObjectOwned::owned(code, message.into(), None::<()>)
@@ -41,17 +43,20 @@ pub fn unknown_block(what: impl std::fmt::Display) -> ErrorObjectOwned {
 	error(UNKNOWN_BLOCK, format!("unknown block {what}"))
 }
 
-/// `4003`: the runtime API (or the state it reads) failed.
+/// `4003`: the runtime API (or the state it reads) failed; `4005` when what failed is an
+/// allocation for the answer.
 pub fn runtime_api(what: impl std::fmt::Display) -> ErrorObjectOwned {
 	let what = what.to_string();
 	// The wasm allocator refuses any single allocation over 32 MiB, such as the encoded answer
 	// of a range whose values add up to more.
 	if what.contains("allocation size is too large") || what.contains("Failed to allocate memory") {
-		return error(RUNTIME_API, format!("runtime API failure: {TOO_LARGE} ({what})"));
+		return error(
+			TOO_LARGE,
+			format!(
+				"the answer is larger than the runtime can return (32 MiB): ask for less, with a \
+				 limit or keys only ({what})"
+			),
+		);
 	}
 	error(RUNTIME_API, format!("runtime API failure: {what}"))
 }
-
-/// What a `4003` error says when the answer was too large for the runtime to return.
-pub const TOO_LARGE: &str =
-	"the answer is larger than the runtime can return (32 MiB): ask for less, with a limit or keys only";
