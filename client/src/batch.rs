@@ -118,8 +118,10 @@ async fn run(client: Arc<Client>, wait: Wait, mut rx: mpsc::UnboundedReceiver<Jo
 		if jobs.is_empty() {
 			continue;
 		}
-		let waited = jobs.iter().map(|job| job.queued.elapsed().as_millis()).max().unwrap_or_default();
-		log::debug!(target: LOG_TARGET, "submitting a batch of {} calls, the oldest queued {waited} ms ago", jobs.len());
+		if log::log_enabled!(target: LOG_TARGET, log::Level::Debug) {
+			let waited = jobs.iter().map(|job| job.queued.elapsed().as_millis()).max().unwrap_or_default();
+			log::debug!(target: LOG_TARGET, "submitting a batch of {} calls, the oldest queued {waited} ms ago", jobs.len());
+		}
 
 		// Submit in the background, and form the next batch once this one is in the pool.
 		let (handed_over, in_pool) = oneshot::channel();

@@ -396,21 +396,12 @@ impl Client {
 		loop {
 			// The nonce first, then the blocks up to the same head: a nonce past ours with none
 			// of the copies in those blocks means another transaction took it.
-			let head: String = self.rpc().request("chain_getFinalizedHead", vec![]).await?;
-			let header: Value = self.rpc().request("chain_getHeader", vec![json!(head)]).await?;
-			let head_number = header_number(&header)?;
-			let used: regchain_runtime::Nonce = self
-				.runtime_call("AccountNonceApi_account_nonce", &account, parse_hash(&head)?)
-				.await?;
-			while next <= head_number {
-				let hash: Option<String> =
-					self.rpc().request("chain_getBlockHash", vec![json!(next)]).await?;
-				let Some(hash) = hash else { break };
-				if let Some(receipt) = self.receipt_of_any(parse_hash(&hash)?, &copies, true).await? {
-					trace.step(format!("found in finalized block #{next}"));
-					return Ok(Some(receipt));
-				}
-				next += 1;
+			let (head, head_number) = self.finalized_head().await?;
+			let used: regchain_runtime::Nonce =
+				self.runtime_call("AccountNonceApi_account_nonce", &account, head).await?;
+			if let Some(receipt) = self.scan_blocks(&mut next, head_number, &copies, true).await? {
+				trace.step(format!("found in finalized block #{}", receipt.block_number));
+				return Ok(Some(receipt));
 			}
 			if used > nonce {
 				return Ok(None);
@@ -551,22 +542,14 @@ impl Client {
 				},
 			}
 		};
-		let mut next = first;
+		let (mut next, xts) = (first, [xt]);
 		loop {
 			let head = match wait {
 				Wait::Best => self.best_number().await?,
 				Wait::Finalized => self.finalized_number().await?,
 			};
-			while next <= head {
-				let Some(hash) = self.rpc().request::<Option<String>>("chain_getBlockHash", vec![json!(next)]).await?
-				else {
-					break;
-				};
-				let hash = parse_hash(&hash)?;
-				if let Some(receipt) = self.try_receipt(hash, &xt, wait == Wait::Finalized).await? {
-					return Ok(receipt);
-				}
-				next += 1;
+			if let Some(receipt) = self.scan_blocks(&mut next, head, &xts, wait == Wait::Finalized).await? {
+				return Ok(receipt);
 			}
 			if Instant::now() >= deadline {
 				return Err(Error::Timeout {
@@ -594,6 +577,26 @@ impl Client {
 		finalized: bool,
 	) -> Result<Option<Receipt>, Error> {
 		self.receipt_of_any(hash, &[xt.to_string()], finalized).await
+	}
+
+	/// Looks for any of `xts` in the blocks numbered from `next` up to `head` of the node's
+	/// chain, advancing `next` past the blocks searched (so a later call goes on from there).
+	async fn scan_blocks(
+		&self,
+		next: &mut u32,
+		head: u32,
+		xts: &[String],
+		finalized: bool,
+	) -> Result<Option<Receipt>, Error> {
+		while *next <= head {
+			let hash: Option<String> = self.rpc().request("chain_getBlockHash", vec![json!(*next)]).await?;
+			let Some(hash) = hash else { break };
+			if let Some(receipt) = self.receipt_of_any(parse_hash(&hash)?, xts, finalized).await? {
+				return Ok(Some(receipt));
+			}
+			*next += 1;
+		}
+		Ok(None)
 	}
 
 	/// The receipt of whichever of `xts` block `hash` holds, if any.
@@ -663,9 +666,14 @@ impl Client {
 
 	/// The finalized block's number.
 	pub async fn finalized_number(&self) -> Result<u32, Error> {
+		Ok(self.finalized_head().await?.1)
+	}
+
+	/// The finalized block's hash and number.
+	pub async fn finalized_head(&self) -> Result<(H256, u32), Error> {
 		let hash: String = self.rpc().request("chain_getFinalizedHead", vec![]).await?;
 		let header: Value = self.rpc().request("chain_getHeader", vec![json!(hash)]).await?;
-		header_number(&header)
+		Ok((parse_hash(&hash)?, header_number(&header)?))
 	}
 }
 
