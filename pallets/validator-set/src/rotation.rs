@@ -13,6 +13,7 @@
 use core::marker::PhantomData;
 
 use frame_support::{traits::EstimateNextSessionRotation, weights::Weight};
+use frame_system::pallet_prelude::BlockNumberFor;
 use pallet_session::ShouldEndSession;
 use sp_runtime::{
 	traits::{Get, Saturating, Zero},
@@ -57,10 +58,10 @@ pub struct RotateOnChange<T, Period, Offset>(PhantomData<(T, Period, Offset)>);
 impl<T, Period, Offset> RotateOnChange<T, Period, Offset>
 where
 	T: Config + pallet_session::Config<ValidatorId = <T as frame_system::Config>::AccountId>,
-	Period: Get<frame_system::pallet_prelude::BlockNumberFor<T>>,
-	Offset: Get<frame_system::pallet_prelude::BlockNumberFor<T>>,
+	Period: Get<BlockNumberFor<T>>,
+	Offset: Get<BlockNumberFor<T>>,
 {
-	fn at_boundary(now: frame_system::pallet_prelude::BlockNumberFor<T>) -> bool {
+	fn at_boundary(now: BlockNumberFor<T>) -> bool {
 		let (period, offset) = (Period::get(), Offset::get());
 		now >= offset && !period.is_zero() && ((now - offset) % period).is_zero()
 	}
@@ -76,43 +77,44 @@ where
 	}
 }
 
-impl<T, Period, Offset> ShouldEndSession<frame_system::pallet_prelude::BlockNumberFor<T>>
+impl<T, Period, Offset> ShouldEndSession<BlockNumberFor<T>>
 	for RotateOnChange<T, Period, Offset>
 where
 	T: Config + pallet_session::Config<ValidatorId = <T as frame_system::Config>::AccountId>,
-	Period: Get<frame_system::pallet_prelude::BlockNumberFor<T>>,
-	Offset: Get<frame_system::pallet_prelude::BlockNumberFor<T>>,
+	Period: Get<BlockNumberFor<T>>,
+	Offset: Get<BlockNumberFor<T>>,
 {
 	/// Reads the set and the keys at boundary blocks only (one in `Period`). pallet-session
 	/// charges this check nothing, as it does for its periodic sessions.
-	fn should_end_session(now: frame_system::pallet_prelude::BlockNumberFor<T>) -> bool {
+	fn should_end_session(now: BlockNumberFor<T>) -> bool {
 		Self::at_boundary(now) && Self::pending()
 	}
 }
 
-impl<T, Period, Offset> EstimateNextSessionRotation<frame_system::pallet_prelude::BlockNumberFor<T>>
+impl<T, Period, Offset> EstimateNextSessionRotation<BlockNumberFor<T>>
 	for RotateOnChange<T, Period, Offset>
 where
 	T: Config + pallet_session::Config<ValidatorId = <T as frame_system::Config>::AccountId>,
-	Period: Get<frame_system::pallet_prelude::BlockNumberFor<T>>,
-	Offset: Get<frame_system::pallet_prelude::BlockNumberFor<T>>,
+	Period: Get<BlockNumberFor<T>>,
+	Offset: Get<BlockNumberFor<T>>,
 {
-	fn average_session_length() -> frame_system::pallet_prelude::BlockNumberFor<T> {
+	fn average_session_length() -> BlockNumberFor<T> {
 		Period::get()
 	}
 
 	/// Unknown: a session lasts until something changes.
 	fn estimate_current_session_progress(
-		_now: frame_system::pallet_prelude::BlockNumberFor<T>,
+		_now: BlockNumberFor<T>,
 	) -> (Option<Permill>, Weight) {
 		(None, Weight::zero())
 	}
 
 	/// The next boundary if a change is pending, else unknown.
 	fn estimate_next_session_rotation(
-		now: frame_system::pallet_prelude::BlockNumberFor<T>,
-	) -> (Option<frame_system::pallet_prelude::BlockNumberFor<T>>, Weight) {
-		let weight = T::DbWeight::get().reads(4);
+		now: BlockNumberFor<T>,
+	) -> (Option<BlockNumberFor<T>>, Weight) {
+		// The set, each of its validators' keys, and pallet-session's three values.
+		let weight = T::DbWeight::get().reads(4 + u64::from(T::MaxValidators::get()));
 		let (period, offset) = (Period::get(), Offset::get());
 		if period.is_zero() || !Self::pending() {
 			return (None, weight);
