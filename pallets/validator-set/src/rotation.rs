@@ -1,14 +1,15 @@
 //! Session rotation only when something is to change.
 //!
 //! pallet-session charges a block that rotates the session its whole weight (the rotation's cost
-//! is not benchmarked), so that block holds no transaction. With periodic sessions every tenth
-//! second of regchain's blocks went out empty, and every write waiting in the pool at that
-//! moment waited one block more: the slowest writes of a loaded chain.
+//! is not benchmarked), so that block holds no transaction. With sessions rotating every 10 s,
+//! one of regchain's blocks every 10 s went out empty, and every write waiting in the pool at
+//! that moment waited one block more: the slowest writes of a loaded chain.
 //!
 //! [`RotateOnChange`] ends a session at a period boundary only while a change is on its way:
 //! the validator set (those of it with session keys) differs from the running one, a queued
-//! validator changed its session keys, or the queued session differs from the running one. A change thus still takes effect within two or
-//! three boundaries, and a chain whose validators stay put never rotates.
+//! validator changed its session keys, or the queued session differs from the running one. A
+//! change thus still takes effect within two or three boundaries, and a chain whose validators
+//! stay put never rotates.
 
 use core::marker::PhantomData;
 
@@ -24,7 +25,7 @@ use crate::Config;
 
 /// Whether a session rotation has something to do.
 ///
-/// - `wanted`: the validators of the set ([`Validators`]) that have registered session keys,
+/// - `wanted`: the validators of the set ([`crate::Validators`]) that have registered session keys,
 ///   as [`crate::Pallet`] hands them to pallet-session; empty when the set was never configured
 ///   (pallet-session's genesis keys then decide, and only key changes count).
 /// - `running`: the validators of the running session.
