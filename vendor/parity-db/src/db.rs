@@ -50,7 +50,22 @@ const MAX_COMMIT_QUEUE_BYTES: usize = 16 * 1024 * 1024;
 // of commit queue is blocked.
 const MAX_LOG_QUEUE_BYTES: i64 = 128 * 1024 * 1024;
 // Minimum size of log file before it is considered full.
-const MIN_LOG_SIZE_BYTES: u64 = 64 * 1024 * 1024;
+// regchain: 4 MiB instead of 64 MiB. Each full log is enacted into the tables, which are then
+// synced; a 64 MiB log made that a burst of hundreds of megabytes every half minute, stalling
+// block production (see vendor/README.md). `REGCHAIN_PARITYDB_LOG_BYTES` overrides it.
+const MIN_LOG_SIZE_BYTES: u64 = 4 * 1024 * 1024;
+
+// regchain: the log size at which the flush worker enacts a log.
+fn min_log_size_bytes() -> u64 {
+	const VAR: &str = "REGCHAIN_PARITYDB_LOG_BYTES";
+	match std::env::var(VAR) {
+		Err(_) => MIN_LOG_SIZE_BYTES,
+		Ok(text) => text.parse().unwrap_or_else(|_| {
+			log::warn!(target: "parity-db", "{VAR}={text:?} is not a byte count; using {MIN_LOG_SIZE_BYTES}");
+			MIN_LOG_SIZE_BYTES
+		}),
+	}
+}
 // Number of log files to keep after flush when sync mode is disabled. Give the database some chance
 // to recover in case of crash.
 const KEEP_LOGS: usize = 16;
@@ -954,7 +969,7 @@ impl Db {
 			#[cfg(any(test, feature = "instrumentation"))]
 			let min_log_size = if options.always_flush { 0 } else { MIN_LOG_SIZE_BYTES };
 			#[cfg(not(any(test, feature = "instrumentation")))]
-			let min_log_size = MIN_LOG_SIZE_BYTES;
+			let min_log_size = min_log_size_bytes();
 			Some(thread::spawn(move || {
 				flush_worker_db.store_err(Self::flush_worker(flush_worker_db.clone(), min_log_size))
 			}))
