@@ -8,6 +8,7 @@ use serde_json::Value;
 use sp_core::H256;
 
 use crate::{
+	blocks::BlockCache,
 	hex::parse_hash,
 	rpc::Rpc,
 	submit::{Receipt, Wait},
@@ -40,6 +41,7 @@ pub struct Client {
 	/// client's own transactions never race for a nonce. It holds the nonce of the next
 	/// transaction once known (`None`: ask the node).
 	submission: tokio::sync::Mutex<Option<u32>>,
+	blocks: BlockCache,
 }
 
 impl std::fmt::Debug for Client {
@@ -107,6 +109,7 @@ impl Client {
 			signer,
 			options,
 			submission: tokio::sync::Mutex::new(None),
+			blocks: BlockCache::default(),
 		})
 	}
 
@@ -142,6 +145,10 @@ impl Client {
 
 	pub(crate) fn submission_lock(&self) -> &tokio::sync::Mutex<Option<u32>> {
 		&self.submission
+	}
+
+	pub(crate) fn block_cache(&self) -> &BlockCache {
+		&self.blocks
 	}
 
 	// -----------------------------------------------------------------------------------------

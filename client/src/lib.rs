@@ -39,6 +39,7 @@
 #![warn(missing_docs)]
 
 pub mod batch;
+mod blocks;
 mod client;
 pub mod error;
 pub mod extrinsic;

@@ -40,16 +40,24 @@
 //!
 //! Once included, the block's `System::Events` are read and decoded with the runtime's own
 //! `RuntimeEvent`. `ExtrinsicFailed` becomes [`Error::Dispatch`] with the pallet's error name.
+//! The block and its events are fetched once per block, however many of this client's
+//! transactions it holds, and as soon as the pool reports `inBlock`, so that the fetch overlaps
+//! the wait for finality (the `blocks` module).
 
-use std::time::{Duration, Instant};
+use std::{
+	sync::Arc,
+	time::{Duration, Instant},
+};
 
 use codec::Decode;
+use futures::future::{BoxFuture, Fuse, FusedFuture as _, FutureExt as _};
 use regchain_runtime::{Hash, Runtime, RuntimeCall, RuntimeError, RuntimeEvent};
 use serde_json::{json, Value};
 use sp_core::{crypto::Pair as _, H256};
 use sp_runtime::DispatchError;
 
 use crate::{
+	blocks::{extrinsic_hash, BlockContents},
 	error::one_line,
 	extrinsic::signed,
 	hex::{from_hex, parse_hash, to_hex},
@@ -329,7 +337,7 @@ impl Client {
 				},
 			};
 			if log::log_enabled!(target: LOG_TARGET, log::Level::Debug) {
-				let hash = <sp_runtime::traits::BlakeTwo256 as sp_runtime::traits::Hash>::hash(&from_hex(&bytes).unwrap_or_default());
+				let hash = extrinsic_hash(&from_hex(&bytes).unwrap_or_default());
 				trace.step(format!("in the pool at nonce {nonce} as {hash:?}"));
 			}
 			if let Some(in_pool) = in_pool.take() {
@@ -470,9 +478,15 @@ impl Client {
 		trace: &mut Trace,
 	) -> Result<Outcome, Error> {
 		let timeout = self.options().tx_timeout;
+		// The including block's contents, fetched while finality is awaited: under load the
+		// fetch takes a good part of a slot, and the finalized block is almost always that one.
+		let mut prefetch: Fuse<BoxFuture<'_, ()>> = Fuse::terminated();
 		loop {
-			let next = tokio::time::timeout_at(deadline.into(), subscription.next())
-				.await
+			let next = tokio::select! {
+				() = &mut prefetch, if !prefetch.is_terminated() => continue,
+				next = tokio::time::timeout_at(deadline.into(), subscription.next()) => next,
+			};
+			let next = next
 				.map_err(|_| Error::Timeout {
 					what: format!(
 						"the transaction to be {}",
@@ -494,13 +508,23 @@ impl Client {
 				Some(block) => trace.step(format!("{name} {block}")),
 				None => trace.step(name.clone()),
 			}
+			if matches!(name.as_str(), "inBlock" | "finalized") && !prefetch.is_terminated() {
+				// Let a fetch under way end first: the receipt below waits for the same cell,
+				// which a fetch that is no longer polled would hold forever.
+				(&mut prefetch).await;
+			}
 			match name.as_str() {
 				"future" | "ready" | "broadcast" | "retracted" => continue,
 				"inBlock" if wait == Wait::Best => {
 					let hash = parse_hash(status["inBlock"].as_str().unwrap_or_default())?;
 					return Ok(Outcome::Included(self.receipt(hash, xt, false).await?));
 				},
-				"inBlock" => continue,
+				"inBlock" => {
+					// A failed fetch is not cached: the receipt asks again, and reports it.
+					let hash = parse_hash(status["inBlock"].as_str().unwrap_or_default())?;
+					prefetch = self.block_contents(hash).map(drop).boxed().fuse();
+					continue;
+				},
 				"finalized" => {
 					let hash = parse_hash(status["finalized"].as_str().unwrap_or_default())?;
 					return Ok(Outcome::Included(self.receipt(hash, xt, true).await?));
@@ -606,26 +630,55 @@ impl Client {
 		xts: &[String],
 		finalized: bool,
 	) -> Result<Option<Receipt>, Error> {
-		let block: Value =
-			self.rpc().request("chain_getBlock", vec![json!(format!("{hash:?}"))]).await?;
-		let extrinsics = block["block"]["extrinsics"].as_array().cloned().unwrap_or_default();
-		let Some(index) = extrinsics.iter().position(|x| {
-			x.as_str().is_some_and(|x| xts.iter().any(|xt| x.eq_ignore_ascii_case(xt)))
-		}) else {
-			return Ok(None);
-		};
-		let number = block["block"]["header"]["number"].as_str().unwrap_or("0x0");
-		let block_number = u32::from_str_radix(number.trim_start_matches("0x"), 16)
-			.map_err(|e| Error::decode("a block number", e))?;
-		let index = index as u32;
-		let events = self
-			.events_at(hash)
-			.await?
-			.into_iter()
+		let wanted = xts
+			.iter()
+			.map(|xt| from_hex(xt).map(|bytes| extrinsic_hash(&bytes)))
+			.collect::<Result<Vec<_>, _>>()?;
+		let block = self.block_contents(hash).await?;
+		let Some(index) = block.position(&wanted) else { return Ok(None) };
+		let events = block
+			.events
+			.iter()
 			.filter(|r| r.phase == frame_system::Phase::ApplyExtrinsic(index))
-			.map(|r| r.event)
+			.map(|r| r.event.clone())
 			.collect();
-		Ok(Some(Receipt { block_hash: hash, block_number, extrinsic_index: index, finalized, events }))
+		Ok(Some(Receipt {
+			block_hash: hash,
+			block_number: block.number,
+			extrinsic_index: index,
+			finalized,
+			events,
+		}))
+	}
+
+	/// What receipts need of block `hash`: fetched from the node once, then shared by every
+	/// transaction it includes (see the `blocks` module).
+	async fn block_contents(&self, hash: H256) -> Result<Arc<BlockContents>, Error> {
+		let cell = self.block_cache().cell(hash);
+		let contents = cell
+			.get_or_try_init(|| async {
+				let block: Value =
+					self.rpc().request("chain_getBlock", vec![json!(format!("{hash:?}"))]).await?;
+				if block.is_null() {
+					let unknown = format!("the node does not know block {hash:?}");
+					return Err(Error::decode("a block", unknown));
+				}
+				let extrinsics = block["block"]["extrinsics"]
+					.as_array()
+					.map(Vec::as_slice)
+					.unwrap_or_default()
+					.iter()
+					.map(|x| from_hex(x.as_str().unwrap_or_default()))
+					.map(|bytes| bytes.map(|bytes| extrinsic_hash(&bytes)))
+					.collect::<Result<Vec<_>, _>>()?;
+				let number = block["block"]["header"]["number"].as_str().unwrap_or("0x0");
+				let number = u32::from_str_radix(number.trim_start_matches("0x"), 16)
+					.map_err(|e| Error::decode("a block number", e))?;
+				let events = self.events_at(hash).await?;
+				Ok(Arc::new(BlockContents { number, extrinsics, events }))
+			})
+			.await?;
+		Ok(contents.clone())
 	}
 
 	/// Every event of block `hash`, as `System::Events` stores them.
