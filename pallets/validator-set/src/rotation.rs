@@ -17,7 +17,7 @@ use frame_support::{traits::EstimateNextSessionRotation, weights::Weight};
 use frame_system::pallet_prelude::BlockNumberFor;
 use pallet_session::ShouldEndSession;
 use sp_runtime::{
-	traits::{Get, Saturating, Zero},
+	traits::{AtLeast32BitUnsigned, Get, Saturating, Zero},
 	Permill,
 };
 
@@ -52,6 +52,12 @@ pub fn change_pending<V: Ord + Clone, K: PartialEq>(
 	wanted != running
 }
 
+/// How many blocks `now` is past the last session boundary (the blocks `offset + k * period`),
+/// or `None` before the first boundary or when `period` is zero.
+pub fn past_boundary<N: AtLeast32BitUnsigned + Copy>(now: N, period: N, offset: N) -> Option<N> {
+	(now >= offset && !period.is_zero()).then(|| (now - offset) % period)
+}
+
 /// pallet-session's `ShouldEndSession` and `NextSessionRotation`: ends a session at the blocks
 /// `Offset + k * Period`, and only when [`change_pending`] says so.
 pub struct RotateOnChange<T, Period, Offset>(PhantomData<(T, Period, Offset)>);
@@ -62,9 +68,8 @@ where
 	Period: Get<BlockNumberFor<T>>,
 	Offset: Get<BlockNumberFor<T>>,
 {
-	fn at_boundary(now: BlockNumberFor<T>) -> bool {
-		let (period, offset) = (Period::get(), Offset::get());
-		now >= offset && !period.is_zero() && ((now - offset) % period).is_zero()
+	fn past_boundary(now: BlockNumberFor<T>) -> Option<BlockNumberFor<T>> {
+		past_boundary(now, Period::get(), Offset::get())
 	}
 
 	fn pending() -> bool {
@@ -88,7 +93,7 @@ where
 	/// Reads the set and the keys at boundary blocks only (one in `Period`). pallet-session
 	/// charges this check nothing, as it does for its periodic sessions.
 	fn should_end_session(now: BlockNumberFor<T>) -> bool {
-		Self::at_boundary(now) && Self::pending()
+		Self::past_boundary(now).is_some_and(|past| past.is_zero()) && Self::pending()
 	}
 }
 
@@ -116,15 +121,13 @@ where
 	) -> (Option<BlockNumberFor<T>>, Weight) {
 		// The set, each of its validators' keys, and pallet-session's three values.
 		let weight = T::DbWeight::get().reads(4 + u64::from(T::MaxValidators::get()));
-		let (period, offset) = (Period::get(), Offset::get());
+		let period = Period::get();
 		if period.is_zero() || !Self::pending() {
 			return (None, weight);
 		}
-		let next = if now < offset {
-			offset
-		} else {
-			let into = (now - offset) % period;
-			now.saturating_add(period - into)
+		let next = match Self::past_boundary(now) {
+			None => Offset::get(),
+			Some(past) => now.saturating_add(period - past),
 		};
 		(Some(next), weight)
 	}
@@ -132,7 +135,7 @@ where
 
 #[cfg(test)]
 mod tests {
-	use super::change_pending;
+	use super::{change_pending, past_boundary};
 
 	const SET: [u64; 4] = [1, 2, 3, 4];
 
@@ -175,5 +178,15 @@ mod tests {
 	fn an_unconfigured_set_still_follows_key_changes() {
 		assert!(!change_pending(&[], &SET, &queued(), keys, false));
 		assert!(change_pending(&[], &SET, &queued(), |id: &u64| (*id != 1).then(|| id * 10), false));
+	}
+
+	#[test]
+	fn boundaries_fall_every_period_from_the_offset() {
+		assert_eq!(past_boundary(0u32, 40, 0), Some(0));
+		assert_eq!(past_boundary(39u32, 40, 0), Some(39));
+		assert_eq!(past_boundary(80u32, 40, 0), Some(0));
+		assert_eq!(past_boundary(9u32, 40, 10), None, "before the first boundary");
+		assert_eq!(past_boundary(51u32, 40, 10), Some(1));
+		assert_eq!(past_boundary(51u32, 0, 10), None, "a zero period has no boundary");
 	}
 }
