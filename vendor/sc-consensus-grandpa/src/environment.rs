@@ -648,6 +648,46 @@ where
 	Ok(tree_route.retracted().iter().skip(1).map(|e| e.hash).collect())
 }
 
+// regchain: the longest a round waits for something new to finalize before it prevotes anyway.
+const IDLE_ROUND: Duration = Duration::from_secs(1);
+
+impl<B, Block, C, N, S, SC, VR> Environment<B, Block, C, N, S, SC, VR>
+where
+	Block: BlockT,
+	B: BackendT<Block>,
+	C: ClientForGrandpa<Block, B> + 'static,
+	N: NetworkT<Block>,
+	S: SyncingT<Block>,
+{
+	/// regchain: the round's prevote timer. Upstream's fires two gossip periods after the round
+	/// starts. This one fires then only if the best block is ahead of the finalized one;
+	/// otherwise it fires when a block is imported that puts it ahead, or after [`IDLE_ROUND`].
+	/// With a short gossip period (fast finality), upstream runs empty rounds back to back
+	/// while there is nothing to finalize, every voter signing and checking votes for them;
+	/// here a round waits for a block instead, and prevotes as soon as the block is imported.
+	/// What a voter votes for, and safety, are unchanged: only the moment it prevotes is.
+	fn prevote_timer(&self) -> impl Future<Output = ()> + Send + 'static {
+		let client = self.client.clone();
+		// Subscribed first: an import between a check below and the subscription would be missed.
+		let mut imports = self.client.import_notification_stream();
+		let gossip = self.config.gossip_duration * 2;
+		async move {
+			Delay::new(gossip).await;
+			let mut idle = Delay::new(IDLE_ROUND.saturating_sub(gossip));
+			loop {
+				let info = client.info();
+				if info.best_number > info.finalized_number {
+					break;
+				}
+				match future::select(&mut idle, imports.next()).await {
+					future::Either::Right((Some(_imported), _)) => continue,
+					future::Either::Left(_) | future::Either::Right((None, _)) => break,
+				}
+			}
+		}
+	}
+}
+
 impl<B, Block, C, N, S, SC, VR> voter::Environment<Block::Hash, NumberFor<Block>>
 	for Environment<B, Block, C, N, S, SC, VR>
 where
@@ -725,7 +765,7 @@ where
 		&self,
 		round: RoundNumber,
 	) -> voter::RoundData<Self::Id, Self::Timer, Self::In, Self::Out> {
-		let prevote_timer = Delay::new(self.config.gossip_duration * 2);
+		let prevote_timer = self.prevote_timer();
 		let precommit_timer = Delay::new(self.config.gossip_duration * 4);
 
 		let local_id = local_authority_id(&self.voters, self.config.keystore.as_ref());
