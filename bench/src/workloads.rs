@@ -8,7 +8,7 @@ use std::{
 };
 
 use anyhow::{anyhow, bail, Context, Result};
-use etcd_client::{EventType, GetOptions, KvClient, PutOptions, WatchOptions};
+use etcd_client::{EventType, GetOptions, KeyValue, KvClient, PutOptions, WatchOptions};
 use regchain_client::{
 	runtime::RuntimeCall, Batcher, Client, ConnectOptions, Signer, Wait, Watch, WatchItem,
 	WatchTarget,
@@ -22,8 +22,9 @@ use crate::{
 
 /// How many distinct keys each write workload cycles through, as etcd's `benchmark put
 /// --key-space-size` does: a run makes tens of thousands of puts, and regchain holds each
-/// account to a quota of keys (10,000 by default, `pallet_service_registry::Quota`), while the
-/// watch and registration workloads, which match events to puts, need keys of their own.
+/// account to a quota of keys (10,000 by default, `pallet_service_registry::Quota`), which the
+/// keys of `etcdctl check perf` (9,000, a quarter per validator) must still fit under. The
+/// watch workload cycles through them too, matching its events to puts by value.
 pub const KEY_SPACE: u64 = 1_000;
 
 /// The key of a put in a write workload: the key space's `seq`-th key, modulo [`KEY_SPACE`].
@@ -41,6 +42,21 @@ pub fn key(tag: &str, seq: u64) -> String {
 /// The value of a put: 1 KiB.
 pub fn value() -> Vec<u8> {
 	(0..1024u32).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
+/// The value of the `seq`-th put of a workload that matches events to puts while it cycles
+/// through [`KEY_SPACE`] keys: 1 KiB, starting with `seq` in ten digits and a `;`.
+pub fn numbered_value(seq: u64) -> Vec<u8> {
+	let mut value = value();
+	let number = format!("{seq:010};");
+	value[..number.len()].copy_from_slice(number.as_bytes());
+	value
+}
+
+/// The sequence number at the head of a [`numbered_value`], as written there.
+fn put_number(value: &[u8]) -> String {
+	let head = value.split(|b| *b == b';').next().unwrap_or_default();
+	String::from_utf8_lossy(head).into_owned()
 }
 
 /// How many gRPC connections carry `in_flight` requests: one per hundred requests, as a
@@ -266,12 +282,30 @@ pub async fn etcd_reads(system: &System, in_flight: usize, duration: Duration, s
 // Watches
 // ---------------------------------------------------------------------------------------------
 
-/// When each key was seen by a watcher.
+/// When a watcher saw each put or key, by the name [`Identify`] gives it.
 type Seen = Arc<Mutex<HashMap<String, Instant>>>;
 
-/// Watches `prefix` at `endpoint` from now on, noting when each key's first event of `kind`
-/// arrives. Returns once the watch is created.
-async fn watch_prefix(endpoint: &str, prefix: &str, kind: EventType) -> Result<(Seen, tokio::task::JoinHandle<()>)> {
+/// How a watcher names an event's key-value: the name under which [`Seen`] records it.
+type Identify = fn(&KeyValue) -> String;
+
+/// Names an event by its key: for workloads whose keys are written once each.
+fn by_key(kv: &KeyValue) -> String {
+	String::from_utf8_lossy(kv.key()).into_owned()
+}
+
+/// Names an event by the put that made it: the sequence number of its [`numbered_value`].
+fn by_put_number(kv: &KeyValue) -> String {
+	put_number(kv.value())
+}
+
+/// Watches `prefix` at `endpoint` from now on, noting when the first event of `kind` with
+/// each name arrives. Returns once the watch is created.
+async fn watch_prefix(
+	endpoint: &str,
+	prefix: &str,
+	kind: EventType,
+	identify: Identify,
+) -> Result<(Seen, tokio::task::JoinHandle<()>)> {
 	let mut client = etcd_client::Client::connect([endpoint], None).await?;
 	let mut stream = client.watch(prefix, Some(WatchOptions::new().with_prefix())).await?;
 	let seen: Seen = Default::default();
@@ -284,8 +318,7 @@ async fn watch_prefix(endpoint: &str, prefix: &str, kind: EventType) -> Result<(
 					continue;
 				}
 				if let Some(kv) = event.kv() {
-					let key = String::from_utf8_lossy(kv.key()).into_owned();
-					sink.lock().unwrap().entry(key).or_insert(now);
+					sink.lock().unwrap().entry(identify(kv)).or_insert(now);
 				}
 			}
 		}
@@ -293,7 +326,7 @@ async fn watch_prefix(endpoint: &str, prefix: &str, kind: EventType) -> Result<(
 	Ok((seen, task))
 }
 
-/// Waits until `seen` holds every key in `keys`, or `timeout` passes.
+/// Waits until `seen` holds every name in `keys`, or `timeout` passes.
 async fn wait_seen(seen: &Seen, keys: &[String], timeout: Duration) {
 	let deadline = Instant::now() + timeout;
 	while Instant::now() < deadline {
@@ -308,33 +341,37 @@ async fn wait_seen(seen: &Seen, keys: &[String], timeout: Duration) {
 /// another member or validator notes each event. The latency is the event's arrival minus the
 /// put's acknowledgement (negative when the watcher hears first). An acknowledged put whose
 /// event never arrives is an error.
+///
+/// The puts cycle through [`KEY_SPACE`] keys, like the write workloads, so that the run stays
+/// within regchain's per-account key quota whatever its length; each carries its sequence
+/// number in its value, which is how the watcher's events are matched to puts.
 pub async fn watch_delivery(system: &System, in_flight: usize, duration: Duration) -> Result<Point> {
 	let tag = format!("watch{in_flight}");
-	let (seen, task) = watch_prefix(&system.watch_endpoint, &format!("/bench/{tag}/"), EventType::Put).await?;
+	let (seen, task) =
+		watch_prefix(&system.watch_endpoint, &format!("/bench/{tag}/"), EventType::Put, by_put_number).await?;
 	let clients = kv_clients(&system.write_endpoints, connections(in_flight)).await?;
 	let acked: Seen = Default::default();
 	let sink = acked.clone();
-	let value = value();
-	let tag2 = tag.clone();
 	let writes = closed_loop(in_flight, duration, move |seq| {
 		let mut kv = clients[seq as usize % clients.len()].clone();
-		let (key, value, sink) = (key(&tag2, seq), value.clone(), sink.clone());
+		let (key, value, sink) = (cycled_key(&tag, seq), numbered_value(seq), sink.clone());
 		load::time(async move {
-			kv.put(key.clone(), value, None).await?;
-			sink.lock().unwrap().insert(key, Instant::now());
+			let name = put_number(&value);
+			kv.put(key, value, None).await?;
+			sink.lock().unwrap().insert(name, Instant::now());
 			Ok(())
 		})
 	})
 	.await;
 	let acked = std::mem::take(&mut *acked.lock().unwrap());
-	let keys: Vec<String> = acked.keys().cloned().collect();
-	wait_seen(&seen, &keys, Duration::from_secs(10)).await;
+	let names: Vec<String> = acked.keys().cloned().collect();
+	wait_seen(&seen, &names, Duration::from_secs(10)).await;
 	task.abort();
 	let seen = seen.lock().unwrap();
 	let mut samples = Samples { elapsed: writes.elapsed, errors: writes.errors, ..Default::default() };
 	samples.first_error = writes.first_error;
-	for (key, at) in &acked {
-		match seen.get(key) {
+	for (name, at) in &acked {
+		match seen.get(name) {
 			Some(event) => samples.latencies_ms.push(signed_ms(*event, *at)),
 			None => samples.record(Err(anyhow!("an acknowledged put never reached the watcher"))),
 		}
@@ -358,7 +395,7 @@ fn signed_ms(a: Instant, b: Instant) -> f64 {
 /// Service registration end to end, `n` times in a row: grant a lease and put the instance's
 /// key under it (the etcd idiom), until a watcher on another member or validator sees it.
 pub async fn etcd_registration(system: &System, n: u64) -> Result<Point> {
-	let (seen, task) = watch_prefix(&system.watch_endpoint, "/bench/services/", EventType::Put).await?;
+	let (seen, task) = watch_prefix(&system.watch_endpoint, "/bench/services/", EventType::Put, by_key).await?;
 	let client = etcd_client::Client::connect(&system.write_endpoints, None).await?;
 	let (mut kv, mut leases) = (client.kv_client(), client.lease_client());
 	let mut samples = Samples::default();
@@ -429,7 +466,7 @@ pub async fn native_registration(system: &System, n: u64) -> Result<Point> {
 /// watcher on another member or validator sees the key's deletion.
 pub async fn lease_expiry(system: &System, phase: &str, n: u64, ttl: i64) -> Result<Point> {
 	let prefix = format!("/bench/lease-{phase}/");
-	let (seen, task) = watch_prefix(&system.watch_endpoint, &prefix, EventType::Delete).await?;
+	let (seen, task) = watch_prefix(&system.watch_endpoint, &prefix, EventType::Delete, by_key).await?;
 	let client = etcd_client::Client::connect(&system.write_endpoints, None).await?;
 	let (kv, leases) = (client.kv_client(), client.lease_client());
 	let grants = (0..n).map(|i| {
@@ -477,6 +514,15 @@ mod tests {
 		assert_ne!(key("write", 7), key("write", 8));
 		assert_ne!(key("a", 1), key("b", 1));
 		assert_eq!(value().len(), 1024);
+	}
+
+	#[test]
+	fn a_numbered_value_names_its_put() {
+		assert_eq!(numbered_value(7).len(), 1024);
+		assert_eq!(put_number(&numbered_value(7)), "0000000007");
+		assert_ne!(put_number(&numbered_value(7)), put_number(&numbered_value(1007)));
+		// The same key, two puts: told apart by their values.
+		assert_eq!(cycled_key("w", 7), cycled_key("w", 1007));
 	}
 
 	#[test]
