@@ -398,7 +398,8 @@ impl Client {
 	) -> Result<Option<Receipt>, Error> {
 		let signer = self.signer().ok_or(Error::NoSigner)?;
 		let account = regchain_runtime::AccountId::from(signer.pair().public());
-		let mut copies = vec![xt];
+		// The copies' hashes: what the blocks are searched for.
+		let mut copies = vec![extrinsic_hash(&from_hex(&xt)?)];
 		let mut next = self.finalized_number().await?.saturating_sub(SETTLE_LOOKBACK).max(1);
 		let mut last_copy = Instant::now();
 		loop {
@@ -437,8 +438,9 @@ impl Client {
 			// No validator seems to hold it any more: the same call, signed again at the same
 			// nonce. A new signature makes new bytes; at most one copy can ever run.
 			last_copy = Instant::now();
-			let copy = to_hex(&signed(call.clone(), signer.pair(), nonce, self.genesis()));
-			copies.push(copy.clone());
+			let copy = signed(call.clone(), signer.pair(), nonce, self.genesis());
+			copies.push(extrinsic_hash(&copy));
+			let copy = to_hex(&copy);
 			trace.step(format!("copy {} at nonce {nonce}", copies.len() - 1));
 			log::info!(target: LOG_TARGET, "dropped transaction not finalized: submitting it again at nonce {nonce}");
 			let subscription = self
@@ -566,13 +568,13 @@ impl Client {
 				},
 			}
 		};
-		let (mut next, xts) = (first, [xt]);
+		let (mut next, wanted) = (first, [extrinsic_hash(&from_hex(&xt)?)]);
 		loop {
 			let head = match wait {
 				Wait::Best => self.best_number().await?,
 				Wait::Finalized => self.finalized_number().await?,
 			};
-			if let Some(receipt) = self.scan_blocks(&mut next, head, &xts, wait == Wait::Finalized).await? {
+			if let Some(receipt) = self.scan_blocks(&mut next, head, &wanted, wait == Wait::Finalized).await? {
 				return Ok(receipt);
 			}
 			if Instant::now() >= deadline {
@@ -589,33 +591,26 @@ impl Client {
 
 	/// The receipt of `xt` in block `hash`; an error if the block does not hold it.
 	async fn receipt(&self, hash: H256, xt: &str, finalized: bool) -> Result<Receipt, Error> {
-		self.try_receipt(hash, xt, finalized).await?.ok_or_else(|| {
+		let wanted = [extrinsic_hash(&from_hex(xt)?)];
+		self.receipt_of_any(hash, &wanted, finalized).await?.ok_or_else(|| {
 			Error::decode("the including block", format!("block {hash:?} does not hold the extrinsic"))
 		})
 	}
 
-	async fn try_receipt(
-		&self,
-		hash: H256,
-		xt: &str,
-		finalized: bool,
-	) -> Result<Option<Receipt>, Error> {
-		self.receipt_of_any(hash, &[xt.to_string()], finalized).await
-	}
-
-	/// Looks for any of `xts` in the blocks numbered from `next` up to `head` of the node's
-	/// chain, advancing `next` past the blocks searched (so a later call goes on from there).
+	/// Looks for any of the extrinsics hashed `wanted` in the blocks numbered from `next` up to
+	/// `head` of the node's chain, advancing `next` past the blocks searched (so a later call
+	/// goes on from there).
 	async fn scan_blocks(
 		&self,
 		next: &mut u32,
 		head: u32,
-		xts: &[String],
+		wanted: &[H256],
 		finalized: bool,
 	) -> Result<Option<Receipt>, Error> {
 		while *next <= head {
 			let hash: Option<String> = self.rpc().request("chain_getBlockHash", vec![json!(*next)]).await?;
 			let Some(hash) = hash else { break };
-			if let Some(receipt) = self.receipt_of_any(parse_hash(&hash)?, xts, finalized).await? {
+			if let Some(receipt) = self.receipt_of_any(parse_hash(&hash)?, wanted, finalized).await? {
 				return Ok(Some(receipt));
 			}
 			*next += 1;
@@ -623,19 +618,15 @@ impl Client {
 		Ok(None)
 	}
 
-	/// The receipt of whichever of `xts` block `hash` holds, if any.
+	/// The receipt of whichever of the extrinsics hashed `wanted` block `hash` holds, if any.
 	async fn receipt_of_any(
 		&self,
 		hash: H256,
-		xts: &[String],
+		wanted: &[H256],
 		finalized: bool,
 	) -> Result<Option<Receipt>, Error> {
-		let wanted = xts
-			.iter()
-			.map(|xt| from_hex(xt).map(|bytes| extrinsic_hash(&bytes)))
-			.collect::<Result<Vec<_>, _>>()?;
 		let block = self.block_contents(hash).await?;
-		let Some(index) = block.position(&wanted) else { return Ok(None) };
+		let Some(index) = block.position(wanted) else { return Ok(None) };
 		let events = block
 			.events
 			.iter()
