@@ -51,9 +51,12 @@ fn peer(results: &Results) -> Option<&SystemResult> {
 	results.systems.iter().find(|s| s.system == "etcd3").or_else(|| results.systems.iter().find(|s| s.system == "etcd1"))
 }
 
+/// regchain's figure divided by the peer's, when both are positive: a watch event can arrive
+/// before the put's acknowledgement, and a ratio of two such negative or near-zero latencies
+/// means nothing.
 fn ratio(regchain: Option<f64>, peer: Option<f64>) -> String {
 	match (regchain, peer) {
-		(Some(r), Some(p)) if p.abs() > f64::EPSILON && r.is_finite() && p.is_finite() => {
+		(Some(r), Some(p)) if r > 0.0 && p >= 0.05 && r.is_finite() && p.is_finite() => {
 			let x = r / p;
 			if x.abs() < 0.1 {
 				format!("{x:.3}×")
@@ -298,5 +301,13 @@ mod tests {
 		// Throughput 4 / 500.
 		assert!(md.contains("| 900 | 500 | 4 | 0.008× |"), "{md}");
 		assert!(md.contains("| 30 | 30 | 150 | 5.0× |"), "{md}");
+	}
+
+	#[test]
+	fn no_ratio_of_negative_or_vanishing_latencies() {
+		assert_eq!(ratio(Some(-35.9), Some(-0.003)), "–");
+		assert_eq!(ratio(Some(19.5), Some(-0.1)), "–");
+		assert_eq!(ratio(Some(19.5), Some(0.0)), "–");
+		assert_eq!(ratio(Some(38.1), Some(577.0)), "0.066×");
 	}
 }

@@ -337,6 +337,10 @@ async fn wait_seen(seen: &Seen, keys: &[String], timeout: Duration) {
 	}
 }
 
+/// How long after its last put the watch workload waits for the watcher to catch up; an
+/// event later than that counts as an error (late or lost: the harness cannot tell).
+const WATCH_GRACE: Duration = Duration::from_secs(10);
+
 /// Watch delivery: puts at `in_flight` in flight through the writers' endpoints; a watcher on
 /// another member or validator notes each event. The latency is the event's arrival minus the
 /// put's acknowledgement (negative when the watcher hears first). An acknowledged put whose
@@ -365,7 +369,7 @@ pub async fn watch_delivery(system: &System, in_flight: usize, duration: Duratio
 	.await;
 	let acked = std::mem::take(&mut *acked.lock().unwrap());
 	let names: Vec<String> = acked.keys().cloned().collect();
-	wait_seen(&seen, &names, Duration::from_secs(10)).await;
+	wait_seen(&seen, &names, WATCH_GRACE).await;
 	task.abort();
 	let seen = seen.lock().unwrap();
 	let mut samples = Samples { elapsed: writes.elapsed, errors: writes.errors, ..Default::default() };
@@ -373,7 +377,10 @@ pub async fn watch_delivery(system: &System, in_flight: usize, duration: Duratio
 	for (name, at) in &acked {
 		match seen.get(name) {
 			Some(event) => samples.latencies_ms.push(signed_ms(*event, *at)),
-			None => samples.record(Err(anyhow!("an acknowledged put never reached the watcher"))),
+			None => samples.record(Err(anyhow!(
+				"an acknowledged put's event had not reached the watcher {} s after the last put",
+				WATCH_GRACE.as_secs()
+			))),
 		}
 	}
 	Ok(point(system, "watch-delivery", "etcd-api", in_flight, samples.summary()))
