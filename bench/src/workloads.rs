@@ -344,7 +344,7 @@ const WATCH_GRACE: Duration = Duration::from_secs(10);
 /// Watch delivery: puts at `in_flight` in flight through the writers' endpoints; a watcher on
 /// another member or validator notes each event. The latency is the event's arrival minus the
 /// put's acknowledgement (negative when the watcher hears first). An acknowledged put whose
-/// event never arrives is an error.
+/// event has not arrived [`WATCH_GRACE`] after the last put is an error.
 ///
 /// The puts cycle through [`KEY_SPACE`] keys, like the write workloads, so that the run stays
 /// within regchain's per-account key quota whatever its length; each carries its sequence
