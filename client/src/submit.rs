@@ -221,6 +221,19 @@ impl Trace {
 	}
 }
 
+/// A signed transaction: the hex the node is sent, and the hash blocks are searched for,
+/// computed once from the encoded bytes.
+struct Signed {
+	hex: String,
+	hash: H256,
+}
+
+impl Signed {
+	fn new(encoded: &[u8]) -> Self {
+		Signed { hex: to_hex(encoded), hash: extrinsic_hash(encoded) }
+	}
+}
+
 /// Transaction statuses as `author_submitAndWatchExtrinsic` sends them.
 fn status_name(status: &Value) -> String {
 	match status {
@@ -260,7 +273,7 @@ impl Client {
 	/// Signs `call` at the account's next nonce: `next` (the submission lock's content) if
 	/// known, else the node's `system_accountNextIndex`. Leaves `next` empty: the caller
 	/// stores the following nonce once the pool has accepted the transaction.
-	async fn sign_next(&self, call: &RuntimeCall, next: &mut Option<u32>) -> Result<(String, u32), Error> {
+	async fn sign_next(&self, call: &RuntimeCall, next: &mut Option<u32>) -> Result<(Signed, u32), Error> {
 		let signer = self.signer().ok_or(Error::NoSigner)?;
 		let nonce = match next.take() {
 			Some(nonce) => nonce,
@@ -270,7 +283,7 @@ impl Client {
 				u32::try_from(nonce).map_err(|_| Error::decode("the nonce", nonce))?
 			},
 		};
-		Ok((to_hex(&signed(call.clone(), signer.pair(), nonce, self.genesis())), nonce))
+		Ok((Signed::new(&signed(call.clone(), signer.pair(), nonce, self.genesis())), nonce))
 	}
 
 	/// Forgets the next nonce, so that the next transaction asks the node: after anything
@@ -289,21 +302,21 @@ impl Client {
 		let mut resigns = 0u32;
 		let mut trace = Trace::new();
 		let receipt = loop {
-			let (bytes, nonce, subscription) = {
+			let (xt, nonce, subscription) = {
 				let mut next_nonce = self.submission_lock().lock().await;
-				let (bytes, nonce) = self.sign_next(&call, &mut next_nonce).await?;
+				let (xt, nonce) = self.sign_next(&call, &mut next_nonce).await?;
 				let result = self
 					.rpc()
 					.subscribe::<Value>(
 						"author_submitAndWatchExtrinsic",
-						vec![json!(bytes)],
+						vec![json!(xt.hex)],
 						"author_unwatchExtrinsic",
 					)
 					.await;
 				// The pool took this nonce: the next transaction takes the one after, without
 				// asking the node (whose answer may lag behind its own pool).
 				*next_nonce = if result.is_ok() { nonce.checked_add(1) } else { None };
-				(bytes, nonce, result)
+				(xt, nonce, result)
 			};
 			let subscription = match subscription {
 				Ok(s) => s,
@@ -314,7 +327,7 @@ impl Client {
 						// view took the transaction from the pool's own queue while it was being
 						// submitted, and then forgets to watch it. It may well be included.
 						trace.step("refused as already imported");
-						if let Some(receipt) = self.settle(&call, bytes, nonce, deadline, true, &mut trace).await? {
+						if let Some(receipt) = self.settle(&call, xt.hash, nonce, deadline, true, &mut trace).await? {
 							break receipt;
 						}
 						self.forget_nonce().await;
@@ -336,14 +349,11 @@ impl Client {
 					return Err(refusal);
 				},
 			};
-			if log::log_enabled!(target: LOG_TARGET, log::Level::Debug) {
-				let hash = extrinsic_hash(&from_hex(&bytes).unwrap_or_default());
-				trace.step(format!("in the pool at nonce {nonce} as {hash:?}"));
-			}
+			trace.step(format!("in the pool at nonce {nonce} as {:?}", xt.hash));
 			if let Some(in_pool) = in_pool.take() {
 				let _ = in_pool.send(());
 			}
-			let outcome = match self.follow(&bytes, subscription, wait, deadline, &mut trace).await {
+			let outcome = match self.follow(xt.hash, subscription, wait, deadline, &mut trace).await {
 				Ok(outcome) => outcome,
 				Err(e) => {
 					self.forget_nonce().await;
@@ -357,14 +367,14 @@ impl Client {
 					// The pool dropped it, and maybe the transactions after it too: ask the node
 					// for the nonce again next time.
 					self.forget_nonce().await;
-					match self.settle(&call, bytes, nonce, deadline, true, &mut trace).await? {
+					match self.settle(&call, xt.hash, nonce, deadline, true, &mut trace).await? {
 						Some(receipt) => break receipt,
 						None => "dropped, and its nonce was taken by another transaction",
 					}
 				},
 				// Typically a transaction signed at the same nonce after a drop, while the
 				// dropped one was still included elsewhere: this call then never ran.
-				Outcome::Invalid => match self.settle(&call, bytes, nonce, deadline, false, &mut trace).await? {
+				Outcome::Invalid => match self.settle(&call, xt.hash, nonce, deadline, false, &mut trace).await? {
 					Some(receipt) => break receipt,
 					None => "invalidated, its nonce taken by another transaction",
 				},
@@ -381,7 +391,7 @@ impl Client {
 		Ok(receipt)
 	}
 
-	/// Settles a dropped (`dropped`) or invalidated transaction `xt`, signed at `nonce`, from
+	/// Settles a dropped (`dropped`) or invalidated transaction hashed `xt`, signed at `nonce`, from
 	/// the finalized chain (see the module documentation): its receipt, or `None` if another
 	/// transaction took its nonce, so that `call` never ran. Copies at the same nonce are only
 	/// submitted for a dropped transaction; an invalid one whose nonce stays unused is invalid
@@ -390,7 +400,7 @@ impl Client {
 	async fn settle(
 		&self,
 		call: &RuntimeCall,
-		xt: String,
+		xt: H256,
 		nonce: u32,
 		deadline: Instant,
 		dropped: bool,
@@ -399,7 +409,7 @@ impl Client {
 		let signer = self.signer().ok_or(Error::NoSigner)?;
 		let account = regchain_runtime::AccountId::from(signer.pair().public());
 		// The copies' hashes: what the blocks are searched for.
-		let mut copies = vec![extrinsic_hash(&from_hex(&xt)?)];
+		let mut copies = vec![xt];
 		let mut next = self.finalized_number().await?.saturating_sub(SETTLE_LOOKBACK).max(1);
 		let mut last_copy = Instant::now();
 		loop {
@@ -438,17 +448,16 @@ impl Client {
 			// No validator seems to hold it any more: the same call, signed again at the same
 			// nonce. A new signature makes new bytes; at most one copy can ever run.
 			last_copy = Instant::now();
-			let copy = signed(call.clone(), signer.pair(), nonce, self.genesis());
-			copies.push(extrinsic_hash(&copy));
-			let copy = to_hex(&copy);
+			let copy = Signed::new(&signed(call.clone(), signer.pair(), nonce, self.genesis()));
+			copies.push(copy.hash);
 			trace.step(format!("copy {} at nonce {nonce}", copies.len() - 1));
 			log::info!(target: LOG_TARGET, "dropped transaction not finalized: submitting it again at nonce {nonce}");
 			let subscription = self
 				.rpc()
-				.subscribe::<Value>("author_submitAndWatchExtrinsic", vec![json!(copy)], "author_unwatchExtrinsic")
+				.subscribe::<Value>("author_submitAndWatchExtrinsic", vec![json!(copy.hex)], "author_unwatchExtrinsic")
 				.await;
 			match subscription {
-				Ok(subscription) => match self.follow(&copy, subscription, Wait::Finalized, deadline, trace).await {
+				Ok(subscription) => match self.follow(copy.hash, subscription, Wait::Finalized, deadline, trace).await {
 					Ok(Outcome::Included(receipt)) => return Ok(Some(receipt)),
 					// Dropped or usurped in turn, or invalid because an earlier copy ran: the
 					// chain tells which.
@@ -473,7 +482,7 @@ impl Client {
 
 	async fn follow(
 		&self,
-		xt: &str,
+		xt: H256,
 		mut subscription: jsonrpsee::core::client::Subscription<Value>,
 		wait: Wait,
 		deadline: Instant,
@@ -554,7 +563,7 @@ impl Client {
 			// Over HTTP a drop goes unseen: ask the node for the nonce every time.
 			*next_nonce = None;
 			let (xt, _) = self.sign_next(&call, &mut next_nonce).await?;
-			match self.rpc().request::<Value>("author_submitExtrinsic", vec![json!(xt)]).await {
+			match self.rpc().request::<Value>("author_submitExtrinsic", vec![json!(xt.hex)]).await {
 				Ok(_) => break (xt, best + 1),
 				Err(e) => {
 					let refusal = refusal(e);
@@ -568,7 +577,7 @@ impl Client {
 				},
 			}
 		};
-		let (mut next, wanted) = (first, [extrinsic_hash(&from_hex(&xt)?)]);
+		let (mut next, wanted) = (first, [xt.hash]);
 		loop {
 			let head = match wait {
 				Wait::Best => self.best_number().await?,
@@ -589,10 +598,10 @@ impl Client {
 		}
 	}
 
-	/// The receipt of `xt` in block `hash`; an error if the block does not hold it.
-	async fn receipt(&self, hash: H256, xt: &str, finalized: bool) -> Result<Receipt, Error> {
-		let wanted = [extrinsic_hash(&from_hex(xt)?)];
-		self.receipt_of_any(hash, &wanted, finalized).await?.ok_or_else(|| {
+	/// The receipt of the extrinsic hashed `xt` in block `hash`; an error if the block does not
+	/// hold it.
+	async fn receipt(&self, hash: H256, xt: H256, finalized: bool) -> Result<Receipt, Error> {
+		self.receipt_of_any(hash, &[xt], finalized).await?.ok_or_else(|| {
 			Error::decode("the including block", format!("block {hash:?} does not hold the extrinsic"))
 		})
 	}
