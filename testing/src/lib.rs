@@ -170,7 +170,8 @@ impl Node {
 				return Some(Err(anyhow!("{name} exited at start-up:\n{}", node.log_tail())));
 			}
 			node.rpc.call("system_health", Value::Array(vec![])).ok().map(|_| Ok(()))
-		})??;
+		})
+		.with_context(|| format!("{name}'s log ends:\n{}", node.log_tail()))??;
 		Ok(node)
 	}
 
@@ -271,6 +272,8 @@ pub struct Testnet {
 	pub chain: String,
 	/// Alice's address, the boot node of every other node.
 	pub boot: String,
+	/// The validators' peer ids, in the same order as `nodes`.
+	pub peer_ids: Vec<String>,
 }
 
 /// The well-known validators of the `local` chain and their node keys.
@@ -296,6 +299,7 @@ impl Testnet {
 		let dir = tempfile::tempdir()?;
 		let mut configs = Vec::new();
 		let mut addresses = Vec::new();
+		let mut peer_ids = Vec::new();
 		for (name, key) in LOCAL_VALIDATORS {
 			let args = [
 				"--chain",
@@ -306,7 +310,9 @@ impl Testnet {
 				key,
 			];
 			let config = NodeConfig::new(name, dir.path(), &args);
-			addresses.push(config.multiaddr(&peer_id_of_node_key(key, dir.path())?));
+			let peer_id = peer_id_of_node_key(key, dir.path())?;
+			addresses.push(config.multiaddr(&peer_id));
+			peer_ids.push(peer_id);
 			configs.push(if etcd { config.with_etcd() } else { config });
 		}
 		// Each validator keeps the others as reserved peers, over the libp2p backend (the node's
@@ -323,12 +329,56 @@ impl Testnet {
 			nodes.push(Node::start(config)?);
 		}
 		let boot = addresses[0].clone();
-		Ok(Testnet { nodes, dir, chain: chain.to_string(), boot })
+		Ok(Testnet { nodes, dir, chain: chain.to_string(), boot, peer_ids })
 	}
 
 	/// The last lines of every node's log, to explain a failure.
 	pub fn log_tails(&self) -> String {
 		self.nodes.iter().map(|n| format!("--- {} ---\n{}", n.config.name, n.log_tail())).collect::<Vec<_>>().join("\n")
+	}
+
+	/// Waits until every running validator is connected to every other running one, as GRANDPA
+	/// needs when one of them goes down. On a timeout the error names, for each node, the
+	/// validators it is connected to, the reputation bans in its log, and its last log lines.
+	pub fn wait_for_full_mesh(&self, timeout: Duration) -> Result<()> {
+		let others = self.nodes.len() as u64 - 1;
+		wait_for("a full mesh of validators", timeout, || {
+			self.nodes.iter().all(|node| node.peers().is_ok_and(|n| n >= others)).then_some(())
+		})
+		.with_context(|| self.mesh_report())
+	}
+
+	/// For each node: the validators it is connected to (`system_peers`), the peer-store bans
+	/// in its whole log, and its last log lines.
+	fn mesh_report(&self) -> String {
+		let name_of = |peer_id: &str| {
+			self.peer_ids.iter().position(|p| p == peer_id).map_or(peer_id.to_string(), |i| self.nodes[i].config.name.clone())
+		};
+		let mut report = String::new();
+		for node in &self.nodes {
+			let peers = match node.rpc.call("system_peers", Value::Array(vec![])) {
+				Ok(Value::Array(peers)) => {
+					peers.iter().filter_map(|p| p["peerId"].as_str()).map(name_of).collect::<Vec<_>>().join(", ")
+				},
+				Ok(other) => format!("unexpected answer {other}"),
+				Err(e) => format!("no answer: {e:#}"),
+			};
+			let bans: Vec<String> = std::fs::read_to_string(&node.log_path)
+				.unwrap_or_default()
+				.lines()
+				.filter(|l| l.contains("Banned"))
+				.map(String::from)
+				.collect();
+			report += &format!(
+				"--- {}: connected to [{peers}]; {} ban(s) in its log ---\n{}{}{}\n",
+				node.config.name,
+				bans.len(),
+				bans.join("\n"),
+				if bans.is_empty() { "" } else { "\n" },
+				node.log_tail()
+			);
+		}
+		report
 	}
 
 	/// Starts one more node of the same chain, named `name`, with the node key `0x00…0i`
