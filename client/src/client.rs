@@ -33,6 +33,8 @@ impl Default for ConnectOptions {
 /// A connection to a regchain node, with the key it signs with (if any).
 pub struct Client {
 	url: String,
+	/// The endpoints [`Client::reconnect`] may use: `url` and the others it was given.
+	endpoints: Vec<String>,
 	rpc: Rpc,
 	genesis: H256,
 	signer: Option<Signer>,
@@ -104,6 +106,7 @@ impl Client {
 		log::debug!(target: LOG_TARGET, "connected to {url}, genesis {genesis:?}");
 		Ok(Client {
 			url: url.to_string(),
+			endpoints: vec![url.to_string()],
 			rpc,
 			genesis,
 			signer,
@@ -111,6 +114,49 @@ impl Client {
 			submission: tokio::sync::Mutex::new(None),
 			blocks: BlockCache::default(),
 		})
+	}
+
+	/// Connects to the first of `urls` that can be reached, trying them in order, as etcdctl
+	/// does with several `--endpoints`. A node that cannot be reached or does not answer in
+	/// time is skipped; any other refusal (a malformed URL, another runtime) is returned at
+	/// once. When none can be reached, the error names each endpoint and why.
+	pub async fn connect_any(
+		urls: &[String],
+		signer: Option<Signer>,
+		options: ConnectOptions,
+	) -> Result<Self, Error> {
+		for url in urls {
+			crate::rpc::check_url(url)?;
+		}
+		let mut reasons = Vec::new();
+		for url in urls {
+			match Client::connect(url, signer.clone(), options.clone()).await {
+				Ok(client) => return Ok(Client { endpoints: urls.to_vec(), ..client }),
+				Err(e) if e.is_transient() && urls.len() > 1 => {
+					log::debug!(target: LOG_TARGET, "skipping {url}: {e}");
+					reasons.push(match e {
+						Error::Unreachable { reason, .. } => format!("{url}: {reason}"),
+						other => format!("{url}: {other}"),
+					});
+				},
+				Err(e) => return Err(e),
+			}
+		}
+		Err(match urls {
+			[] => Error::BadInput("no endpoint given".into()),
+			_ => Error::Unreachable { url: format!("any of {}", urls.join(", ")), reason: reasons.join("; ") },
+		})
+	}
+
+	/// A new connection with the same key and options, after this one was lost: to the first
+	/// of this client's endpoints that can be reached, starting with the one after its own (the
+	/// same one when it was given only one).
+	pub async fn reconnect(&self) -> Result<Client, Error> {
+		let at = self.endpoints.iter().position(|e| *e == self.url).unwrap_or(0);
+		let order = starting_at(&self.endpoints, at + 1);
+		let client = Client::connect_any(&order, self.signer.clone(), self.options.clone()).await?;
+		log::info!(target: LOG_TARGET, "reconnected through {}", client.url);
+		Ok(Client { endpoints: self.endpoints.clone(), ..client })
 	}
 
 	/// The endpoint.
@@ -355,6 +401,42 @@ pub fn term_is(election: &[u8], term: u64) -> Compare<AccountId> {
 	Compare::ElectionTerm { election: election.to_vec(), result: CompareResult::Equal, term }
 }
 
+/// `endpoints` in the order to try them: from the one at index `first` (modulo their number)
+/// round to the one before it.
+pub(crate) fn starting_at(endpoints: &[String], first: usize) -> Vec<String> {
+	let n = endpoints.len();
+	(0..n).map(|i| endpoints[(first + i) % n].clone()).collect()
+}
+
 fn registry(call: pallet_service_registry::Call<regchain_runtime::Runtime>) -> RuntimeCall {
 	RuntimeCall::ServiceRegistry(call)
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	/// A `ws://` URL on a loopback port nothing listens on.
+	fn nowhere() -> String {
+		let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+		format!("ws://127.0.0.1:{}", listener.local_addr().expect("bound").port())
+	}
+
+	#[tokio::test]
+	async fn connect_any_names_each_endpoint_it_could_not_reach() {
+		let (a, b) = (nowhere(), nowhere());
+		let e = Client::connect_any(&[a.clone(), b.clone()], None, ConnectOptions::default()).await.unwrap_err();
+		let text = e.to_string();
+		assert!(matches!(e, Error::Unreachable { .. }), "{e:?}");
+		assert!(text.contains(&format!("any of {a}, {b}: {a}: ")) && text.contains(&format!("; {b}: ")), "{text}");
+	}
+
+	#[tokio::test]
+	async fn connect_any_refuses_a_malformed_endpoint_before_trying_any() {
+		let urls = [nowhere(), "127.0.0.1:9944".to_string()];
+		let e = Client::connect_any(&urls, None, ConnectOptions::default()).await.unwrap_err();
+		assert!(matches!(&e, Error::BadInput(m) if m.contains("\"127.0.0.1:9944\" is not a ws://")), "{e:?}");
+		let e = Client::connect_any(&[], None, ConnectOptions::default()).await.unwrap_err();
+		assert!(matches!(&e, Error::BadInput(m) if m == "no endpoint given"), "{e:?}");
+	}
 }

@@ -30,6 +30,7 @@ impl Rpc {
 	/// Connects to `url` (`ws://`, `wss://`, `http://` or `https://`). For HTTP, the first call
 	/// tells whether the node is reachable; for WebSocket, connecting does.
 	pub async fn connect(url: &str, connect_timeout: Duration) -> Result<Self, Error> {
+		check_url(url)?;
 		let unreachable =
 			|reason: String| Error::Unreachable { url: url.to_string(), reason: one_line(&reason) };
 		if url.starts_with("ws://") || url.starts_with("wss://") {
@@ -41,16 +42,12 @@ impl Rpc {
 				.await
 				.map_err(|e| unreachable(e.to_string()))?;
 			Ok(Rpc::Ws(client))
-		} else if url.starts_with("http://") || url.starts_with("https://") {
+		} else {
 			let client = HttpClientBuilder::default()
 				.request_timeout(REQUEST_TIMEOUT)
 				.build(url)
 				.map_err(|e| unreachable(e.to_string()))?;
 			Ok(Rpc::Http(client))
-		} else {
-			Err(Error::BadInput(format!(
-				"endpoint {url} is not a ws://, wss://, http:// or https:// URL"
-			)))
 		}
 	}
 
@@ -95,6 +92,16 @@ impl Rpc {
 			Rpc::Ws(c) => c.is_connected(),
 			Rpc::Http(_) => true,
 		}
+	}
+}
+
+/// Refuses an endpoint that is not a `ws://`, `wss://`, `http://` or `https://` URL.
+pub(crate) fn check_url(url: &str) -> Result<(), Error> {
+	match ["ws://", "wss://", "http://", "https://"].iter().any(|scheme| url.starts_with(scheme)) {
+		true => Ok(()),
+		false => Err(Error::BadInput(format!(
+			"endpoint {url:?} is not a ws://, wss://, http:// or https:// URL"
+		))),
 	}
 }
 

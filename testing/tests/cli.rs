@@ -132,6 +132,16 @@ fn errors_are_one_line_with_a_non_zero_exit_status() -> Result<()> {
 	let line = ctl_error(&endpoint, &["put", "/a", "1"])?;
 	assert!(line.contains("--key"), "unexpected: {line}");
 
+	// Several endpoints: the first that can be reached serves, and when none can, each is
+	// named with its reason. A malformed one is refused before any is tried.
+	let other = format!("ws://127.0.0.1:{}", free_port());
+	let line = ctl_error(&format!("{nowhere},{other}"), &["status"])?;
+	assert!(line.contains(&format!("any of {nowhere}, {other}")) && line.contains(&format!("; {other}: ")), "unexpected: {line}");
+	let status = ctl_json(&format!("{nowhere},{endpoint}"), &["status"])?;
+	assert_eq!(status["endpoint"].as_str(), Some(endpoint.as_str()), "status names the endpoint used: {status}");
+	let line = ctl_error(&format!("{endpoint},127.0.0.1:2379"), &["status"])?;
+	assert!(line.contains("\"127.0.0.1:2379\" is not a ws://"), "unexpected: {line}");
+
 	// A refused call names the pallet's error.
 	let line = ctl_error(&endpoint, &["--key", "//Alice", "lease", "revoke", "999999"])?;
 	assert!(line.contains("ServiceRegistry::LeaseNotFound"), "unexpected: {line}");

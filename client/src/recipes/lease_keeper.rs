@@ -33,13 +33,16 @@ pub enum LeaseStatus {
 /// for a reason other than the chain saying the lease is gone (a lost connection, a timeout, a
 /// nonce taken by another process signing with the same account), the keeper retries after
 /// 150 to 450 ms until the time to live has passed since the last success, and then reports the
-/// lease lost: by then the chain has ended it.
+/// lease lost: by then the chain has ended it. When the connection itself is gone (the node
+/// went away), each retry first connects again, through the next of the client's endpoints
+/// ([`Client::reconnect`]); [`LeaseKeeper::client`] is then the new connection.
 ///
 /// Both delays are jittered. Two keepers of one account in different processes would otherwise
 /// tick in step, and their keep-alives, signed at the same nonce, would keep displacing each other.
 pub struct LeaseKeeper {
 	lease: LeaseId,
 	status: watch::Receiver<LeaseStatus>,
+	client: watch::Receiver<Arc<Client>>,
 	task: JoinHandle<()>,
 }
 
@@ -48,8 +51,15 @@ impl LeaseKeeper {
 	pub fn start(client: Arc<Client>, lease: LeaseId, ttl_secs: u32) -> Self {
 		let ttl = Duration::from_secs(ttl_secs.max(1) as u64);
 		let (tx, status) = watch::channel(LeaseStatus::Alive { expires_at_ms: 0 });
-		let task = tokio::spawn(keep(client, lease, ttl, tx));
-		LeaseKeeper { lease, status, task }
+		let (client_tx, client_rx) = watch::channel(client);
+		let task = tokio::spawn(keep(client_tx, lease, ttl, tx));
+		LeaseKeeper { lease, status, client: client_rx, task }
+	}
+
+	/// The connection the lease is kept alive through: the one it started with, or the one it
+	/// connected again after losing it.
+	pub fn client(&self) -> Arc<Client> {
+		self.client.borrow().clone()
 	}
 
 	/// The lease kept.
@@ -92,7 +102,12 @@ impl Drop for LeaseKeeper {
 	}
 }
 
-async fn keep(client: Arc<Client>, lease: LeaseId, ttl: Duration, tx: watch::Sender<LeaseStatus>) {
+async fn keep(
+	client: watch::Sender<Arc<Client>>,
+	lease: LeaseId,
+	ttl: Duration,
+	tx: watch::Sender<LeaseStatus>,
+) {
 	let period = (ttl / 3).max(Duration::from_millis(500));
 	// A random share of up to a fifth of the period, so that keepers do not stay in step.
 	let jittered = |d: Duration| d - d.mul_f64(fastrand::f64() / 5.0);
@@ -102,7 +117,17 @@ async fn keep(client: Arc<Client>, lease: LeaseId, ttl: Duration, tx: watch::Sen
 		tokio::time::sleep_until(next).await;
 		// After a pause (a stopped process, a suspended machine) the lease may be long gone;
 		// the chain says so below.
-		let attempt = tokio::time::timeout(ttl, client.keep_alive(lease, Wait::Best)).await;
+		let current = client.borrow().clone();
+		if !current.rpc().is_connected() {
+			match current.reconnect().await {
+				Ok(again) => {
+					client.send_replace(Arc::new(again));
+				},
+				Err(e) => log::warn!(target: LOG_TARGET, "keep-alive of lease {lease}: {e}"),
+			}
+		}
+		let current = client.borrow().clone();
+		let attempt = tokio::time::timeout(ttl, current.keep_alive(lease, Wait::Best)).await;
 		match attempt {
 			Ok(Ok((expires_at_ms, _))) => {
 				last_success = Instant::now();

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::{
+	client::starting_at,
 	reads::ChangeStream, AtBlock, Client, ConnectOptions, Error, WatchItem, WatchOptions,
 	WatchTarget, LOG_TARGET,
 };
@@ -15,8 +16,14 @@ use crate::{
 /// so the caller sees every change once, in order. A watch that had not yet returned anything
 /// resumes from the revision current when it started. If the node no longer keeps that
 /// revision, [`Watch::next`] fails (JSON-RPC error 4001) instead of silently skipping changes.
+///
+/// Given several endpoints ([`Watch::over`]), it resumes through the next one when its node
+/// goes away: every validator finalizes the same blocks, so a finalized watch picks up at the
+/// same change on any of them.
 pub struct Watch {
-	endpoint: String,
+	endpoints: Vec<String>,
+	/// Where the next connection attempt starts in `endpoints`.
+	next_endpoint: usize,
 	target: WatchTarget,
 	best: bool,
 	/// Where to start: the revision asked for, or the one current at the start.
@@ -32,8 +39,15 @@ impl Watch {
 	/// A watch of `target` through the node at `endpoint` (`ws://`). With `from_revision`, it
 	/// first replays the changes at or after it.
 	pub fn new(endpoint: &str, target: WatchTarget, from_revision: Option<u64>) -> Self {
+		Self::over(&[endpoint.to_string()], target, from_revision)
+	}
+
+	/// The same through any of `endpoints`: it connects to the first that can be reached and,
+	/// when that node goes away, resumes through the one after it.
+	pub fn over(endpoints: &[String], target: WatchTarget, from_revision: Option<u64>) -> Self {
 		Watch {
-			endpoint: endpoint.to_string(),
+			endpoints: endpoints.to_vec(),
+			next_endpoint: 0,
 			target,
 			best: false,
 			from_revision,
@@ -93,7 +107,15 @@ impl Watch {
 	}
 
 	async fn connect(&mut self) -> Result<(), Error> {
-		let client = Client::connect(&self.endpoint, None, ConnectOptions::default()).await?;
+		let order = starting_at(&self.endpoints, self.next_endpoint);
+		let client = Client::connect_any(&order, None, ConnectOptions::default()).await?;
+		// Should this connection be lost, the next endpoint is tried first: more likely up than
+		// one whose node just went away.
+		let at = self.endpoints.iter().position(|e| e == client.url()).unwrap_or(0);
+		self.next_endpoint = at + 1;
+		if self.started {
+			log::info!(target: LOG_TARGET, "watch: resuming through {}", client.url());
+		}
 		if !self.started && self.from_revision.is_none() {
 			// A live watch: remember where "now" is, to resume from there if the connection is
 			// lost before the first change.

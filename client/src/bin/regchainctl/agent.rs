@@ -82,7 +82,16 @@ pub async fn run(ctx: &Context, args: AgentArgs) -> anyhow::Result<ExitCode> {
 				let cmd = args.health_cmd.as_deref().unwrap_or_default();
 				let health = check(cmd, interval).await;
 				if reported != Some(health) {
-					client.report_health(service, instance, health, ctx.wait).await?;
+					// Through the keeper's connection: if the node went away, the keeper
+					// connects again through another endpoint, and the next check reports.
+					match keeper.client().report_health(service, instance, health, ctx.wait).await {
+						Ok(_) => {},
+						Err(e) if e.is_transient() => {
+							eprintln!("warning: reporting {name}'s health failed, retrying at the next check: {e}");
+							continue;
+						},
+						Err(e) => return Err(e.into()),
+					}
 					reported = Some(health);
 					let word = format!("{health:?}").to_lowercase();
 					emit(
@@ -99,6 +108,7 @@ pub async fn run(ctx: &Context, args: AgentArgs) -> anyhow::Result<ExitCode> {
 	// Asked to stop: deregister at once rather than waiting for the lease to run out. The lease
 	// is kept alive until the deregistration is final, so that a short TTL cannot run out while
 	// it waits for finality.
+	let client = keeper.client();
 	let deregistered = client.deregister_instance(service, instance, ctx.wait).await;
 	keeper.stop();
 	let revoked = client.revoke_lease(lease, ctx.wait).await;

@@ -125,14 +125,14 @@ async fn status(ctx: &Context) -> anyhow::Result<ExitCode> {
 			format!(
 				"endpoint: {}\nchain: {chain}\nruntime: {} v{}\nbest: #{best}\nfinalized: \
 				 #{finalized}\npeers: {peers}{}\nrevision: {rev_text}",
-				ctx.endpoint(),
+				client.url(),
 				version["specName"].as_str().unwrap_or("?"),
 				version["specVersion"],
 				if syncing { " (syncing)" } else { "" },
 			)
 		},
 		json!({
-			"endpoint": ctx.endpoint(),
+			"endpoint": client.url(),
 			"chain": chain,
 			"runtime": { "spec_name": version["specName"], "spec_version": version["specVersion"],
 			             "transaction_version": version["transactionVersion"] },
@@ -329,7 +329,7 @@ async fn service(ctx: &Context, cmd: ServiceCmd) -> anyhow::Result<ExitCode> {
 		},
 		ServiceCmd::Watch { service, rev, best } => {
 			let target = WatchTarget::Instances { service: service.into_bytes() };
-			return stream(ctx, Watch::new(ctx.endpoint(), target, rev).best(best)).await;
+			return stream(ctx, Watch::over(ctx.endpoints(), target, rev).best(best)).await;
 		},
 	}
 	Ok(ExitCode::SUCCESS)
@@ -354,7 +354,7 @@ async fn elect(ctx: &Context, cmd: ElectCmd) -> anyhow::Result<ExitCode> {
 		ElectCmd::Campaign { name, value, ttl, lease } => campaign(ctx, name, value, ttl, lease).await,
 		ElectCmd::Observe { name, rev } => {
 			let target = WatchTarget::Election { name: name.into_bytes() };
-			stream(ctx, Watch::new(ctx.endpoint(), target, rev)).await
+			stream(ctx, Watch::over(ctx.endpoints(), target, rev)).await
 		},
 		ElectCmd::Resign { name } => {
 			let client = ctx.writer().await?;
@@ -565,7 +565,7 @@ async fn txn_cmd(ctx: &Context, args: TxnArgs) -> anyhow::Result<ExitCode> {
 async fn watch(ctx: &Context, args: WatchArgs) -> anyhow::Result<ExitCode> {
 	let (key, range_end) = range_of(&args.key, args.range_end, args.prefix);
 	let target = WatchTarget::Keys { key, range_end };
-	stream(ctx, Watch::new(ctx.endpoint(), target, args.rev).best(args.best)).await
+	stream(ctx, Watch::over(ctx.endpoints(), target, args.rev).best(args.best)).await
 }
 
 async fn history(ctx: &Context, args: HistoryArgs) -> anyhow::Result<ExitCode> {

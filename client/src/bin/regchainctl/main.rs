@@ -1,6 +1,6 @@
 //! `regchainctl`: regchain's command line, what etcdctl is to etcd.
 //!
-//! Every command connects to one node (`--endpoint`), reads through the node's `registry_*`
+//! Every command connects to one node (the first of `--endpoint` that answers), reads through the node's `registry_*`
 //! JSON-RPC, and writes by signing the registry's calls with `--key`/`--keyfile` (or
 //! `REGCHAIN_KEY`), waiting for inclusion or finality (`--wait`). Output is for people by
 //! default and JSON with `--output json` (one object per line for streams). Errors are one line
@@ -23,7 +23,8 @@ pub const DEFAULT_ENDPOINT: &str = "ws://127.0.0.1:9944";
 	name = "regchainctl",
 	version,
 	about = "Register, discover, elect, watch and audit on a regchain node",
-	long_about = "regchainctl talks to one regchain node over its JSON-RPC (--endpoint).\n\n\
+	long_about = "regchainctl talks to one regchain node over its JSON-RPC: the first of --endpoint \
+	that can be reached. A watch that loses its node resumes through the next one.\n\n\
 	Reads (get, service list, elect leader, lease ttl, watch, history) need no key. Writes sign \
 	the registry's calls and need a key: --key SECRET_URI (a development name such as //Alice, \
 	a BIP-39 mnemonic or a 0x seed), --keyfile FILE (a file holding one of these) or the \
@@ -35,9 +36,19 @@ pub const DEFAULT_ENDPOINT: &str = "ws://127.0.0.1:9944";
 )]
 struct Cli {
 	/// The node's JSON-RPC URL (ws:// for watches and transactions; http:// works for reads and
-	/// for writes, which are then followed by polling).
-	#[arg(long, global = true, env = "REGCHAIN_ENDPOINT", default_value = DEFAULT_ENDPOINT)]
-	endpoint: String,
+	/// for writes, which are then followed by polling). Several, comma-separated (or the option
+	/// repeated): each command uses the first that can be reached, and a watch that loses its
+	/// node resumes through the next.
+	#[arg(
+		long,
+		visible_alias = "endpoints",
+		value_name = "URL[,URL...]",
+		global = true,
+		env = "REGCHAIN_ENDPOINT",
+		value_delimiter = ',',
+		default_value = DEFAULT_ENDPOINT
+	)]
+	endpoint: Vec<String>,
 
 	/// The signing key: a secret URI (//Alice), a BIP-39 mnemonic or a 0x seed.
 	#[arg(
@@ -423,7 +434,7 @@ struct HistoryArgs {
 
 /// What every command needs: the arguments and a way to connect.
 pub struct Context {
-	endpoint: String,
+	endpoints: Vec<String>,
 	key: Option<String>,
 	keyfile: Option<PathBuf>,
 	/// How long to wait for a write.
@@ -434,14 +445,14 @@ pub struct Context {
 }
 
 impl Context {
-	/// The endpoint.
-	pub fn endpoint(&self) -> &str {
-		&self.endpoint
+	/// The endpoints, in the order they are tried.
+	pub fn endpoints(&self) -> &[String] {
+		&self.endpoints
 	}
 
 	/// Connects without a key, for reads.
 	pub async fn reader(&self) -> anyhow::Result<Client> {
-		Ok(Client::connect(&self.endpoint, None, self.options()).await?)
+		Ok(Client::connect_any(&self.endpoints, None, self.options()).await?)
 	}
 
 	/// Connects with the key, for writes.
@@ -451,7 +462,7 @@ impl Context {
 			(None, Some(path)) => Signer::from_file(path)?,
 			(None, None) => return Err(regchain_client::Error::NoSigner.into()),
 		};
-		Ok(Client::connect(&self.endpoint, Some(signer), self.options()).await?)
+		Ok(Client::connect_any(&self.endpoints, Some(signer), self.options()).await?)
 	}
 
 	fn options(&self) -> ConnectOptions {
@@ -462,7 +473,7 @@ impl Context {
 fn main() -> ExitCode {
 	let cli = Cli::parse();
 	let ctx = Context {
-		endpoint: cli.endpoint,
+		endpoints: cli.endpoint,
 		key: cli.key,
 		keyfile: cli.keyfile,
 		wait: match cli.wait {
