@@ -1,10 +1,10 @@
 //! `regchainctl`: regchain's command line, what etcdctl is to etcd.
 //!
-//! Every command connects to one node (the first of `--endpoint` that answers), reads through the node's `registry_*`
-//! JSON-RPC, and writes by signing the registry's calls with `--key`/`--keyfile` (or
-//! `REGCHAIN_KEY`), waiting for inclusion or finality (`--wait`). Output is for people by
-//! default and JSON with `--output json` (one object per line for streams). Errors are one line
-//! on stderr and a non-zero exit status.
+//! Every command connects to one node (the first of `--endpoint` that answers), reads through
+//! the node's `registry_*` JSON-RPC, and writes by signing the registry's calls with
+//! `--key`/`--keyfile` (or `REGCHAIN_KEY`), waiting for inclusion or finality (`--wait`).
+//! Output is for people by default and JSON with `--output json` (one object per line for
+//! streams). Errors are one line on stderr and a non-zero exit status.
 
 mod agent;
 mod commands;
@@ -24,7 +24,8 @@ pub const DEFAULT_ENDPOINT: &str = "ws://127.0.0.1:9944";
 	version,
 	about = "Register, discover, elect, watch and audit on a regchain node",
 	long_about = "regchainctl talks to one regchain node over its JSON-RPC: the first of --endpoint \
-	that can be reached. A watch that loses its node resumes through the next one.\n\n\
+	that can be reached. A watch, an agent or a lease keep-alive that loses its node goes on \
+	through the next one.\n\n\
 	Reads (get, service list, elect leader, lease ttl, watch, history) need no key. Writes sign \
 	the registry's calls and need a key: --key SECRET_URI (a development name such as //Alice, \
 	a BIP-39 mnemonic or a 0x seed), --keyfile FILE (a file holding one of these) or the \
@@ -37,8 +38,8 @@ pub const DEFAULT_ENDPOINT: &str = "ws://127.0.0.1:9944";
 struct Cli {
 	/// The node's JSON-RPC URL (ws:// for watches and transactions; http:// works for reads and
 	/// for writes, which are then followed by polling). Several, comma-separated (or the option
-	/// repeated): each command uses the first that can be reached, and a watch that loses its
-	/// node resumes through the next.
+	/// repeated): each command uses the first that can be reached, and a watch, an agent or a
+	/// lease keep-alive that loses its node goes on through the next.
 	#[arg(
 		long,
 		visible_alias = "endpoints",
