@@ -164,6 +164,11 @@ impl Client {
 		&self.url
 	}
 
+	/// Every endpoint this client may use, its own among them, in the order it was given them.
+	pub fn endpoints(&self) -> &[String] {
+		&self.endpoints
+	}
+
 	/// The JSON-RPC connection, for methods this client does not wrap.
 	pub fn rpc(&self) -> &Rpc {
 		&self.rpc

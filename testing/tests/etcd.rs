@@ -336,7 +336,7 @@ fn etcdctl_fails_over_between_validators_and_its_lease_survives() -> Result<()> 
 	// reputation ban's 70 s, and a timeout reports each node's peers and bans.
 	net.wait_for_full_mesh(Duration::from_secs(180))?;
 	// regchainctl too, given Dave's JSON-RPC endpoint first, then Alice's: a watch of the same
-	// keys, and a sidecar agent under a 3 s lease.
+	// keys, a sidecar agent and an elected leader, each under a 3 s lease.
 	let rpc = |node: &Node| format!("ws://127.0.0.1:{}", node.config.rpc_port);
 	let dave_then_alice = format!("{},{}", rpc(&net.nodes[3]), rpc(&net.nodes[0]));
 	let regchainctl = |args: &[&str]| {
@@ -349,6 +349,10 @@ fn etcdctl_fails_over_between_validators_and_its_lease_survives() -> Result<()> 
 	let mut agent = Proc::start("regchainctl-agent", regchainctl(&agent_args))?;
 	agent.wait_lines("the agent to register", Duration::from_secs(60), |l| {
 		l.iter().any(|x| x.starts_with("registered fo/i1")).then_some(())
+	})?;
+	let mut leader = Proc::start("regchainctl-campaign", regchainctl(&["--key", "//Bob", "elect", "campaign", "fo-lead", "b", "--ttl", "3"]))?;
+	leader.wait_lines("Bob to lead", Duration::from_secs(60), |l| {
+		l.iter().any(|x| x.starts_with("elected: fo-lead term ")).then_some(())
 	})?;
 
 	// A write through Alice is read through Bob once his node has finalized it.
@@ -399,6 +403,11 @@ fn etcdctl_fails_over_between_validators_and_its_lease_survives() -> Result<()> 
 	agent.signal(libc::SIGTERM);
 	agent.wait_lines("the agent to deregister", Duration::from_secs(60), |l| {
 		l.iter().any(|x| x.starts_with("deregistered fo/i1")).then_some(())
+	})?;
+	// So did the leader, which resigns when stopped.
+	leader.signal(libc::SIGTERM);
+	leader.wait_lines("Bob to resign", Duration::from_secs(60), |l| {
+		l.iter().any(|x| x == "resigned from fo-lead").then_some(())
 	})?;
 	Ok(())
 }

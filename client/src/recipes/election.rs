@@ -86,9 +86,10 @@ impl Election {
 		}))
 	}
 
-	/// A watch of the election's changes (etcd's `Observe`), resuming across lost connections.
+	/// A watch of the election's changes (etcd's `Observe`), resuming across lost connections,
+	/// through the client's next endpoint if it has several.
 	pub fn observe(&self, from_revision: Option<u64>) -> Watch {
-		Watch::new(self.client.url(), WatchTarget::Election { name: self.name.clone() }, from_revision)
+		Watch::over(self.client.endpoints(), WatchTarget::Election { name: self.name.clone() }, from_revision)
 	}
 
 	/// Changes the leader's value (etcd's `Proclaim`).

@@ -425,8 +425,10 @@ async fn campaign(
 	tokio::select! {
 		reason = &mut lost => bail!("lost the leadership of {name} (term {}): {reason}", term.term),
 		_ = shutdown.wait() => {
-			election.resign(ctx.wait).await.context("resigning")?;
-			if keeper.is_some() { client.revoke_lease(lease, ctx.wait).await.context("revoking the lease")?; }
+			// Through the keeper's connection: if the node went away, it is the next endpoint's.
+			let live = keeper.as_ref().map_or_else(|| client.clone(), LeaseKeeper::client);
+			Election::new(live.clone(), name.as_bytes()).resign(ctx.wait).await.context("resigning")?;
+			if keeper.is_some() { live.revoke_lease(lease, ctx.wait).await.context("revoking the lease")?; }
 			emit(ctx, || format!("resigned from {name}"), json!({ "election": name, "resigned": true }));
 			Ok(ExitCode::SUCCESS)
 		},
