@@ -337,8 +337,8 @@ impl Testnet {
 		self.nodes.iter().map(|n| format!("--- {} ---\n{}", n.config.name, n.log_tail())).collect::<Vec<_>>().join("\n")
 	}
 
-	/// Waits until every running validator is connected to every other running one, as GRANDPA
-	/// needs when one of them goes down. On a timeout the error names, for each node, the
+	/// Waits until every validator is connected to every other one, as GRANDPA needs when one of
+	/// them goes down; all of them must be running. On a timeout the error names, for each node, the
 	/// validators it is connected to, the reputation bans in its log, and its last log lines.
 	pub fn wait_for_full_mesh(&self, timeout: Duration) -> Result<()> {
 		let others = self.nodes.len() as u64 - 1;
