@@ -391,9 +391,9 @@ impl Client {
 		Ok(receipt)
 	}
 
-	/// Settles a dropped (`dropped`) or invalidated transaction hashed `xt`, signed at `nonce`, from
-	/// the finalized chain (see the module documentation): its receipt, or `None` if another
-	/// transaction took its nonce, so that `call` never ran. Copies at the same nonce are only
+	/// Settles a dropped (`dropped`) or invalidated transaction hashed `xt`, signed at `nonce`,
+	/// from the finalized chain (see the module documentation): its receipt, or `None` if
+	/// another transaction took its nonce, so that `call` never ran. Copies at the same nonce are only
 	/// submitted for a dropped transaction; an invalid one whose nonce stays unused is invalid
 	/// for another reason, reported after [`SETTLE_GRACE`]. Otherwise only an unreachable node
 	/// or the `deadline` makes it an error.
