@@ -65,6 +65,19 @@ fn default_state_pruning(mut config: Configuration) -> Configuration {
 	config
 }
 
+/// With an explicit `--rpc-port`, the JSON-RPC server listens on that port or the node does not
+/// start, as etcd does with `--listen-client-urls`. Substrate would otherwise move to a random
+/// port without a word when the port is taken, and every client configured with it (regchainctl,
+/// the etcd API's gateway, a load balancer) would silently miss the node.
+fn strict_rpc_port(mut config: Configuration, explicit: bool) -> Configuration {
+	if explicit {
+		for endpoint in config.rpc.addr.iter_mut().flatten() {
+			endpoint.retry_random_port = false;
+		}
+	}
+	config
+}
+
 /// The network backend the node uses unless `--network-backend` says otherwise: libp2p, not
 /// Substrate's default litep2p, which left a restarted validator's link to a reserved peer
 /// down for over a minute in 2 of 21 restarts measured here (docs/guide.md, "Validator
@@ -171,8 +184,9 @@ pub fn run() -> sc_cli::Result<()> {
 			let consensus = cli.run.consensus.clone();
 			let etcd = cli.run.etcd.clone();
 			let dev = cli.run.base.shared_params.is_dev();
+			let explicit_rpc_port = cli.run.base.rpc_params.rpc_port.is_some();
 			runner.run_node_until_exit(|config| async move {
-				let config = default_state_pruning(config);
+				let config = strict_rpc_port(default_state_pruning(config), explicit_rpc_port);
 				match config.network.network_backend {
 					sc_network::config::NetworkBackendType::Libp2p => service::new_full::<
 						sc_network::NetworkWorker<Block, <Block as sp_runtime::traits::Block>::Hash>,

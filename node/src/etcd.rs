@@ -1,9 +1,14 @@
 //! The etcd v3 API of the node (`--etcd-listen`), served by the `regchain-etcd` crate.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+	net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+	path::PathBuf,
+	time::Duration,
+};
 
 use regchain_client::{Client, ConnectOptions, Signer};
 use regchain_etcd::{Api, EtcdConfig, Tls};
+use sc_network::multiaddr::{Multiaddr, Protocol};
 use sc_service::{error::Error as ServiceError, SpawnTaskHandle};
 
 /// Where `--dev` serves the etcd API unless told otherwise: etcd's own client port.
@@ -58,8 +63,9 @@ pub struct NodeContext {
 	pub dev: bool,
 	/// The development account's seed (`--dev`, `--alice`...).
 	pub dev_key_seed: Option<String>,
-	/// The port of the node's own JSON-RPC server.
-	pub rpc_port: u16,
+	/// Where the node's own JSON-RPC server listens, as it bound them
+	/// (`RpcHandlers::listen_addresses`).
+	pub rpc_listen: Vec<Multiaddr>,
 	/// The node's name.
 	pub name: String,
 }
@@ -115,7 +121,15 @@ pub fn start(params: &EtcdParams, node: NodeContext, spawn: &SpawnTaskHandle) ->
 	let scheme = if tls.is_some() { "https" } else { "http" };
 	let client_url = params.etcd_advertise_client_url.clone().unwrap_or_else(|| format!("{scheme}://{addr}"));
 	let account = signer.ss58();
-	let rpc = format!("ws://127.0.0.1:{}", node.rpc_port);
+	let Some(rpc) = rpc_target(&node.rpc_listen) else {
+		let why = format!("the node's JSON-RPC server listens on no TCP address ({:?})", node.rpc_listen);
+		if !explicit {
+			log::warn!("etcd API not started: {why}");
+			return Ok(());
+		}
+		return Err(error(format!("--etcd-listen {addr}: the etcd API needs the node's JSON-RPC server, but {why}")));
+	};
+	let rpc = format!("ws://{rpc}");
 	let name = node.name;
 	spawn.spawn("etcd-api", Some("etcd"), async move {
 		let listener = match tokio::net::TcpListener::from_std(listener) {
@@ -155,6 +169,26 @@ fn tls(params: &EtcdParams) -> Result<Option<Tls>, ServiceError> {
 		.map_err(|e| error(format!("etcd API TLS (--etcd-cert-file, --etcd-key-file): {e}")))
 }
 
+/// The address through which the etcd API reaches the node's own JSON-RPC server: the first one
+/// the server actually bound (with no `--rpc-port`, Substrate moves to a random port when 9944 is
+/// taken, and 9944 may then be another node's), an unspecified IP replaced by loopback.
+fn rpc_target(listen: &[Multiaddr]) -> Option<SocketAddr> {
+	listen.iter().find_map(|addr| {
+		let mut parts = addr.iter();
+		let ip = match parts.next()? {
+			Protocol::Ip4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+			Protocol::Ip4(ip) => IpAddr::V4(ip),
+			Protocol::Ip6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+			Protocol::Ip6(ip) => IpAddr::V6(ip),
+			_ => return None,
+		};
+		match parts.next()? {
+			Protocol::Tcp(port) => Some(SocketAddr::new(ip, port)),
+			_ => None,
+		}
+	})
+}
+
 /// A client of the node's own RPC server, which starts alongside this task.
 async fn connect(rpc: &str, signer: Signer) -> Option<Client> {
 	let options = ConnectOptions { connect_timeout: Duration::from_secs(2), ..Default::default() };
@@ -172,4 +206,22 @@ async fn connect(rpc: &str, signer: Signer) -> Option<Client> {
 		last.map(|e| e.to_string()).unwrap_or_default()
 	);
 	None
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn the_etcd_api_uses_the_rpc_address_the_server_bound() {
+		let addr = |s: &str| s.parse::<Multiaddr>().unwrap();
+		assert_eq!(
+			rpc_target(&[addr("/ip4/127.0.0.1/tcp/41234"), addr("/ip6/::1/tcp/41234")]),
+			Some("127.0.0.1:41234".parse().unwrap())
+		);
+		assert_eq!(rpc_target(&[addr("/ip4/0.0.0.0/tcp/9944")]), Some("127.0.0.1:9944".parse().unwrap()));
+		assert_eq!(rpc_target(&[addr("/ip6/::/tcp/9944")]), Some("[::1]:9944".parse().unwrap()));
+		assert_eq!(rpc_target(&[addr("/dns/example.invalid/tcp/9944")]), None);
+		assert_eq!(rpc_target(&[]), None);
+	}
 }

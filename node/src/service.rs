@@ -144,6 +144,19 @@ fn voting_rule(
 	}
 }
 
+/// A JSON-RPC server that could not bind reported as the one line an operator needs (which
+/// address, and why), not as Substrate's `Application(Os { code: 98, .. })`.
+fn rpc_bind_error(e: ServiceError, addrs: &[String]) -> ServiceError {
+	match e {
+		ServiceError::Application(inner) if inner.downcast_ref::<std::io::Error>().is_some() =>
+			ServiceError::Other(format!(
+				"the JSON-RPC server cannot listen on {}: {inner}; choose another port with --rpc-port",
+				addrs.join(", ")
+			)),
+		other => other,
+	}
+}
+
 /// Builds and starts a full node: a validator when `--validator` (or `--dev`) is given.
 pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::traits::Block>::Hash>>(
 	mut config: Configuration,
@@ -292,20 +305,12 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 		})
 	};
 
-	let etcd_node = crate::etcd::NodeContext {
-		dev,
-		dev_key_seed: dev_key_seed.clone(),
-		// `--rpc-port` lands in the endpoints; `rpc.port` is only the default.
-		rpc_port: config
-			.rpc
-			.addr
-			.as_ref()
-			.and_then(|endpoints| endpoints.first())
-			.map_or(config.rpc.port, |endpoint| endpoint.listen_addr.port()),
-		name: config.network.node_name.clone(),
-	};
-
-	let _rpc_handlers = sc_service::spawn_tasks(sc_service::SpawnTasksParams {
+	let node_name = config.network.node_name.clone();
+	let rpc_addrs: Vec<String> = (config.rpc.addr.iter().flatten())
+		.filter(|endpoint| !endpoint.is_optional)
+		.map(|endpoint| endpoint.listen_addr.to_string())
+		.collect();
+	let rpc_handlers = sc_service::spawn_tasks(sc_service::SpawnTasksParams {
 		network: network.clone(),
 		client: client.clone(),
 		keystore: keystore_container.keystore(),
@@ -319,8 +324,15 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 		config,
 		telemetry: telemetry.as_mut(),
 		tracing_execute_block: None,
-	})?;
+	})
+	.map_err(|e| rpc_bind_error(e, &rpc_addrs))?;
 
+	let etcd_node = crate::etcd::NodeContext {
+		dev,
+		dev_key_seed: dev_key_seed.clone(),
+		rpc_listen: rpc_handlers.listen_addresses().to_vec(),
+		name: node_name,
+	};
 	crate::etcd::start(&etcd, etcd_node, &task_manager.spawn_handle())?;
 
 	if role.is_authority() {

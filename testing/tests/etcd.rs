@@ -688,6 +688,32 @@ fn etcdctl_uses_tls_with_client_certificates() -> Result<()> {
 	Ok(())
 }
 
+/// Without `--rpc-port`, a node whose default port 9944 is taken serves JSON-RPC on a random
+/// port, as any Substrate node does; its etcd API follows it there instead of dialling 9944,
+/// which may be another node's.
+#[test]
+fn the_etcd_api_follows_its_node_when_the_default_rpc_port_is_taken() -> Result<()> {
+	let dir = tempfile::tempdir()?;
+	// Already taken by something else does as well.
+	let _holder = std::net::TcpListener::bind("127.0.0.1:9944");
+	let endpoint = format!("127.0.0.1:{}", regchain_testing::free_port());
+	let mut command = Command::new(regchain_testing::node_binary());
+	command.args(["--dev", "--base-path", dir.path().to_str().unwrap(), "--no-prometheus"]).args([
+		"--listen-addr".to_string(),
+		format!("/ip4/127.0.0.1/tcp/{}", regchain_testing::free_port()),
+		"--etcd-listen".to_string(),
+		endpoint.clone(),
+	]);
+	let node = Proc::start("regchain-node", command)?;
+	let put = wait_for("a put through the etcd API", Duration::from_secs(90), || {
+		etcdctl(&endpoint, &["--command-timeout=5s", "put", "/moved", "here"]).ok()
+	});
+	let put = put.with_context(|| format!("the node's log: {}", node.stderr()))?;
+	assert_eq!(put.trim(), "OK");
+	assert_eq!(lines(&etcdctl(&endpoint, &["get", "/moved"])?), ["/moved", "here"]);
+	Ok(())
+}
+
 /// `curl` POSTing `body` to etcd's HTTP gateway route `path`, with a content type that is not
 /// JSON (etcd 3.4 ignores it); the HTTP status and the parsed answer.
 fn gateway(endpoint: &str, path: &str, body: &str) -> Result<(u16, Value)> {

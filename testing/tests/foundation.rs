@@ -1,10 +1,10 @@
 //! The foundation, tested against real `regchain-node` processes: a dev node, a four-validator
 //! local testnet and its fault tolerance, chain-spec export, and errors on bad input.
 
-use std::{collections::BTreeSet, time::Duration};
+use std::{collections::BTreeSet, net::TcpListener, process::Command, time::Duration};
 
 use anyhow::{Context, Result};
-use regchain_testing::{run_node_command, wait_for, Node, NodeConfig, Testnet};
+use regchain_testing::{free_port, node_binary, run_node_command, wait_for, Node, NodeConfig, Proc, Testnet};
 
 /// The index (slot modulo the number of authorities) of the Aura author of block `number`.
 fn aura_author(node: &Node, number: u32, authorities: u64) -> Result<u64> {
@@ -178,5 +178,31 @@ fn malformed_chain_spec_fails_with_one_line() -> Result<()> {
 		base.to_str().unwrap(),
 	])?;
 	assert!(error.contains("broken.json"), "the error names the file: {error}");
+	Ok(())
+}
+
+/// An explicit `--rpc-port` that is taken stops the node with an error, as etcd stops on a
+/// taken client URL, rather than moving JSON-RPC to a random port that no client knows of.
+#[test]
+fn a_taken_rpc_port_stops_the_node() -> Result<()> {
+	let dir = tempfile::tempdir()?;
+	let taken = free_port();
+	let _holder = TcpListener::bind(("127.0.0.1", taken))?;
+	let mut command = Command::new(node_binary());
+	command.args(["--dev", "--base-path", dir.path().to_str().unwrap(), "--no-prometheus"]).args([
+		"--rpc-port".to_string(),
+		taken.to_string(),
+		"--listen-addr".to_string(),
+		format!("/ip4/127.0.0.1/tcp/{}", free_port()),
+		"--etcd-listen".to_string(),
+		format!("127.0.0.1:{}", free_port()),
+	]);
+	let mut node = Proc::start("regchain-node", command)?;
+	let status = node.wait_exit(Duration::from_secs(60))?;
+	let stderr = node.stderr();
+	assert!(!status.success(), "the node ran with its --rpc-port taken: {stderr}");
+	let error = stderr.lines().find(|line| line.starts_with("Error: ")).context("an error line")?;
+	assert!(error.contains(&format!("127.0.0.1:{taken}")), "the error names the address: {error}");
+	assert!(error.contains("in use"), "the error says why: {error}");
 	Ok(())
 }
