@@ -22,7 +22,7 @@
 # --demo) from the `demo` target on the same binaries.
 #
 # Every container uses the host's network. Validator i (1 to 4) listens on 127.0.0.1 only:
-#   JSON-RPC 19943+i (19944…), P2P 40332+i (40333…), Prometheus 19614+i (19615…), etcd 12378+i (12379…)
+#   JSON-RPC 19943+i (19944…), P2P 20332+i (20333…), Prometheus 19614+i (19615…), etcd 12378+i (12379…)
 # away from scripts/testnet.sh's ports (9944…, 30333…, 9615…), so both can run at once.
 # `up` keeps the chain spec, keys and databases in $REGCHAIN_CONTAINERS_DIR (by default
 # /tmp/regchain-containers), bind-mounted at /data; a new `up` wipes it. compose-up keeps them in
@@ -64,7 +64,7 @@ quietly() {
 }
 
 rpc_port() { echo $((19943 + $1)); }
-p2p_port() { echo $((40332 + $1)); }
+p2p_port() { echo $((20332 + $1)); }
 prometheus_port() { echo $((19614 + $1)); }
 etcd_port() { echo $((12378 + $1)); }
 

@@ -28,7 +28,7 @@
 # $CARGO_TARGET_DIR/release (it never builds), and the Debian packages patroni and postgresql
 # (installed with apt-get when missing). Every process listens on 127.0.0.1 only, on ports away
 # from scripts/testnet.sh's and scripts/containers.sh's:
-#   validator i (1-4): JSON-RPC 29943+i, P2P 50332+i, Prometheus 29614+i, etcd 22378+i
+#   validator i (1-4): JSON-RPC 29943+i, P2P 26332+i, Prometheus 29614+i, etcd 22378+i
 #   PostgreSQL pg1 25432, pg2 25433; Patroni REST API pg1 28008, pg2 28009
 # Every wait is bounded. On exit, failure or Ctrl-C, everything started here is stopped by pid
 # and the temporary directory is removed.
@@ -52,7 +52,7 @@ LEADER_KEY="/service/$SCOPE/leader"
 
 NAMES=(Alice Bob Charlie Dave)
 rpc_port() { echo $((29943 + $1)); }
-p2p_port() { echo $((50332 + $1)); }
+p2p_port() { echo $((26332 + $1)); }
 prometheus_port() { echo $((29614 + $1)); }
 etcd_port() { echo $((22378 + $1)); }
 MEMBERS=(pg1 pg2)

@@ -16,7 +16,7 @@
 #
 # What runs, all on 127.0.0.1:
 #   - four validators (Alice, Bob, Charlie, Dave) in Podman containers, by scripts/containers.sh
-#     up (JSON-RPC 19943+i, P2P 40332+i, etcd 12378+i), with their data in the demo's directory;
+#     up (JSON-RPC 19943+i, P2P 20332+i, etcd 12378+i), with their data in the demo's directory;
 #   - two controllers, ctl-1 signing as Alice through Alice's validator and ctl-2 as Bob through
 #     Bob's, campaigning in the election `web-controller`. The leader keeps 3 replicas of the
 #     service `web` registered; each action, and a status record at every round, is a put
@@ -525,7 +525,7 @@ if command -v podman >/dev/null 2>&1; then
 			fail "container regchain-$name exists: another cluster is running (scripts/containers.sh down, or compose-down)"
 	done
 fi
-for port in $(for i in 1 2 3 4; do echo "$(rpc_port "$i") $((40332 + i)) $((19614 + i)) $((12378 + i))"; done) \
+for port in $(for i in 1 2 3 4; do echo "$(rpc_port "$i") $((20332 + i)) $((19614 + i)) $((12378 + i))"; done) \
 	$(seq $((PORT_BASE + 1)) $((PORT_BASE + 40))); do
 	! ss -Htln "( sport = :$port )" | grep -q . || fail "port 127.0.0.1:$port is taken (another demo, cluster or test running?)"
 done

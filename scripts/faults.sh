@@ -32,8 +32,8 @@
 # Needs root (network namespaces), the release binaries in $CARGO_TARGET_DIR/release (it never
 # builds), etcdctl (etcd-client), faketime, zstd, iproute2, iptables and curl (scripts/setup.sh
 # installs them). Ports, on 127.0.0.1 (the partition test's nodes use the same ports inside
-# their namespaces): validator i (1-5) JSON-RPC 39943+i, P2P 60332+i, Prometheus 39614+i,
-# etcd 32378+i. Work directory (chain spec, databases, logs; removed at exit unless --keep):
+# their namespaces): validator i (1-5) JSON-RPC 31943+i, P2P 31332+i, Prometheus 31614+i,
+# etcd 31378+i, below the kernel's ephemeral ports. Work directory (chain spec, databases, logs; removed at exit unless --keep):
 # $FAULTS_WORK_DIR, by default /dev/shm/regchain-faults (a tmpfs), else /tmp/regchain-faults.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"

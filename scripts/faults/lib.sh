@@ -14,7 +14,9 @@
 #   FAULTS_KEEP         1 to keep the test's data directory (logs, databases) at exit
 #
 # Ports (validator i = 1..5, on 127.0.0.1 or inside validator i's own network namespace):
-#   JSON-RPC 39943+i, P2P 60332+i, Prometheus 39614+i, etcd 32378+i.
+#   JSON-RPC 31943+i, P2P 31332+i, Prometheus 31614+i, etcd 31378+i: below the kernel's
+#   ephemeral ports (32768 and up by default), which an outgoing connection may take while a
+#   validator is down between a kill and its restart.
 # Validator 5 exists only in the equivocation test: a second node with Alice's session keys.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../env.sh"
@@ -28,10 +30,10 @@ export ETCDCTL_API=3
 
 NAMES=(- Alice Bob Charlie Dave Alice-twin) # NAMES[i] for validator i (1-based)
 SEEDS=(- Alice Bob Charlie Dave Alice)      # the secret URI //SEED of validator i's session keys
-rpc_port() { echo $((39943 + $1)); }
-p2p_port() { echo $((60332 + $1)); }
-prometheus_port() { echo $((39614 + $1)); }
-etcd_port() { echo $((32378 + $1)); }
+rpc_port() { echo $((31943 + $1)); }
+p2p_port() { echo $((31332 + $1)); }
+prometheus_port() { echo $((31614 + $1)); }
+etcd_port() { echo $((31378 + $1)); }
 
 # faults_prepare_chain DIR: the run's chain spec and keystores, shared by every test.
 #   DIR/chain-spec.json       raw spec of the `local` preset (Alice, Bob, Charlie, Dave), with a
@@ -227,10 +229,13 @@ wait_until() { # wait_until SECONDS WHAT COMMAND...: polls every 0.25 s
 }
 all_ready() { local i; for i in "$@"; do node_ready "$i" || return 1; done; }
 ports_free() {
-	local i p
+	local i p low high
+	read -r low high </proc/sys/net/ipv4/ip_local_port_range
 	for i in "$@"; do
 		for p in $(rpc_port "$i") $(p2p_port "$i") $(prometheus_port "$i") $(etcd_port "$i"); do
 			! ss -Htln "( sport = :$p )" | grep -q . || fail "port $p is taken (another fault test running?)"
+			[ "$p" -lt "$low" ] || [ "$p" -gt "$high" ] ||
+				fail "port $p is in the kernel's ephemeral range ($low-$high, net.ipv4.ip_local_port_range): an outgoing connection could take it while its validator is down"
 		done
 	done
 }

@@ -54,12 +54,37 @@ pub fn run_node_command(args: &[&str]) -> Result<Output> {
 		.with_context(|| format!("running {} {}", node_binary().display(), args.join(" ")))
 }
 
-/// A free TCP port on 127.0.0.1.
+/// A TCP port free on 127.0.0.1 now, below the kernel's ephemeral range.
+///
+/// A port the OS hands out for `bind(0)` lies in that range, where the local end of any
+/// outgoing connection (an RPC client, a peer redialling) may take it before the node binds it,
+/// or while a node is down between a kill and its restart. Ports below the range are taken
+/// only by listeners: this process hands each out once, starting at an offset drawn from its
+/// pid so that test binaries run side by side rarely meet.
 pub fn free_port() -> u16 {
-	TcpListener::bind("127.0.0.1:0")
-		.and_then(|listener| listener.local_addr())
-		.map(|addr| addr.port())
-		.expect("the OS hands out an ephemeral port")
+	use std::sync::atomic::{AtomicU32, Ordering};
+	const LOW: u32 = 20_000;
+	static NEXT: AtomicU32 = AtomicU32::new(0);
+	let high = ephemeral_low().clamp(LOW + 1_000, 65_536);
+	let span = high - LOW;
+	let start = std::process::id().wrapping_mul(7_919) % span;
+	for _ in 0..span {
+		let port = LOW + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+		let port = u16::try_from(port).expect("below 65536");
+		if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+			return port;
+		}
+	}
+	panic!("no free TCP port on 127.0.0.1 between {LOW} and {high}")
+}
+
+/// The first port of the kernel's ephemeral range (`net.ipv4.ip_local_port_range`), 32768 when
+/// it cannot be read.
+fn ephemeral_low() -> u32 {
+	std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+		.ok()
+		.and_then(|range| range.split_whitespace().next()?.parse().ok())
+		.unwrap_or(32_768)
 }
 
 /// Polls `condition` every 100 ms until it returns `Some`, or fails after `timeout`.
