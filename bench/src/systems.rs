@@ -189,7 +189,7 @@ fn start_regchain() -> Result<System> {
 	let write_endpoints = vec![endpoint(0)?, endpoint(1)?, endpoint(2)?];
 	let watch_endpoint = endpoint(3)?;
 	let native = Some((
-		format!("ws://127.0.0.1:{}", net.nodes[3].config.rpc_port),
+		net.nodes[3].ws_url(),
 		format!("ws://127.0.0.1:{}", net.nodes[0].config.rpc_port),
 	));
 	let data_dirs = net.nodes.iter().map(|n| n.config.base_path.clone()).collect();

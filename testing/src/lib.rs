@@ -45,6 +45,11 @@ pub fn built_binary(name: &str, env_var: &str) -> PathBuf {
 	dir.join(name)
 }
 
+/// The `regchainctl` binary: `$REGCHAINCTL`, or the one built beside this executable.
+pub fn regchainctl_binary() -> PathBuf {
+	built_binary("regchainctl", "REGCHAINCTL")
+}
+
 /// Runs `regchain-node` with `args` to completion (for subcommands such as `key` or
 /// `export-chain-spec`).
 pub fn run_node_command(args: &[&str]) -> Result<Output> {
@@ -258,6 +263,11 @@ impl Node {
 	/// The `/p2p/...` multiaddress other nodes use to reach this one.
 	pub fn multiaddr(&self, peer_id: &str) -> String {
 		self.config.multiaddr(peer_id)
+	}
+
+	/// Its JSON-RPC endpoint, as regchainctl and WebSocket clients take it.
+	pub fn ws_url(&self) -> String {
+		format!("ws://127.0.0.1:{}", self.config.rpc_port)
 	}
 
 	/// Its etcd API endpoint (`127.0.0.1:PORT`), if it serves one.

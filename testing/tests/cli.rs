@@ -4,34 +4,23 @@
 //! one-line errors.
 
 use std::{
-	path::PathBuf,
 	process::{Command, Output, Stdio},
 	time::{Duration, Instant},
 };
 
 use anyhow::{anyhow, bail, Context, Result};
-use regchain_testing::{free_port, wait_for, Node, NodeConfig, Proc, Testnet};
+use regchain_testing::{free_port, regchainctl_binary, wait_for, Node, NodeConfig, Proc, Testnet};
 use serde_json::Value;
 use sp_core::crypto::Ss58Codec;
 use sp_keyring::Sr25519Keyring;
-
-/// The `regchainctl` binary: `$REGCHAINCTL`, or the one built beside this test in the same
-/// cargo target directory.
-fn ctl_binary() -> PathBuf {
-	regchain_testing::built_binary("regchainctl", "REGCHAINCTL")
-}
 
 fn ss58(who: Sr25519Keyring) -> String {
 	who.to_account_id().to_ss58check()
 }
 
-fn endpoint(node: &Node) -> String {
-	format!("ws://127.0.0.1:{}", node.config.rpc_port)
-}
-
 /// Runs `regchainctl --endpoint E ARGS` to completion, with `stdin` as its input.
 fn ctl_with_input(endpoint: &str, args: &[&str], stdin: &str) -> Result<Output> {
-	let mut child = Command::new(ctl_binary())
+	let mut child = Command::new(regchainctl_binary())
 		.arg("--endpoint")
 		.arg(endpoint)
 		.args(args)
@@ -39,7 +28,7 @@ fn ctl_with_input(endpoint: &str, args: &[&str], stdin: &str) -> Result<Output> 
 		.stdout(Stdio::piped())
 		.stderr(Stdio::piped())
 		.spawn()
-		.with_context(|| format!("starting {}", ctl_binary().display()))?;
+		.with_context(|| format!("starting {}", regchainctl_binary().display()))?;
 	{
 		use std::io::Write;
 		let mut input = child.stdin.take().context("stdin")?;
@@ -86,7 +75,7 @@ fn ctl_error(endpoint: &str, args: &[&str]) -> Result<String> {
 
 /// A long-running `regchainctl --output json` process.
 fn ctl_proc(name: &str, endpoint: &str, args: &[&str]) -> Result<Proc> {
-	let mut command = Command::new(ctl_binary());
+	let mut command = Command::new(regchainctl_binary());
 	command.arg("--endpoint").arg(endpoint).args(["--output", "json"]).args(args);
 	Proc::start(name, command)
 }
@@ -126,7 +115,7 @@ fn errors_are_one_line_with_a_non_zero_exit_status() -> Result<()> {
 
 	let dir = tempfile::tempdir()?;
 	let node = dev_node(&dir)?;
-	let endpoint = endpoint(&node);
+	let endpoint = node.ws_url();
 
 	// A write needs a key: there is no default one.
 	let line = ctl_error(&endpoint, &["put", "/a", "1"])?;
@@ -160,7 +149,7 @@ fn errors_are_one_line_with_a_non_zero_exit_status() -> Result<()> {
 fn writes_report_leases_revisions_and_fenced_txns() -> Result<()> {
 	let dir = tempfile::tempdir()?;
 	let node = dev_node(&dir)?;
-	let endpoint = endpoint(&node);
+	let endpoint = node.ws_url();
 	let keyfile = dir.path().join("alice.key");
 	std::fs::write(&keyfile, "//Alice\n")?;
 	let keyfile = keyfile.to_str().context("utf-8 path")?;
@@ -226,7 +215,7 @@ fn writes_report_leases_revisions_and_fenced_txns() -> Result<()> {
 fn discovery_agents_register_list_watch_and_leave() -> Result<()> {
 	let dir = tempfile::tempdir()?;
 	let node = dev_node(&dir)?;
-	let endpoint = endpoint(&node);
+	let endpoint = node.ws_url();
 	const TTL: u64 = 4;
 
 	// A second process watches the service from the start.
@@ -307,7 +296,7 @@ fn elections_hand_over_when_the_leader_stops_and_fence_its_writes() -> Result<()
 			node.finalized_number().ok().filter(|n| *n >= 3)
 		})?;
 	}
-	let endpoint = endpoint(&net.nodes[0]);
+	let endpoint = net.nodes[0].ws_url();
 	let (alice, bob) = (ss58(Sr25519Keyring::Alice), ss58(Sr25519Keyring::Bob));
 
 	let mut observer = ctl_proc("observer", &endpoint, &["elect", "observe", "db"])?;
@@ -361,7 +350,7 @@ fn elections_hand_over_when_the_leader_stops_and_fence_its_writes() -> Result<()
 fn watch_replays_fifty_puts_from_beyond_256_blocks_then_goes_live_and_history_names_alice() -> Result<()> {
 	let dir = tempfile::tempdir()?;
 	let node = dev_node(&dir)?;
-	let endpoint = endpoint(&node);
+	let endpoint = node.ws_url();
 
 	let put = |key: &str, value: &str| -> Result<u64> {
 		let out = ctl_json(&endpoint, &["--key", "//Alice", "--wait", "best", "put", key, value])?;

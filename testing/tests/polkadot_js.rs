@@ -26,7 +26,7 @@ fn registry_check(node: &Node, block_hash: &str) -> Result<Value> {
 	let output = Command::new("node")
 		.current_dir(&dir)
 		.arg("registry-check.mjs")
-		.arg(format!("ws://127.0.0.1:{}", node.config.rpc_port))
+		.arg(node.ws_url())
 		.arg(block_hash)
 		.output()
 		.context("running node (Node.js): is it installed? scripts/setup.sh installs it")?;

@@ -101,7 +101,7 @@ fn start_dev(dir: &std::path::Path, extra: &[&str]) -> Result<Node> {
 }
 
 async fn ws(node: &Node) -> Result<WsClient> {
-	Ok(WsClientBuilder::default().build(format!("ws://127.0.0.1:{}", node.config.rpc_port)).await?)
+	Ok(WsClientBuilder::default().build(node.ws_url()).await?)
 }
 
 async fn next_item(sub: &mut Subscription<Value>) -> Result<Value> {
