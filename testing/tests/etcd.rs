@@ -156,7 +156,7 @@ async fn etcdctl_reads_the_typed_registry_and_fences_on_an_election_term() -> Re
 	use regchain_client::{Client, ConnectOptions, Signer, Wait};
 	let dir = tempfile::tempdir()?;
 	let (node, ep) = dev_node_with_etcd(&dir)?;
-	let url = format!("ws://127.0.0.1:{}", node.config.rpc_port);
+	let url = node.ws_url();
 	let client = Client::connect(&url, Some(Signer::from_uri("//Alice")?), ConnectOptions::default()).await?;
 	let (lease, _, _) = client.grant_lease(60, Wait::Finalized).await?;
 	for (id, address) in [("w1", "10.0.0.1:80"), ("w2", "10.0.0.2:80")] {
@@ -336,11 +336,11 @@ fn etcdctl_fails_over_between_validators_and_its_lease_survives() -> Result<()> 
 	// reputation ban's 70 s, and a timeout reports each node's peers and bans.
 	net.wait_for_full_mesh(Duration::from_secs(180))?;
 	// regchainctl too, given Dave's JSON-RPC endpoint first, then Alice's: a watch of the same
-	// keys, a sidecar agent and an elected leader, each under a 3 s lease.
-	let rpc = |node: &Node| format!("ws://127.0.0.1:{}", node.config.rpc_port);
-	let dave_then_alice = format!("{},{}", rpc(&net.nodes[3]), rpc(&net.nodes[0]));
+	// keys, a sidecar agent, an elected leader and a candidate waiting behind it, each under a
+	// 3 s lease.
+	let dave_then_alice = format!("{},{}", net.nodes[3].ws_url(), net.nodes[0].ws_url());
 	let regchainctl = |args: &[&str]| {
-		let mut command = Command::new(regchain_testing::built_binary("regchainctl", "REGCHAINCTL"));
+		let mut command = Command::new(regchain_testing::regchainctl_binary());
 		command.args(["--endpoint", &dave_then_alice]).args(args);
 		command
 	};
@@ -353,6 +353,13 @@ fn etcdctl_fails_over_between_validators_and_its_lease_survives() -> Result<()> 
 	let mut leader = Proc::start("regchainctl-campaign", regchainctl(&["--key", "//Bob", "elect", "campaign", "fo-lead", "b", "--ttl", "3"]))?;
 	leader.wait_lines("Bob to lead", Duration::from_secs(60), |l| {
 		l.iter().any(|x| x.starts_with("elected: fo-lead term ")).then_some(())
+	})?;
+	// Alice campaigns too, and waits behind Bob.
+	let mut waiting = Proc::start("regchainctl-waiting", regchainctl(&["--key", "//Alice", "elect", "campaign", "fo-lead", "a", "--ttl", "3"]))?;
+	wait_for("Alice's candidacy behind Bob's", Duration::from_secs(60), || {
+		let out = regchainctl(&["--output", "json", "elect", "leader", "fo-lead"]).output().ok()?;
+		let state: Value = serde_json::from_slice(&out.stdout).ok()?;
+		(state["election"]["candidates"].as_array()?.len() == 2).then_some(())
 	})?;
 
 	// A write through Alice is read through Bob once his node has finalized it.
@@ -407,6 +414,14 @@ fn etcdctl_fails_over_between_validators_and_its_lease_survives() -> Result<()> 
 	// So did the leader, which resigns when stopped.
 	leader.signal(libc::SIGTERM);
 	leader.wait_lines("Bob to resign", Duration::from_secs(60), |l| {
+		l.iter().any(|x| x == "resigned from fo-lead").then_some(())
+	})?;
+	// Alice waited to lead through Alice's node once Dave's was gone, and now leads.
+	waiting.wait_lines("Alice to lead after Bob", Duration::from_secs(60), |l| {
+		l.iter().any(|x| x.starts_with("elected: fo-lead term ")).then_some(())
+	})?;
+	waiting.signal(libc::SIGTERM);
+	waiting.wait_lines("Alice to resign", Duration::from_secs(60), |l| {
 		l.iter().any(|x| x == "resigned from fo-lead").then_some(())
 	})?;
 	Ok(())

@@ -4,8 +4,8 @@ use std::{io::Read, process::ExitCode, sync::Arc};
 
 use anyhow::{anyhow, bail, Context as _};
 use regchain_client::{
-	registry::TxnOp, txn, AtBlock, Bytes, Client, Election, HistoryRequest,
-	HistorySubject, InstanceFilter, LeaseKeeper, LeaseStatus, RangeRequest, Watch, WatchTarget,
+	registry::TxnOp, txn, AtBlock, Bytes, Client, Election, ElectionTerm, HistoryRequest,
+	HistorySubject, InstanceFilter, LeaseKeeper, LeaseStatus, RangeRequest, Wait, Watch, WatchTarget,
 };
 use serde_json::{json, Value};
 
@@ -399,7 +399,8 @@ async fn campaign(
 			(id, Some(LeaseKeeper::start(client.clone(), id, granted)))
 		},
 	};
-	let election = Election::new(client.clone(), name.as_bytes());
+	// Through the keeper's connection: if the node went away, it is the next endpoint's.
+	let live = || keeper.as_ref().map_or_else(|| client.clone(), LeaseKeeper::client);
 	let lost = async {
 		match &keeper {
 			Some(k) => k.lost().await,
@@ -408,11 +409,12 @@ async fn campaign(
 	};
 	tokio::pin!(lost);
 	let term = tokio::select! {
-		term = election.campaign(value.as_bytes(), lease, ctx.wait) => term?,
+		term = lead(&client, keeper.as_ref(), &name, &value, lease, ctx.wait) => term?,
 		reason = &mut lost => bail!("{reason} before leading {name}"),
 		_ = shutdown.wait() => {
-			let _ = election.resign(ctx.wait).await;
-			if keeper.is_some() { let _ = client.revoke_lease(lease, ctx.wait).await; }
+			let live = live();
+			let _ = Election::new(live.clone(), name.as_bytes()).resign(ctx.wait).await;
+			if keeper.is_some() { let _ = live.revoke_lease(lease, ctx.wait).await; }
 			return Ok(ExitCode::SUCCESS);
 		},
 	};
@@ -425,13 +427,46 @@ async fn campaign(
 	tokio::select! {
 		reason = &mut lost => bail!("lost the leadership of {name} (term {}): {reason}", term.term),
 		_ = shutdown.wait() => {
-			// Through the keeper's connection: if the node went away, it is the next endpoint's.
-			let live = keeper.as_ref().map_or_else(|| client.clone(), LeaseKeeper::client);
+			let live = live();
 			Election::new(live.clone(), name.as_bytes()).resign(ctx.wait).await.context("resigning")?;
 			if keeper.is_some() { live.revoke_lease(lease, ctx.wait).await.context("revoking the lease")?; }
 			emit(ctx, || format!("resigned from {name}"), json!({ "election": name, "resigned": true }));
 			Ok(ExitCode::SUCCESS)
 		},
+	}
+}
+
+/// Campaigns, then waits to lead through whichever endpoint serves, as etcdctl's waiting
+/// campaigner does: when its node goes away, through the keeper's connection (which moves to
+/// the next endpoint), or through a new one when the lease is the caller's. The candidacy is on
+/// chain, so it is only the waiting that moves.
+async fn lead(
+	client: &Arc<Client>,
+	keeper: Option<&LeaseKeeper>,
+	name: &str,
+	value: &str,
+	lease: u64,
+	wait: Wait,
+) -> Result<ElectionTerm, regchain_client::Error> {
+	let (term, _) = client.campaign(name.as_bytes(), value.as_bytes(), lease, wait).await?;
+	if let (Some(term), Wait::Finalized) = (term, wait) {
+		return Ok(ElectionTerm { election: name.as_bytes().to_vec(), term });
+	}
+	let mut live = client.clone();
+	loop {
+		match Election::new(live.clone(), name.as_bytes()).wait_until_leader().await {
+			Err(e) if e.is_transient() => eprintln!("warning: waiting to lead {name}: {e}; trying the next endpoint"),
+			done => return done,
+		}
+		tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+		live = match keeper {
+			Some(keeper) => keeper.client(),
+			None => match live.reconnect().await {
+				Ok(next) => Arc::new(next),
+				Err(e) if e.is_transient() => live,
+				Err(e) => return Err(e),
+			},
+		};
 	}
 }
 
