@@ -455,18 +455,38 @@ async fn lead(
 	let mut live = client.clone();
 	loop {
 		match Election::new(live.clone(), name.as_bytes()).wait_until_leader().await {
-			Err(e) if e.is_transient() => eprintln!("warning: waiting to lead {name}: {e}; trying the next endpoint"),
+			Err(e) if e.is_transient() => eprintln!("warning: waiting to lead {name}: {e}; retrying"),
 			done => return done,
 		}
+		live = next_connection(&live, keeper).await?;
+	}
+}
+
+/// The connection to go on with after `lost` failed, polled every second: `lost` itself if it
+/// is still connected (a timeout), else the keeper's once it has connected again, or a new one
+/// to the next endpoint that answers.
+async fn next_connection(
+	lost: &Arc<Client>,
+	keeper: Option<&LeaseKeeper>,
+) -> Result<Arc<Client>, regchain_client::Error> {
+	loop {
 		tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-		live = match keeper {
-			Some(keeper) => keeper.client(),
-			None => match live.reconnect().await {
-				Ok(next) => Arc::new(next),
-				Err(e) if e.is_transient() => live,
+		if lost.rpc().is_connected() {
+			return Ok(lost.clone());
+		}
+		match keeper {
+			Some(keeper) => {
+				let current = keeper.client();
+				if !Arc::ptr_eq(&current, lost) {
+					return Ok(current);
+				}
+			},
+			None => match lost.reconnect().await {
+				Ok(next) => return Ok(Arc::new(next)),
+				Err(e) if e.is_transient() => {},
 				Err(e) => return Err(e),
 			},
-		};
+		}
 	}
 }
 
