@@ -55,7 +55,21 @@ timeout 30 "$REGCHAINCTL" --endpoint "ws://127.0.0.1:$(rpc_port "$BYZ")" --key /
 	put "/faults/$TEST/eve" "written by a non-member" >"$DIR/eve.out" 2>&1 || true
 inject "Eve (no orchestrator) submits a registry put through Dave's JSON-RPC (regchainctl --key //Eve --wait best);" \
 	"regchainctl: $(tr '\n' ' ' <"$DIR/eve.out" | cut -c1-160)"
-pause "$PHASE"
+# Her put lands in one block of Dave's. Should no honest validator execute that block (built on a
+# parent they had already finalized past, it is never imported), she puts again, at most every
+# 3 s and 4 more times, until one of them refuses such a block: the check below still needs one.
+refused() { local i; for i in "${HONEST[@]}"; do [ "$(new_lines "$i" | grep -c -- "$REJECT_MSG" || true)" -gt 0 ] && return 0; done; return 1; }
+EVE_PUTS=1
+T_STOP=$((SECONDS + PHASE))
+while [ "$SECONDS" -lt "$T_STOP" ]; do
+	pause 3
+	if [ "$EVE_PUTS" -lt 5 ] && [ $((SECONDS + 5)) -lt "$T_STOP" ] && ! refused; then
+		timeout 10 "$REGCHAINCTL" --endpoint "ws://127.0.0.1:$(rpc_port "$BYZ")" --key //Eve --wait best \
+			put "/faults/$TEST/eve-$EVE_PUTS" "written by a non-member" >>"$DIR/eve.out" 2>&1 || true
+		EVE_PUTS=$((EVE_PUTS + 1))
+	fi
+done
+rep eve_puts "$EVE_PUTS"
 T_END=$(now)
 F1=$(finalized 1)
 
