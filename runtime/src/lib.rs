@@ -24,6 +24,8 @@ pub mod apis;
 pub mod configs;
 pub mod genesis_config_presets;
 pub mod permissions;
+#[cfg(test)]
+mod tests;
 
 use alloc::{borrow::Cow, vec::Vec};
 use sp_runtime::{

@@ -13,7 +13,8 @@ use sp_core::Void;
 use sp_runtime::{traits::OpaqueKeys, Perbill};
 
 use super::{
-	permissions::OrchestratorsChanged, AccountId, Orchestrators, Aura, Balance, Balances, Block, BlockNumber,
+	permissions::{CallFilter, NodeAuthorizationWeights, OrchestratorsChanged},
+	AccountId, Orchestrators, Aura, Balance, Balances, Block, BlockNumber,
 	Hash, Nonce, PalletInfo, Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason,
 	OriginCaller, RuntimeHoldReason, RuntimeOrigin, RuntimeTask, SessionKeys, System, ValidatorSet,
 	MILLISECS_PER_BLOCK, MINUTES, SESSION_PERIOD, SLOT_DURATION, VERSION,
@@ -68,6 +69,8 @@ impl frame_system::Config for Runtime {
 	type AccountData = pallet_balances::AccountData<Balance>;
 	type SS58Prefix = SS58Prefix;
 	type MaxConsumers = ConstU32<16>;
+	/// Refuses `changeKey` and `claimNode`, and bounds `addConnections`: see [`CallFilter`].
+	type BaseCallFilter = CallFilter;
 }
 
 impl pallet_timestamp::Config for Runtime {
@@ -177,8 +180,10 @@ impl pallet_collective::Config<CouncilCollective> for Runtime {
 	/// Members come from the `Orchestrators` membership; only root may set them directly.
 	type SetMembersOrigin = EnsureRoot<AccountId>;
 	type MaxProposalWeight = MaxProposalWeight;
-	type DisapproveOrigin = EnsureRoot<AccountId>;
-	type KillOrigin = EnsureRoot<AccountId>;
+	/// Governance may refuse a motion at once (`disapproveProposal`) or remove it
+	/// (`kill`): root alone exists only in `--dev`.
+	type DisapproveOrigin = Governance;
+	type KillOrigin = Governance;
 	type Consideration = ();
 }
 
@@ -238,7 +243,7 @@ impl pallet_node_authorization::Config for Runtime {
 	type RemoveOrigin = Governance;
 	type SwapOrigin = Governance;
 	type ResetOrigin = Governance;
-	type WeightInfo = ();
+	type WeightInfo = NodeAuthorizationWeights;
 }
 
 parameter_types! {

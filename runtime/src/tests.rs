@@ -1,0 +1,164 @@
+//! The runtime's own rules, checked on the `local_testnet` genesis: what [`CallFilter`] refuses
+//! and bounds, and what governance may do without root.
+//!
+//! [`CallFilter`]: crate::permissions::CallFilter
+
+use frame_support::{assert_noop, assert_ok, traits::Get};
+use sp_core::OpaquePeerId;
+use sp_keyring::Sr25519Keyring;
+use sp_runtime::{traits::Dispatchable, DispatchError};
+
+use crate::{
+	configs::CouncilCollective, permissions::MAX_ADDITIONAL_CONNECTIONS, AccountId, Orchestrators,
+	Runtime, RuntimeCall, RuntimeGenesisConfig, RuntimeOrigin,
+};
+
+fn new_chain() -> sp_io::TestExternalities {
+	let preset = crate::genesis_config_presets::get_preset(&"local_testnet".into()).unwrap();
+	let mut chain = sp_io::TestExternalities::new_empty();
+	chain.execute_with(|| {
+		frame_support::genesis_builder_helper::build_state::<RuntimeGenesisConfig>(preset).unwrap();
+		frame_system::Pallet::<Runtime>::set_block_number(1);
+	});
+	chain
+}
+
+fn signed(who: Sr25519Keyring) -> RuntimeOrigin {
+	RuntimeOrigin::signed(who.to_account_id())
+}
+
+/// The origin of a motion of the collective that `ayes` of its four members approved.
+fn motion(ayes: u32) -> RuntimeOrigin {
+	pallet_collective::RawOrigin::<AccountId, CouncilCollective>::Members(ayes, 4).into()
+}
+
+fn filtered() -> DispatchError {
+	frame_system::Error::<Runtime>::CallFiltered.into()
+}
+
+/// The peer id Alice's node has in the `local_testnet` genesis, which Alice owns.
+fn alices_node() -> OpaquePeerId {
+	pallet_node_authorization::Owners::<Runtime>::iter()
+		.find(|(_, owner)| *owner == Sr25519Keyring::Alice.to_account_id())
+		.map(|(node, _)| node)
+		.unwrap()
+}
+
+fn peer(i: u32, len: usize) -> OpaquePeerId {
+	let mut bytes = i.to_le_bytes().to_vec();
+	bytes.resize(len, 0xab);
+	OpaquePeerId(bytes)
+}
+
+#[test]
+fn a_member_cannot_move_its_membership_to_another_account() {
+	new_chain().execute_with(|| {
+		let fresh = Sr25519Keyring::Eve.to_account_id();
+		let call = RuntimeCall::Orchestrators(pallet_membership::Call::change_key { new: fresh.clone().into() });
+		assert_eq!(call.dispatch(signed(Sr25519Keyring::Bob)).map_err(|e| e.error), Err(filtered()));
+		let members = Orchestrators::members();
+		assert!(members.contains(&Sr25519Keyring::Bob.to_account_id()));
+		assert!(!members.contains(&fresh));
+
+		// Governance still rotates a member's key.
+		let swap = RuntimeCall::Orchestrators(pallet_membership::Call::swap_member {
+			remove: Sr25519Keyring::Bob.to_account_id().into(),
+			add: fresh.clone().into(),
+		});
+		assert_ok!(swap.dispatch(motion(3)));
+		assert!(Orchestrators::members().contains(&fresh));
+	});
+}
+
+#[test]
+fn node_claims_are_governance_s_and_connections_are_bounded() {
+	new_chain().execute_with(|| {
+		use pallet_node_authorization::Call;
+		let alice = || signed(Sr25519Keyring::Alice);
+		let claim = RuntimeCall::NodeAuthorization(Call::claim_node { node: peer(1, 38) });
+		assert_eq!(claim.dispatch(alice()).map_err(|e| e.error), Err(filtered()));
+		assert!(!pallet_node_authorization::Owners::<Runtime>::contains_key(peer(1, 38)));
+
+		let node = alices_node();
+		let add = |connections: Vec<OpaquePeerId>| {
+			RuntimeCall::NodeAuthorization(Call::add_connections { node: node.clone(), connections })
+		};
+		let stored = || pallet_node_authorization::AdditionalConnections::<Runtime>::get(&node);
+		let max_len: u32 = <Runtime as pallet_node_authorization::Config>::MaxPeerIdLength::get();
+
+		// A peer id longer than the pallet allows for a node is refused, and nothing is stored.
+		let long = peer(1, max_len as usize);
+		assert_eq!(add(vec![long]).dispatch(alice()).map_err(|e| e.error), Err(filtered()));
+		assert!(stored().is_empty());
+
+		// Up to the bound, in several calls; one more is refused.
+		let first: Vec<_> = (0..10).map(|i| peer(i, 38)).collect();
+		assert_ok!(add(first).dispatch(alice()));
+		let rest: Vec<_> = (10..MAX_ADDITIONAL_CONNECTIONS as u32).map(|i| peer(i, 38)).collect();
+		assert_ok!(add(rest).dispatch(alice()));
+		assert_eq!(stored().len(), MAX_ADDITIONAL_CONNECTIONS);
+		let one_more = add(vec![peer(99, 38)]).dispatch(alice());
+		assert_eq!(one_more.map_err(|e| e.error), Err(filtered()));
+		assert_eq!(stored().len(), MAX_ADDITIONAL_CONNECTIONS);
+		// Adding one already there changes nothing and is allowed.
+		assert_ok!(add(vec![peer(3, 38)]).dispatch(alice()));
+
+		// Too many at once is refused even when the set is empty.
+		let remove = RuntimeCall::NodeAuthorization(Call::remove_connections {
+			node: node.clone(),
+			connections: (0..MAX_ADDITIONAL_CONNECTIONS as u32).map(|i| peer(i, 38)).collect(),
+		});
+		assert_ok!(remove.dispatch(alice()));
+		let many: Vec<_> = (0..=MAX_ADDITIONAL_CONNECTIONS as u32).map(|i| peer(i, 38)).collect();
+		assert_eq!(add(many).dispatch(alice()).map_err(|e| e.error), Err(filtered()));
+		assert!(stored().is_empty());
+	});
+}
+
+#[test]
+fn node_authorization_is_charged_for_what_it_reads() {
+	use pallet_node_authorization::WeightInfo;
+	type W = crate::permissions::NodeAuthorizationWeights;
+	let flat = frame_support::weights::Weight::from_parts(50_000_000, 0);
+	for weight in [W::add_connections(), W::add_well_known_node(), W::reset_well_known_nodes()] {
+		assert!(weight.all_gt(flat), "{weight:?}");
+	}
+	// The largest set read: every well-known node, each at most MaxPeerIdLength bytes.
+	let max_nodes: u32 = <Runtime as pallet_node_authorization::Config>::MaxWellKnownNodes::get();
+	let max_len: u32 = <Runtime as pallet_node_authorization::Config>::MaxPeerIdLength::get();
+	assert!(W::add_well_known_node().proof_size() >= u64::from(max_nodes * max_len));
+	assert!(
+		W::add_connections().proof_size() >= (MAX_ADDITIONAL_CONNECTIONS as u64) * u64::from(max_len)
+	);
+}
+
+#[test]
+fn the_collective_refuses_and_removes_motions_without_root() {
+	new_chain().execute_with(|| {
+		let propose = |remark: &[u8]| {
+			let proposal = RuntimeCall::System(frame_system::Call::remark { remark: remark.to_vec() });
+			let length_bound = codec::Encode::encoded_size(&proposal) as u32;
+			RuntimeCall::Council(pallet_collective::Call::propose {
+				threshold: 3,
+				proposal: Box::new(proposal),
+				length_bound,
+			})
+		};
+		assert_ok!(propose(b"spam").dispatch(signed(Sr25519Keyring::Bob)));
+		assert_ok!(propose(b"more spam").dispatch(signed(Sr25519Keyring::Bob)));
+		let hashes = pallet_collective::Proposals::<Runtime, CouncilCollective>::get();
+		assert_eq!(hashes.len(), 2);
+		let disapprove = |hash| RuntimeCall::Council(pallet_collective::Call::disapprove_proposal { proposal_hash: hash });
+		let kill = |hash| RuntimeCall::Council(pallet_collective::Call::kill { proposal_hash: hash });
+
+		// Not one member, nor a minority.
+		for origin in [signed(Sr25519Keyring::Alice), motion(2)] {
+			assert_noop!(disapprove(hashes[0]).dispatch(origin.clone()).map_err(|e| e.error), DispatchError::BadOrigin);
+			assert_noop!(kill(hashes[0]).dispatch(origin).map_err(|e| e.error), DispatchError::BadOrigin);
+		}
+		// A majority of the collective.
+		assert_ok!(disapprove(hashes[0]).dispatch(motion(3)));
+		assert_ok!(kill(hashes[1]).dispatch(motion(3)));
+		assert!(pallet_collective::Proposals::<Runtime, CouncilCollective>::get().is_empty());
+	});
+}
