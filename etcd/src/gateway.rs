@@ -41,8 +41,9 @@ use crate::{
 	Api, ETCD_CLUSTER_VERSION, ETCD_SERVER_VERSION,
 };
 
-/// The gateway's routes.
+/// The gateway's routes, each behind the host and origin checks of [`crate::access`].
 pub fn router(api: Arc<Api>) -> Router {
+	let access = Arc::new(api.config.access.clone());
 	Router::new()
 		.route("/v3/kv/range", post(range))
 		.route("/v3/kv/put", post(put))
@@ -62,6 +63,7 @@ pub fn router(api: Arc<Api>) -> Router {
 		.route("/v3/auth/authenticate", post(authenticate))
 		.route("/v3/auth/{*call}", post(auth))
 		.with_state(api)
+		.layer(axum::middleware::from_fn_with_state(access, crate::access::check))
 }
 
 /// What answers a path no route takes: gRPC's `Unimplemented` to a gRPC call, as tonic does,

@@ -18,8 +18,9 @@
 //!   mapped to accounts, so every write made through this API is attributed to that account.
 //!   Concurrent writes share transactions (`regchain_client::Batcher`), each keeping its own
 //!   revision and answer.
-//! - The same port serves etcd's HTTP/JSON gateway ([`gateway`]), and TLS with client
-//!   certificates when given ([`Tls`]).
+//! - The same port serves etcd's HTTP/JSON gateway ([`gateway`]), to command-line clients and
+//!   to the hosts and browser origins allowed ([`access`]), and TLS with client certificates
+//!   when given ([`Tls`]).
 //!
 //! ## Consistency
 //!
@@ -50,6 +51,7 @@
 
 #![warn(missing_docs)]
 
+pub mod access;
 mod convert;
 mod errors;
 pub mod gateway;
@@ -84,6 +86,8 @@ pub struct EtcdConfig {
 	pub client_url: String,
 	/// This member's name, as `MemberList` gives it.
 	pub name: String,
+	/// The hosts and browser origins the HTTP gateway answers ([`access`]).
+	pub access: access::Access,
 }
 
 /// The shared state of the services: the node client and this member's identity.
