@@ -14,7 +14,17 @@
 //! is at least B's. GRANDPA never finalizes two conflicting blocks, so once this node has finalized
 //! a block that high, that block descends from B. Each answer is signed with the voter's GRANDPA
 //! key over a fresh random nonce, so an old answer cannot be replayed. A Byzantine voter can only
-//! raise the target, which delays the read until it times out; it cannot make the read stale.
+//! raise the target: it cannot make the read stale.
+//!
+//! How far it can raise it is bounded by the slot clock ([`ReadIndex::height_limit`]). Every
+//! block after this node's finalized head F has its own Aura slot, later than F's, and an
+//! importer refuses a block more than one slot ahead of its clock; so no valid chain is more than
+//! `now + 1 - slot(F)` blocks above F. (A bound from this node's *best* block would not do: it
+//! may sit on a fork that skipped slots, below a finalized block on another.) An answer above
+//! the limit, plus [`CLOCK_DRIFT_SLOTS`] for clocks a little apart, is a lie: it is not counted,
+//! and the quorum is made of the other answers. Only counted answers make the quorum, so the
+//! argument above still holds for them. A lying voter can then delay a read by the few slots
+//! between the honest height and the limit, never stall it.
 //!
 //! The price is a round trip to the voters and, on a live chain, about one block: the best
 //! block is usually one ahead of the finalized one.
@@ -44,6 +54,7 @@ use sc_network::{
 use sc_network_sync::SyncingService;
 use serde::{Deserialize, Serialize};
 use sp_blockchain::HeaderBackend;
+use sp_consensus_aura::{sr25519::AuthoritySignature as AuraSignature, Slot};
 use sp_consensus_grandpa::{AuthorityId, AuthoritySignature, KEY_TYPE};
 use sp_core::H256;
 use sp_keystore::KeystorePtr;
@@ -63,6 +74,9 @@ const MAX_REQUEST_SIZE: u64 = 64;
 const MAX_RESPONSE_SIZE: u64 = 256;
 /// `registry_readIndex`'s error code when no quorum confirmed the read in time.
 pub const NOT_CONFIRMED: i32 = 4004;
+/// How many slots a voter's clock may run ahead of this node's before its answers are taken
+/// for lies ([`ReadIndex::height_limit`]).
+pub const CLOCK_DRIFT_SLOTS: u64 = 1;
 
 /// What a node asks a voter.
 #[derive(Encode, Decode)]
@@ -240,20 +254,42 @@ impl ReadIndex {
 		}
 	}
 
+	/// The highest block a valid chain can have reached now, as far as this node can tell: its
+	/// finalized head's number, plus one block per slot since that head's slot, up to one slot
+	/// ahead of this node's clock (as Aura importers accept) and [`CLOCK_DRIFT_SLOTS`] more.
+	fn height_limit(&self) -> Result<u32, String> {
+		let info = self.client.info();
+		let header = self
+			.client
+			.header(info.finalized_hash)
+			.ok()
+			.flatten()
+			.ok_or_else(|| format!("the finalized block #{} is not in the database", info.finalized_number))?;
+		let finalized_slot = sc_consensus_aura::find_pre_digest::<Block, AuraSignature>(&header)
+			.map_err(|e| format!("the finalized block #{} has no Aura slot: {e:?}", info.finalized_number))?;
+		let slot_duration = sc_consensus_aura::standalone::slot_duration_at::<
+			sp_consensus_aura::sr25519::AuthorityId,
+			Block,
+			_,
+		>(&*self.client, info.finalized_hash)
+			.map_err(|e| format!("the slot duration: {e}"))?;
+		let now = Slot::from_timestamp(sp_timestamp::Timestamp::current(), slot_duration);
+		Ok(limit_of(info.finalized_number, *finalized_slot, *now))
+	}
+
 	/// Asks the voters for the height of their best blocks until a quorum has answered.
 	async fn quorum(&self) -> Result<Confirmed, String> {
 		let voters = self.authorities.current_authorities();
-		let set_id = self.authorities.set_id();
-		let threshold = voters.threshold().get();
 		let nonce: [u8; 32] = rand::random();
-
-		let mut counted = BTreeSet::new();
-		let mut weight = 0u64;
-		let mut target = 0u32;
+		let mut tally = Tally::new(
+			voters.iter().map(|(id, info)| (id.clone(), info.weight().get())).collect(),
+			voters.threshold().get(),
+			self.genesis,
+			nonce,
+			self.authorities.set_id(),
+		);
 		if let Some(own) = self.local_voter() {
-			weight += voters.get(&own).map_or(0, |info| info.weight().get());
-			target = self.client.info().best_number;
-			counted.insert(own);
+			tally.count_own(own, self.client.info().best_number);
 		}
 
 		let peers = self.sync.peers_info().await.map_err(|_| "the network has stopped".to_string())?;
@@ -273,7 +309,8 @@ impl ReadIndex {
 
 		let deadline = tokio::time::sleep(QUORUM_TIMEOUT);
 		tokio::pin!(deadline);
-		while weight < threshold {
+		let mut lies = 0;
+		while !tally.reached() {
 			let answer = tokio::select! {
 				answer = answers.next() => answer,
 				_ = &mut deadline => None,
@@ -281,28 +318,32 @@ impl ReadIndex {
 			let Some(answer) = answer else { break };
 			let Ok((bytes, _)) = answer else { continue };
 			let Ok(response) = ReadIndexResponse::decode(&mut &bytes[..]) else { continue };
-			let Some(info) = voters.get(&response.voter) else { continue };
-			let payload = signed_payload(&self.genesis, &nonce, response.set_id, response.best);
-			if response.set_id != set_id ||
-				counted.contains(&response.voter) ||
-				!response.voter.verify(&payload, &response.signature)
-			{
-				continue;
+			match tally.count(&response, self.height_limit()?) {
+				Err(Refused::AboveLimit { limit }) => {
+					lies += 1;
+					log::warn!(
+						target: "read-index",
+						"voter {} answered height #{}, which no valid chain can have reached \
+						 (at most #{limit} now): its answer is not counted",
+						response.voter,
+						response.best,
+					);
+				},
+				Err(why) => log::debug!(target: "read-index", "answer not counted: {why:?}"),
+				Ok(()) => {},
 			}
-			weight += info.weight().get();
-			target = target.max(response.best);
-			counted.insert(response.voter);
 		}
-		if weight < threshold {
+		if !tally.reached() {
 			return Err(format!(
 				"the read was not confirmed by a quorum of validators: {} of {} voters answered \
-				 ({asked} peers asked), {threshold} are needed",
-				counted.len(),
+				 ({asked} peers asked, {lies} answers above any valid height), {} are needed",
+				tally.counted.len(),
 				voters.len(),
+				tally.threshold,
 			));
 		}
 
-		Ok(Confirmed { target, voters: counted.len() as u32, set_id })
+		Ok(Confirmed { target: tally.target, voters: tally.counted.len() as u32, set_id: tally.set_id })
 	}
 
 	/// Waits until this node has finalized the confirmed height; returns that finalized block.
@@ -341,6 +382,90 @@ impl ReadIndex {
 	}
 }
 
+/// The highest height an answer may give: see [`ReadIndex::height_limit`].
+fn limit_of(finalized_number: u32, finalized_slot: u64, now: u64) -> u32 {
+	let slots = (now + 1 + CLOCK_DRIFT_SLOTS).saturating_sub(finalized_slot);
+	u32::try_from(u64::from(finalized_number).saturating_add(slots)).unwrap_or(u32::MAX)
+}
+
+/// Why an answer was not counted.
+#[derive(Debug, PartialEq)]
+enum Refused {
+	/// Not a voter of the current set.
+	NotAVoter,
+	/// For another authority set.
+	WrongSet,
+	/// The voter was already counted in this round.
+	Twice,
+	/// The signature is not over this chain, this round's nonce, the set and the height.
+	BadSignature,
+	/// A height no valid chain can have reached.
+	AboveLimit { limit: u32 },
+}
+
+/// The answers of one round: each checked, each voter counted once, until their weight reaches
+/// the threshold. The target is the highest height counted.
+struct Tally {
+	weights: std::collections::BTreeMap<AuthorityId, u64>,
+	threshold: u64,
+	genesis: H256,
+	nonce: [u8; 32],
+	set_id: u64,
+	counted: BTreeSet<AuthorityId>,
+	weight: u64,
+	target: u32,
+}
+
+impl Tally {
+	fn new(
+		weights: std::collections::BTreeMap<AuthorityId, u64>,
+		threshold: u64,
+		genesis: H256,
+		nonce: [u8; 32],
+		set_id: u64,
+	) -> Self {
+		Tally { weights, threshold, genesis, nonce, set_id, counted: BTreeSet::new(), weight: 0, target: 0 }
+	}
+
+	/// Whether the voters counted hold the threshold.
+	fn reached(&self) -> bool {
+		self.weight >= self.threshold
+	}
+
+	/// Counts this node's own best block, as the voter it is.
+	fn count_own(&mut self, voter: AuthorityId, best: u32) {
+		if let Some(weight) = self.weights.get(&voter) {
+			if self.counted.insert(voter) {
+				self.weight += weight;
+				self.target = self.target.max(best);
+			}
+		}
+	}
+
+	/// Counts a peer's answer if it is a current voter's, for this set, signed over this round's
+	/// nonce, not yet counted, and no higher than `limit`.
+	fn count(&mut self, response: &ReadIndexResponse, limit: u32) -> Result<(), Refused> {
+		let weight = *self.weights.get(&response.voter).ok_or(Refused::NotAVoter)?;
+		if response.set_id != self.set_id {
+			return Err(Refused::WrongSet);
+		}
+		if self.counted.contains(&response.voter) {
+			return Err(Refused::Twice);
+		}
+		let payload = signed_payload(&self.genesis, &self.nonce, response.set_id, response.best);
+		if !response.voter.verify(&payload, &response.signature) {
+			return Err(Refused::BadSignature);
+		}
+		if response.best > limit {
+			return Err(Refused::AboveLimit { limit });
+		}
+		self.counted.insert(response.voter.clone());
+		self.weight += weight;
+		self.target = self.target.max(response.best);
+		Ok(())
+	}
+}
+
 /// `registry_readIndex`.
 #[rpc(server)]
 pub trait ReadIndexApi {
@@ -360,5 +485,78 @@ impl ReadIndexApiServer for ReadIndexRpc {
 			.read_point()
 			.await
 			.map_err(|message| ErrorObjectOwned::owned(NOT_CONFIRMED, message, None::<()>))
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use sp_core::{ed25519, Pair};
+
+	const GENESIS: H256 = H256::repeat_byte(7);
+	const NONCE: [u8; 32] = [1; 32];
+	const SET: u64 = 3;
+
+	fn voters() -> Vec<ed25519::Pair> {
+		(1..=4u8).map(|i| ed25519::Pair::from_seed(&[i; 32])).collect()
+	}
+
+	fn tally(voters: &[ed25519::Pair]) -> Tally {
+		let weights = voters.iter().map(|p| (AuthorityId::from(p.public()), 1)).collect();
+		Tally::new(weights, 3, GENESIS, NONCE, SET)
+	}
+
+	/// `voter`'s answer `best`, signed as a voter signs it but over the given chain, nonce and set.
+	fn answer(voter: &ed25519::Pair, genesis: H256, nonce: [u8; 32], set_id: u64, best: u32) -> ReadIndexResponse {
+		let signature = voter.sign(&signed_payload(&genesis, &nonce, set_id, best));
+		ReadIndexResponse { set_id, best, voter: voter.public().into(), signature: signature.into() }
+	}
+
+	#[test]
+	fn a_validly_signed_height_above_the_limit_is_not_counted_and_the_others_make_the_quorum() {
+		let v = voters();
+		let mut t = tally(&v);
+		assert_eq!(t.count(&answer(&v[3], GENESIS, NONCE, SET, u32::MAX), 120), Err(Refused::AboveLimit { limit: 120 }));
+		assert_eq!(t.count(&answer(&v[3], GENESIS, NONCE, SET, 121), 120), Err(Refused::AboveLimit { limit: 120 }));
+		for (voter, best) in v[..3].iter().zip([100, 102, 101]) {
+			assert!(!t.reached());
+			assert_eq!(t.count(&answer(voter, GENESIS, NONCE, SET, best), 120), Ok(()));
+		}
+		assert!(t.reached());
+		assert_eq!(t.target, 102);
+		// A height at the limit is a possible one: counted.
+		let mut t = tally(&v);
+		assert_eq!(t.count(&answer(&v[3], GENESIS, NONCE, SET, 120), 120), Ok(()));
+		assert_eq!(t.target, 120);
+	}
+
+	#[test]
+	fn answers_for_another_chain_round_or_set_are_not_counted() {
+		let v = voters();
+		let mut t = tally(&v);
+		let foreign = answer(&v[0], H256::repeat_byte(8), NONCE, SET, 100);
+		assert_eq!(t.count(&foreign, 200), Err(Refused::BadSignature));
+		let replayed = answer(&v[0], GENESIS, [2; 32], SET, 100);
+		assert_eq!(t.count(&replayed, 200), Err(Refused::BadSignature));
+		assert_eq!(t.count(&answer(&v[0], GENESIS, NONCE, SET + 1, 100), 200), Err(Refused::WrongSet));
+		// Claiming the current set while signing for the next one.
+		let mut lying = answer(&v[0], GENESIS, NONCE, SET + 1, 100);
+		lying.set_id = SET;
+		assert_eq!(t.count(&lying, 200), Err(Refused::BadSignature));
+		let stranger = ed25519::Pair::from_seed(&[9; 32]);
+		assert_eq!(t.count(&answer(&stranger, GENESIS, NONCE, SET, 100), 200), Err(Refused::NotAVoter));
+		assert_eq!(t.weight, 0);
+		assert_eq!(t.count(&answer(&v[0], GENESIS, NONCE, SET, 100), 200), Ok(()));
+		assert_eq!(t.count(&answer(&v[0], GENESIS, NONCE, SET, 150), 200), Err(Refused::Twice));
+		assert_eq!((t.weight, t.target), (1, 100));
+	}
+
+	#[test]
+	fn the_limit_is_one_block_per_slot_since_the_finalized_head_and_the_drift() {
+		// Finalized #100 at slot 1_000; now slot 1_010: at most 10 slots, one ahead, and the drift.
+		assert_eq!(limit_of(100, 1_000, 1_010), 100 + 10 + 1 + CLOCK_DRIFT_SLOTS as u32);
+		// A clock behind the finalized head's slot still allows that head and the next slots.
+		assert_eq!(limit_of(100, 1_000, 990), 100);
+		assert_eq!(limit_of(u32::MAX - 1, 0, u64::MAX / 2), u32::MAX);
 	}
 }
