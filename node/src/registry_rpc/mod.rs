@@ -77,7 +77,8 @@ pub trait RegistryApi {
 	#[method(name = "registry_leases", blocking)]
 	fn leases(&self, at: Option<String>) -> RpcResult<LeasesAnswer>;
 
-	/// etcd's Range, at a block or at a past revision.
+	/// etcd's Range, at a block or at a past revision. Async, to wait for the index, but its
+	/// runtime calls run as a blocking method's do ([`on_blocking_thread`]).
 	#[method(name = "registry_range")]
 	async fn range(&self, request: RangeParams, at: Option<String>) -> RpcResult<RangeAnswer>;
 
@@ -120,6 +121,13 @@ pub trait RegistryApi {
 		name: String,
 		options: Option<WatchOptions>,
 	) -> SubscriptionResult;
+}
+
+/// Runs a runtime call from an async method without holding up the async workers: Tokio moves
+/// the worker's other tasks (networking, consensus) to another thread while it runs, as a
+/// `blocking` method's call would be.
+fn on_blocking_thread<R>(call: impl FnOnce() -> R) -> R {
+	tokio::task::block_in_place(call)
 }
 
 /// Which changes a history request or a subscription wants.
@@ -190,15 +198,14 @@ impl Registry {
 		revision: Revision,
 	) -> RpcResult<RangeAnswer> {
 		let info = self.client.info();
-		let current =
-			self.client.runtime_api().revision(info.finalized_hash).map_err(runtime_api)?;
+		let current = on_blocking_thread(|| self.client.runtime_api().revision(info.finalized_hash))
+			.map_err(runtime_api)?;
 		if revision > current {
 			return Err(future_revision(revision, current));
 		}
 		let finalized = At { number: info.finalized_number, hash: info.finalized_hash };
 		if revision == current {
-			return self
-				.range_at_block(request, finalized)
+			return on_blocking_thread(|| self.range_at_block(request, finalized))
 				.map(|answer| RangeAnswer { revision, ..answer });
 		}
 		let meta = self.indexed_up_to(revision).await;
@@ -234,7 +241,7 @@ impl Registry {
 			keys_only: request.keys_only || request.count_only,
 			..Default::default()
 		};
-		let base = self.client.runtime_api().range(base_at.hash, full).map_err(|e| {
+		let base = on_blocking_thread(|| self.client.runtime_api().range(base_at.hash, full)).map_err(|e| {
 			if state_discarded(&e) {
 				compacted(revision, meta.oldest_revision)
 			} else {
@@ -591,7 +598,7 @@ impl RegistryApiServer for Registry {
 			Some(revision) => self.range_at_revision(range, revision).await,
 			None => {
 				let at = self.at(at)?;
-				self.range_at_block(range, at)
+				on_blocking_thread(|| self.range_at_block(range, at))
 			},
 		}
 	}
