@@ -54,6 +54,28 @@ impl Signer {
 		})
 	}
 
+	/// A warning to show when the key file at `path` may be read by users other than its owner,
+	/// as ssh refuses such a private key: anyone who reads it can sign as its account. `None` if
+	/// only its owner may (or where file modes do not apply).
+	pub fn key_file_warning(path: &Path) -> Option<String> {
+		#[cfg(unix)]
+		{
+			use std::os::unix::fs::PermissionsExt;
+			let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+			if mode & 0o077 != 0 {
+				return Some(format!(
+					"key file {} may be read by other users (mode {mode:03o}): whoever reads it can \
+					 sign as its account; make it private with `chmod 600 {}`",
+					path.display(),
+					path.display()
+				));
+			}
+		}
+		#[cfg(not(unix))]
+		let _ = path;
+		None
+	}
+
 	/// The key pair.
 	pub fn pair(&self) -> &sr25519::Pair {
 		&self.pair
@@ -75,6 +97,20 @@ mod tests {
 	use super::*;
 
 	const ALICE: &str = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY";
+
+	#[cfg(unix)]
+	#[test]
+	fn a_key_file_others_may_read_is_warned_about() {
+		use std::os::unix::fs::PermissionsExt;
+		let path = std::env::temp_dir().join(format!("regchain-key-{}", std::process::id()));
+		std::fs::write(&path, "//Alice").unwrap();
+		std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+		let warning = Signer::key_file_warning(&path).expect("a warning for mode 644");
+		assert!(warning.contains("mode 644") && warning.contains("chmod 600"), "{warning}");
+		std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+		assert_eq!(Signer::key_file_warning(&path), None);
+		std::fs::remove_file(&path).unwrap();
+	}
 
 	#[test]
 	fn dev_uri_mnemonic_and_seed_give_keys() {

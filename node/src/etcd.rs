@@ -55,6 +55,24 @@ pub struct EtcdParams {
 	/// Default with `--dev` or `--alice` to `--dave`: that development account.
 	#[arg(long, value_name = "PATH")]
 	pub etcd_signer_file: Option<PathBuf>,
+
+	/// Host names the HTTP/JSON gateway answers besides `localhost` and IP addresses, comma
+	/// separated (etcd's `--host-whitelist`); `*` allows any.
+	///
+	/// A request naming another host is refused with 421, so that a web page cannot reach the
+	/// gateway through a name pointed at this machine (DNS rebinding). Checked on a plaintext
+	/// port only, as etcd does.
+	#[arg(long, value_name = "HOSTS", value_delimiter = ',')]
+	pub etcd_host_whitelist: Vec<String>,
+
+	/// Browser origins allowed to call the HTTP/JSON gateway, comma separated, such as
+	/// `https://dashboard.example` (etcd's `--cors`); `*` allows any.
+	///
+	/// By default a request with an `Origin` header (which browsers send, and command-line
+	/// clients do not) is refused with 403: a web page could otherwise write through the
+	/// gateway, signed by this node's account.
+	#[arg(long, value_name = "ORIGINS", value_delimiter = ',')]
+	pub etcd_cors: Vec<String>,
 }
 
 /// What the node knows that the etcd API needs.
@@ -93,8 +111,13 @@ pub fn start(params: &EtcdParams, node: NodeContext, spawn: &SpawnTaskHandle) ->
 		)));
 	}
 	let signer = match (&params.etcd_signer_file, &node.dev_key_seed) {
-		(Some(path), _) => Signer::from_file(path)
-			.map_err(|e| error(format!("--etcd-signer-file {}: {e}", path.display())))?,
+		(Some(path), _) => {
+			if let Some(warning) = Signer::key_file_warning(path) {
+				log::warn!("--etcd-signer-file: {warning}");
+			}
+			Signer::from_file(path)
+				.map_err(|e| error(format!("--etcd-signer-file {}: {e}", path.display())))?
+		},
 		(None, Some(seed)) =>
 			Signer::from_uri(seed).map_err(|e| error(format!("the development key: {e}")))?,
 		(None, None) =>
@@ -131,6 +154,11 @@ pub fn start(params: &EtcdParams, node: NodeContext, spawn: &SpawnTaskHandle) ->
 	};
 	let rpc = format!("ws://{rpc}");
 	let name = node.name;
+	let access = regchain_etcd::access::Access {
+		hosts: params.etcd_host_whitelist.clone(),
+		origins: params.etcd_cors.clone(),
+		tls: tls.is_some(),
+	};
 	spawn.spawn("etcd-api", Some("etcd"), async move {
 		let listener = match tokio::net::TcpListener::from_std(listener) {
 			Ok(listener) => listener,
@@ -138,7 +166,7 @@ pub fn start(params: &EtcdParams, node: NodeContext, spawn: &SpawnTaskHandle) ->
 		};
 		let Some(client) = connect(&rpc, signer).await else { return };
 		log::info!("etcd v3 API on {addr} ({client_url}), writes signed by {account}");
-		let api = Api::new(client, EtcdConfig { client_url, name });
+		let api = Api::new(client, EtcdConfig { client_url, name, access });
 		if let Err(e) = regchain_etcd::serve(api, listener, tls, futures::future::pending()).await {
 			log::error!("etcd API stopped: {e}");
 		}

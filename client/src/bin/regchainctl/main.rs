@@ -437,6 +437,8 @@ struct HistoryArgs {
 pub struct Context {
 	endpoints: Vec<String>,
 	key: Option<String>,
+	/// Whether `--key` was given on the command line, where `ps` shows it to every user.
+	key_on_command_line: bool,
 	keyfile: Option<PathBuf>,
 	/// How long to wait for a write.
 	pub wait: Wait,
@@ -459,8 +461,22 @@ impl Context {
 	/// Connects with the key, for writes.
 	pub async fn writer(&self) -> anyhow::Result<Client> {
 		let signer = match (&self.key, &self.keyfile) {
-			(Some(uri), _) => Signer::from_uri(uri)?,
-			(None, Some(path)) => Signer::from_file(path)?,
+			(Some(uri), _) => {
+				// A development name (//Alice) is no secret; anything else is.
+				if self.key_on_command_line && !uri.starts_with("//") {
+					eprintln!(
+						"warning: a secret given with --key is visible to every user of this \
+						 machine (ps, /proc); use REGCHAIN_KEY or --keyfile with a private file"
+					);
+				}
+				Signer::from_uri(uri)?
+			},
+			(None, Some(path)) => {
+				if let Some(warning) = Signer::key_file_warning(path) {
+					eprintln!("warning: {warning}");
+				}
+				Signer::from_file(path)?
+			},
 			(None, None) => return Err(regchain_client::Error::NoSigner.into()),
 		};
 		Ok(Client::connect_any(&self.endpoints, Some(signer), self.options()).await?)
@@ -472,9 +488,15 @@ impl Context {
 }
 
 fn main() -> ExitCode {
-	let cli = Cli::parse();
+	let matches = <Cli as clap::CommandFactory>::command().get_matches();
+	let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+		Ok(cli) => cli,
+		Err(e) => e.format(&mut <Cli as clap::CommandFactory>::command()).exit(),
+	};
 	let ctx = Context {
 		endpoints: cli.endpoint,
+		key_on_command_line: matches.value_source("signing_key") ==
+			Some(clap::parser::ValueSource::CommandLine),
 		key: cli.key,
 		keyfile: cli.keyfile,
 		wait: match cli.wait {
