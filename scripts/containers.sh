@@ -251,7 +251,7 @@ up() {
 			--validator --chain /data/chain-spec.json --name "${name^}" \
 			--base-path "/data/validator$i" --node-key-file "/data/validator$i.node-key" \
 			--listen-addr "/ip4/127.0.0.1/tcp/$(p2p_port "$i")" \
-			--rpc-port "$(rpc_port "$i")" --rpc-cors all \
+			--rpc-port "$(rpc_port "$i")" --rpc-cors "$REGCHAIN_RPC_CORS" \
 			--prometheus-port "$(prometheus_port "$i")" \
 			--no-mdns --no-telemetry --network-backend libp2p "${reserved[@]}" \
 			--etcd-listen "127.0.0.1:$(etcd_port "$i")" \

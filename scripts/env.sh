@@ -14,3 +14,9 @@ export REGCHAIN_ROOT REGCHAIN_NODE
 build_release() {
 	(cd "$REGCHAIN_ROOT" && cargo build --release --workspace --all-targets --locked)
 }
+
+# The browser origins the validators' JSON-RPC accepts (`--rpc-cors`): pages served from this
+# machine and polkadot.js apps, as a stock Substrate node allows by default. Never `all`: with
+# unsafe RPC methods open on loopback, any web page could then call `author_insertKey`.
+REGCHAIN_RPC_CORS="http://localhost:*,http://127.0.0.1:*,https://localhost:*,https://127.0.0.1:*,https://polkadot.js.org"
+export REGCHAIN_RPC_CORS

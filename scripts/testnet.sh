@@ -150,7 +150,7 @@ PY
 		"$REGCHAIN_NODE" --validator --chain "$DIR/chain-spec.json" --name "$name" \
 			--base-path "$base" --node-key-file "$DIR/validator$i.node-key" \
 			--listen-addr "/ip4/127.0.0.1/tcp/$p2p" \
-			--rpc-port $((9943 + i)) --rpc-cors all \
+			--rpc-port $((9943 + i)) --rpc-cors "$REGCHAIN_RPC_CORS" \
 			--prometheus-port $((9614 + i)) \
 			--no-mdns --no-telemetry --network-backend libp2p "${reserved[@]}" "${api[@]}" "${extra[@]}" \
 			>"$DIR/validator$i.log" 2>&1 &
