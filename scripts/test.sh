@@ -2,13 +2,45 @@
 # Runs regchain's whole test suite: unit tests, then the tests that start real node processes.
 # Builds first (release profile only; the target directory is $CARGO_TARGET_DIR, by default
 # ~/.cache/regchain/target, outside the work tree).
+#
+#   scripts/test.sh          everything: the README's test command, and CI's
+#   scripts/test.sh --fast   the inner loop, a few minutes once built: every unit test (the
+#                            pallet's model test among them), the differential test against a
+#                            real etcd, the etcdctl and gateway scripts, the registry RPC's
+#                            reads and the CLI's errors, each on one --dev node
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$REGCHAIN_ROOT"
 
+fast=0
+case "${1:-}" in
+	"") ;;
+	--fast) fast=1 ;;
+	*) echo "usage: scripts/test.sh [--fast]" >&2; exit 2 ;;
+esac
+
 started=$(date +%s)
 build_release
 echo "test: build took $(( $(date +%s) - started )) s"
+
+if [ "$fast" = 1 ]; then
+	cargo test --release --workspace --locked --lib --bins
+	# Tests that start nodes, one at a time (see below), each selected by its exact name.
+	fast_tests() { # fast_tests TEST_FILE NAME...
+		local file=$1
+		shift
+		cargo test --release --locked -p regchain-testing --test "$file" -- --test-threads=1 --exact "$@"
+	}
+	fast_tests etcd_differential kv_txn_and_lease_answers_match_a_real_etcd
+	fast_tests etcd etcdctl_reads_and_writes_the_registry_key_space \
+		the_etcdctl_and_gateway_scripts_pass_against_a_real_etcd the_http_gateway_answers_like_etcds \
+		the_http_gateway_refuses_other_hosts_and_browser_origins
+	fast_tests registry_rpc read_methods_return_what_was_written_and_history_names_the_writer
+	fast_tests cli errors_are_one_line_with_a_non_zero_exit_status
+	fast_tests foundation unknown_chain_fails_with_one_line malformed_chain_spec_fails_with_one_line
+	echo "test: fast tier took $(( $(date +%s) - started )) s"
+	exit 0
+fi
 
 # polkadot.js for tests/polkadot_js.rs, at the versions in package-lock.json.
 (cd testing/js && npm ci --no-audit --no-fund --loglevel=error)
@@ -18,7 +50,8 @@ echo "test: build took $(( $(date +%s) - started )) s"
 cargo test --release --workspace --locked -- --test-threads=1
 
 # The benchmark harness, a few seconds a workload (the full run is documented in
-# docs/results.md; its figures are not asserted here).
+# docs/results.md). Its figures are not asserted, but a request that fails in a workload that
+# should have none fails the run.
 bash scripts/bench.sh --quick
 
 # The demos, in short form: the native registry on four validator containers (Podman), and

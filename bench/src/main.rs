@@ -221,6 +221,12 @@ async fn run(mut cli: Cli) -> Result<()> {
 			eprintln!("bench: {} failed: {e:#}\n{}", kind.title(), system.log_tails());
 			result.failures.push(format!("{e:#}"));
 		}
+		if cli.quick {
+			if let Some(failure) = unexpected_errors(&result.points) {
+				eprintln!("bench: {}: {failure}", kind.title());
+				result.failures.push(failure);
+			}
+		}
 		results.systems.push(result);
 		drop(system);
 		for earlier in std::mem::take(&mut kept) {
@@ -341,6 +347,29 @@ async fn measure(system: &mut System, s: &Settings, cli: &Cli, result: &mut Syst
 	Ok(())
 }
 
+/// What the quick run, which only checks that the harness and the systems work, holds against
+/// a run: requests that failed, or no request that succeeded, in a workload that should have
+/// every request succeed. The throughput ramp is left out: it ends on a step that fails by
+/// design.
+fn unexpected_errors(points: &[Point]) -> Option<String> {
+	let bad: Vec<String> = points
+		.iter()
+		.filter(|p| !p.workload.starts_with("throughput") && (p.summary.errors > 0 || p.summary.ok == 0))
+		.map(|p| {
+			format!(
+				"{} ({}, {} in flight): {} of {} failed{}",
+				p.workload,
+				p.client,
+				p.concurrency,
+				p.summary.errors,
+				p.summary.errors + p.summary.ok,
+				p.summary.first_error.as_deref().map(|e| format!(", first: {e}")).unwrap_or_default()
+			)
+		})
+		.collect();
+	(!bad.is_empty()).then(|| format!("requests failed in workloads that should have none: {}", bad.join("; ")))
+}
+
 /// One `etcdctl check perf --load=s` against `endpoints`.
 async fn check_perf(endpoints: &[String]) -> Result<CheckPerf> {
 	let output = tokio::time::timeout(
@@ -401,7 +430,29 @@ fn etcd_version() -> String {
 
 #[cfg(test)]
 mod tests {
-	use super::verdict;
+	use super::{unexpected_errors, verdict, Point};
+	use crate::load::Summary;
+
+	fn point(workload: &str, ok: u64, errors: u64) -> Point {
+		Point {
+			system: "regchain".into(),
+			workload: workload.into(),
+			client: "etcd-api".into(),
+			concurrency: 10,
+			offered_rate: None,
+			summary: Summary { ok, errors, first_error: (errors > 0).then(|| "refused".into()), ..Default::default() },
+		}
+	}
+
+	#[test]
+	fn the_quick_run_fails_on_any_failed_request_but_the_ramp_s() {
+		assert_eq!(unexpected_errors(&[point("write", 100, 0), point("throughput-step", 50, 9)]), None);
+		let failure = unexpected_errors(&[point("write", 99, 1), point("read-linearizable", 100, 0)]).unwrap();
+		assert!(failure.contains("write (etcd-api, 10 in flight): 1 of 100 failed, first: refused"), "{failure}");
+		assert!(!failure.contains("read-linearizable"), "{failure}");
+		// Nothing acknowledged at all is a failure even without an error counted.
+		assert!(unexpected_errors(&[point("watch-delivery", 0, 0)]).is_some());
+	}
 
 	#[test]
 	fn check_perf_verdicts_are_read_with_or_without_their_prefix() {
