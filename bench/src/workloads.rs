@@ -23,8 +23,9 @@ use crate::{
 /// How many distinct keys each write workload cycles through, as etcd's `benchmark put
 /// --key-space-size` does: a run makes tens of thousands of puts, and regchain holds each
 /// account to a quota of keys (10,000 by default, `pallet_service_registry::Quota`), which the
-/// keys of `etcdctl check perf` (9,000, a quarter per validator) must still fit under. The
-/// watch workload cycles through them too, matching its events to puts by value.
+/// keys of `etcdctl check perf` (9,000, a third per account: it writes through the three writer
+/// validators) must still fit under. The watch workload cycles through them too, matching its
+/// events to puts by value.
 pub const KEY_SPACE: u64 = 1_000;
 
 /// The key of a put in a write workload: the key space's `seq`-th key, modulo [`KEY_SPACE`].
