@@ -52,7 +52,8 @@ impl Access {
 			return true;
 		}
 		let name = hostname(host).to_ascii_lowercase();
-		name.parse::<IpAddr>().is_ok() ||
+		host.parse::<IpAddr>().is_ok() ||
+			name.parse::<IpAddr>().is_ok() ||
 			name == "localhost" ||
 			name.ends_with(".localhost") ||
 			self.hosts.iter().any(|h| h.eq_ignore_ascii_case(&name))
