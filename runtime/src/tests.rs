@@ -13,11 +13,25 @@ use crate::{
 	Runtime, RuntimeCall, RuntimeGenesisConfig, RuntimeOrigin,
 };
 
+/// `patch` laid over `base`, as a chain spec lays a preset over the default genesis.
+fn merge(base: &mut serde_json::Value, patch: serde_json::Value) {
+	match (base, patch) {
+		(serde_json::Value::Object(base), serde_json::Value::Object(patch)) =>
+			for (key, value) in patch {
+				merge(base.entry(key).or_insert(serde_json::Value::Null), value);
+			},
+		(base, patch) => *base = patch,
+	}
+}
+
 fn new_chain() -> sp_io::TestExternalities {
 	let preset = crate::genesis_config_presets::get_preset(&"local_testnet".into()).unwrap();
+	let mut genesis = serde_json::to_value(RuntimeGenesisConfig::default()).unwrap();
+	merge(&mut genesis, serde_json::from_slice(&preset).unwrap());
+	let genesis = serde_json::to_vec(&genesis).unwrap();
 	let mut chain = sp_io::TestExternalities::new_empty();
 	chain.execute_with(|| {
-		frame_support::genesis_builder_helper::build_state::<RuntimeGenesisConfig>(preset).unwrap();
+		frame_support::genesis_builder_helper::build_state::<RuntimeGenesisConfig>(genesis).unwrap();
 		frame_system::Pallet::<Runtime>::set_block_number(1);
 	});
 	chain
