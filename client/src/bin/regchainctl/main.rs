@@ -462,14 +462,15 @@ impl Context {
 	pub async fn writer(&self) -> anyhow::Result<Client> {
 		let signer = match (&self.key, &self.keyfile) {
 			(Some(uri), _) => {
-				// A development name (//Alice) is no secret; anything else is.
+				let signer = Signer::from_uri(uri)?;
+				// A development name (//Alice) is no secret; any other key is.
 				if self.key_on_command_line && !uri.starts_with("//") {
 					eprintln!(
 						"warning: a secret given with --key is visible to every user of this \
 						 machine (ps, /proc); use REGCHAIN_KEY or --keyfile with a private file"
 					);
 				}
-				Signer::from_uri(uri)?
+				signer
 			},
 			(None, Some(path)) => {
 				if let Some(warning) = Signer::key_file_warning(path) {
