@@ -5,9 +5,34 @@
 //   node registry-check.mjs <ws-url> <block-hash>
 //
 // Prints one JSON object: the registry's storage at the best block, the registry events of
-// <block-hash>, and the answer of `registry_revision`. Exits non-zero, with one line on stderr,
-// on any failure.
-import { ApiPromise, WsProvider } from '@polkadot/api';
+// <block-hash>, the answer of `registry_revision`, and the statuses of two of Alice's remarks:
+// one watched through `author_submitAndWatchExtrinsic` itself, one through `signAndSend`.
+// Exits non-zero, with one line on stderr, on any failure.
+import { ApiPromise, Keyring, WsProvider } from '@polkadot/api';
+
+// The status types of `signed`, watched through the RPC subscription, until a final one.
+function watchStatuses(api, signed) {
+  return new Promise((resolve, reject) => {
+    const seen = [];
+    api.rpc.author
+      .submitAndWatchExtrinsic(signed, (status) => {
+        seen.push(status.type);
+        if (status.isFinalized || status.isInvalid || status.isDropped || status.isUsurped) resolve(seen);
+      })
+      .catch(reject);
+  });
+}
+
+// The status types `signAndSend` reports for `tx`, until a final one.
+function sendStatuses(tx, pair) {
+  return new Promise((resolve, reject) => {
+    const seen = [];
+    tx.signAndSend(pair, (result) => {
+      seen.push(result.status.type);
+      if (result.status.isFinalized || result.isError) resolve(seen);
+    }).catch(reject);
+  });
+}
 
 const [url, blockHash] = process.argv.slice(2);
 if (!url || !blockHash) {
@@ -46,7 +71,11 @@ async function main() {
     const metadataCalls = Object.keys(api.tx.serviceRegistry);
     const rpcRevision = await provider.send('registry_revision', ['best']);
 
-    console.log(JSON.stringify({ revision, instances, leases, events, metadataCalls, rpcRevision }));
+    const alice = new Keyring({ type: 'sr25519' }).addFromUri('//Alice');
+    const watched = await watchStatuses(api, await api.tx.system.remark('0x01').signAsync(alice));
+    const sent = await sendStatuses(api.tx.system.remark('0x02'), alice);
+
+    console.log(JSON.stringify({ revision, instances, leases, events, metadataCalls, rpcRevision, watched, sent }));
   } finally {
     await api.disconnect();
   }

@@ -119,5 +119,21 @@ fn polkadot_js_reads_the_registry_from_metadata_alone() -> Result<()> {
 		assert!(calls.contains(&call), "{call} missing from {calls:?}");
 	}
 	assert_eq!(seen["rpcRevision"]["revision"], 2, "{seen}");
+
+	// The node reports a transaction's inclusion, then its finality, as a stock node does.
+	// (`signAndSend` may show `Finalized` without `InBlock`: @polkadot/api looks up the block's
+	// events before reporting `InBlock`, and drops that lookup when `Finalized` arrives first,
+	// which a 250 ms chain finalizing one block later often does. Wait for `isInBlock ||
+	// isFinalized` in scripts; docs/guide.md.)
+	let types = |name: &str| -> Result<Vec<String>> {
+		let list = seen[name].as_array().with_context(|| format!("{name} in {seen}"))?;
+		Ok(list.iter().filter_map(Value::as_str).map(str::to_string).collect())
+	};
+	let watched = types("watched")?;
+	let in_block = watched.iter().position(|t| t == "InBlock");
+	let finalized = watched.iter().position(|t| t == "Finalized");
+	assert_eq!(watched.first().map(String::as_str), Some("Ready"), "{watched:?}");
+	assert!(in_block.is_some() && in_block < finalized, "InBlock, then Finalized: {watched:?}");
+	assert_eq!(types("sent")?.last().map(String::as_str), Some("Finalized"));
 	Ok(())
 }
