@@ -5,6 +5,7 @@ use std::{collections::BTreeSet, net::TcpListener, process::Command, time::Durat
 
 use anyhow::{Context, Result};
 use regchain_testing::{free_port, node_binary, run_node_command, wait_for, Node, NodeConfig, Proc, Testnet};
+use serde_json::Value;
 
 /// The index (slot modulo the number of authorities) of the Aura author of block `number`.
 fn aura_author(node: &Node, number: u32, authorities: u64) -> Result<u64> {
@@ -19,10 +20,18 @@ fn aura_author(node: &Node, number: u32, authorities: u64) -> Result<u64> {
 fn dev_node_authors_and_finalizes_blocks() -> Result<()> {
 	let dir = tempfile::tempdir()?;
 	let node = Node::start(NodeConfig::new("dev", dir.path(), &["--dev"]))?;
-	let finalized = wait_for("three finalized blocks", Duration::from_secs(60), || {
+	wait_for("three finalized blocks", Duration::from_secs(60), || {
 		node.finalized_number().ok().filter(|n| *n >= 3)
 	})?;
-	assert!(node.best_number()? >= finalized);
+	// The finalized head is a block of the best chain, and every block up to it was authored
+	// through Aura, in increasing slots.
+	let head = node.rpc.finalized_head()?;
+	let number = node.rpc.header_number(Value::String(head.clone()))?;
+	assert_eq!(node.rpc.block_hash(number)?, Some(head), "the finalized head #{number} is not on the best chain");
+	let slots = (1..=number)
+		.map(|n| node.rpc.aura_slot(n)?.with_context(|| format!("block #{n} carries no Aura slot")))
+		.collect::<Result<Vec<u64>>>()?;
+	assert!(slots.windows(2).all(|pair| pair[0] < pair[1]), "Aura slots do not increase: {slots:?}");
 	Ok(())
 }
 
@@ -76,6 +85,7 @@ fn local_testnet_survives_a_rolling_restart_and_stalls_safely_with_two_down() ->
 	std::thread::sleep(Duration::from_secs(3)); // let a round already under way conclude
 	let stalled_at = net.nodes[0].finalized_number()?;
 	let best_at_stall = net.nodes[0].best_number()?;
+	// A fixed wait, as the claim is that nothing happens: finality does not move.
 	std::thread::sleep(Duration::from_secs(6));
 	assert_eq!(
 		net.nodes[0].finalized_number()?,
