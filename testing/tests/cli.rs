@@ -173,6 +173,9 @@ fn writes_report_leases_revisions_and_fenced_txns() -> Result<()> {
 	let endpoint = node.ws_url();
 	let keyfile = dir.path().join("alice.key");
 	std::fs::write(&keyfile, "//Alice\n")?;
+	// Private, as regchainctl asks of a key file (it warns otherwise).
+	use std::os::unix::fs::PermissionsExt;
+	std::fs::set_permissions(&keyfile, std::fs::Permissions::from_mode(0o600))?;
 	let keyfile = keyfile.to_str().context("utf-8 path")?;
 	let w = |args: &[&str]| {
 		let mut all = vec!["--keyfile", keyfile];
