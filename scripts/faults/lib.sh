@@ -374,6 +374,23 @@ fin_progress() { # fin_progress I T1 T2: how many blocks validator I finalized b
 fin_stall() { # fin_stall I T1 T2: the longest time validator I's finalized head stood still in [T1, T2]
 	chain stall --heads "$DIR/heads.tsv" --node "$1" --from "$2" --to "$3"
 }
+# What "finality continues" means while one validator of four is down or cut off: at least
+# MIN_FIN_PER_S blocks finalized a second, and no stall longer than MAX_FIN_STALL_S. With three
+# authors of four, a healthy chain finalizes 3 blocks a second (4 with all four) and its longest
+# stall is about half a second here; the bounds leave room for a loaded machine, and a chain
+# that stalls for a GRANDPA catch-up (seconds to minutes) fails them.
+MIN_FIN_PER_S=1.5
+MAX_FIN_STALL_S=5
+finality_kept() { # finality_kept I T1 T2 WHAT: fail unless validator I kept finalizing in [T1, T2]
+	local i=$1 t1=$2 t2=$3 what=$4 p s need
+	p=$(fin_progress "$i" "$t1" "$t2")
+	s=$(fin_stall "$i" "$t1" "$t2")
+	need=$(awk -v a="$t1" -v b="$t2" -v r="$MIN_FIN_PER_S" 'BEGIN { printf "%d\n", (b - a) * r }')
+	[ "$p" != none ] && [ "$p" -ge "$need" ] ||
+		fail "${NAMES[$i]} finalized $p blocks in $(since "$t1" "$t2") s $what (at least $need expected: $MIN_FIN_PER_S a second)"
+	[ "$s" != none ] && awk -v s="$s" -v m="$MAX_FIN_STALL_S" 'BEGIN { exit !(s <= m) }' ||
+		fail "${NAMES[$i]}'s finalized head stood still for $s s $what (at most $MAX_FIN_STALL_S s expected)"
+}
 put_errors() { # put_errors T1 T2: the errors of puts that failed in [T1, T2], counted
 	writes | chain errors --from "$1" --to "$2"
 }
