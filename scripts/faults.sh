@@ -160,7 +160,7 @@ for k in range(0, len(rest), 3):
                 + (f" {r['failure']} |" if r.get("failure") else " |"))
 json.dump(doc, open(os.path.join(reports, "summary.json"), "w"), indent=2)
 md = [f"# regchain fault tests ({mode} form): {total} s", "",
-      "| test | status | s | puts sent | acknowledged | acknowledged and read back on every node | failure |",
+      "| test | status | s | puts sent | acknowledged | acknowledged and read back on every node asked (each report's read_back_through) | failure |",
       "|---|---|---|---|---|---|---|"] + rows
 open(os.path.join(reports, "summary.md"), "w").write("\n".join(md) + "\n")
 print("\n".join(md[2:]))

@@ -119,8 +119,11 @@ load_stop
 read -r low hash root <<<"$(same_finalized "${HONEST[@]}")"
 note "Alice, Bob and Charlie agree on finalized block #$low ($hash)"
 if [ "$QUICK" = 1 ]; then
+	rep read_back_through "Alice Bob Charlie (Dave, still on its tampered runtime, is not asked)"
+	note "quick form: acknowledged puts read back through the honest validators only; Dave still runs its tampered runtime"
 	verify_writes "${HONEST[@]}"
 else
+	rep read_back_through "Alice Bob Charlie Dave (after Dave's restart on the chain's runtime)"
 	node_stop "$BYZ"
 	NODE_ARGS[$BYZ]=""
 	node_start "$BYZ"

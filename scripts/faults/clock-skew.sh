@@ -131,8 +131,10 @@ load_stop
 read -r low hash root <<<"$(same_finalized 1 2 3)"
 note "the honest validators agree on finalized block #$low ($hash)"
 if all_finalized_ge "$(finalized 1)" 4 || { pause 5 && all_finalized_ge "$low" 4; }; then
+	rep read_back_through "Alice Bob Charlie Dave"
 	verify_writes 1 2 3 4
 else
+	rep read_back_through "Alice Bob Charlie (Dave lagged)"
 	note "Dave does not follow finality at the end: acknowledged puts read back through the others only"
 	verify_writes 1 2 3
 fi
