@@ -54,7 +54,7 @@ use sc_network::{
 use sc_network_sync::SyncingService;
 use serde::{Deserialize, Serialize};
 use sp_blockchain::HeaderBackend;
-use sp_consensus_aura::{sr25519::AuthoritySignature as AuraSignature, Slot};
+use sp_consensus_aura::{sr25519::AuthoritySignature as AuraSignature, Slot, SlotDuration};
 use sp_consensus_grandpa::{AuthorityId, AuthoritySignature, KEY_TYPE};
 use sp_core::H256;
 use sp_keystore::KeystorePtr;
@@ -154,6 +154,8 @@ pub struct ReadIndex {
 	keystore: KeystorePtr,
 	authorities: SharedAuthoritySet<H256, NumberFor<Block>>,
 	genesis: H256,
+	/// Aura's slot duration, fixed for the chain's life: the clock of [`ReadIndex::height_limit`].
+	slot_duration: SlotDuration,
 	protocol: ProtocolName,
 	/// The reads waiting for the next round ([`ReadIndex::run_rounds`]).
 	waiting: mpsc::UnboundedSender<Waiter>,
@@ -169,6 +171,7 @@ impl ReadIndex {
 		keystore: KeystorePtr,
 		authorities: SharedAuthoritySet<H256, NumberFor<Block>>,
 		genesis: H256,
+		slot_duration: SlotDuration,
 	) -> (Arc<Self>, mpsc::UnboundedReceiver<Waiter>) {
 		let (waiting, queue) = mpsc::unbounded_channel();
 		let read_index = Arc::new(Self {
@@ -178,6 +181,7 @@ impl ReadIndex {
 			keystore,
 			authorities,
 			genesis,
+			slot_duration,
 			protocol: protocol_name(&genesis),
 			waiting,
 		});
@@ -267,13 +271,7 @@ impl ReadIndex {
 			.ok_or_else(|| format!("the finalized block #{} is not in the database", info.finalized_number))?;
 		let finalized_slot = sc_consensus_aura::find_pre_digest::<Block, AuraSignature>(&header)
 			.map_err(|e| format!("the finalized block #{} has no Aura slot: {e:?}", info.finalized_number))?;
-		let slot_duration = sc_consensus_aura::standalone::slot_duration_at::<
-			sp_consensus_aura::sr25519::AuthorityId,
-			Block,
-			_,
-		>(&*self.client, info.finalized_hash)
-			.map_err(|e| format!("the slot duration: {e}"))?;
-		let now = Slot::from_timestamp(sp_timestamp::Timestamp::current(), slot_duration);
+		let now = Slot::from_timestamp(sp_timestamp::Timestamp::current(), self.slot_duration);
 		Ok(limit_of(info.finalized_number, *finalized_slot, *now))
 	}
 

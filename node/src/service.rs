@@ -252,6 +252,9 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 		);
 	}
 
+	// Aura's slot duration, read once from the runtime: for authoring, and the read index's clock.
+	let slot_duration = sc_consensus_aura::slot_duration::<AuraId, _, _>(&*client)?;
+
 	// Linearizable reads (`registry_readIndex`), confirmed by the GRANDPA voters.
 	let (read_index, reads) = crate::read_index::ReadIndex::new(
 		client.clone(),
@@ -260,6 +263,7 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 		keystore_container.keystore(),
 		grandpa_link.shared_authority_set().clone(),
 		genesis_hash,
+		slot_duration,
 	);
 	task_manager.spawn_handle().spawn(
 		"read-index",
@@ -343,8 +347,6 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 			prometheus_registry.as_ref(),
 			telemetry.as_ref().map(|x| x.handle()),
 		);
-
-		let slot_duration = sc_consensus_aura::slot_duration::<AuraId, _, _>(&*client)?;
 
 		let aura = sc_consensus_aura::start_aura::<AuraPair, _, _, _, _, _, _, _, _, _, _>(
 			StartAuraParams {
