@@ -95,7 +95,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	spec_name: Cow::Borrowed("regchain"),
 	impl_name: Cow::Borrowed("regchain"),
 	authoring_version: 1,
-	spec_version: 103,
+	spec_version: 104,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	transaction_version: 1,
@@ -243,4 +243,8 @@ mod runtime {
 	/// Batches of calls under one signature (the etcd API's group commit).
 	#[runtime::pallet_index(12)]
 	pub type Utility = pallet_utility;
+
+	/// Root for a two-thirds motion of the collective: runtime upgrades without sudo.
+	#[runtime::pallet_index(13)]
+	pub type Supermajority = pallet_supermajority;
 }

@@ -176,3 +176,52 @@ fn the_collective_refuses_and_removes_motions_without_root() {
 		assert!(pallet_collective::Proposals::<Runtime, CouncilCollective>::get().is_empty());
 	});
 }
+
+#[test]
+fn only_two_thirds_of_the_collective_reach_root() {
+	new_chain().execute_with(|| {
+		let hash = sp_core::H256::repeat_byte(7);
+		let authorize = RuntimeCall::System(frame_system::Call::authorize_upgrade { code_hash: hash });
+		let as_root = RuntimeCall::Supermajority(pallet_supermajority::Call::dispatch_as_root {
+			call: Box::new(authorize.clone()),
+		});
+		let members = |ayes, total| -> RuntimeOrigin {
+			pallet_collective::RawOrigin::<AccountId, CouncilCollective>::Members(ayes, total).into()
+		};
+		// Root-only calls are out of governance's reach as such, even for a unanimous motion.
+		assert_noop!(authorize.clone().dispatch(members(4, 4)).map_err(|e| e.error), DispatchError::BadOrigin);
+		// One member, half of four, and a simple majority below two thirds (3 of 5) are refused.
+		for origin in [signed(Sr25519Keyring::Alice), members(2, 4), members(3, 5)] {
+			assert_noop!(as_root.clone().dispatch(origin).map_err(|e| e.error), DispatchError::BadOrigin);
+		}
+		assert!(frame_system::Pallet::<Runtime>::authorized_upgrade().is_none());
+		// Two thirds (3 of 4) dispatch it as root.
+		assert_ok!(as_root.dispatch(members(3, 4)));
+		assert_eq!(frame_system::Pallet::<Runtime>::authorized_upgrade().map(|a| *a.code_hash()), Some(hash));
+		assert!(frame_system::Pallet::<Runtime>::events().iter().any(|record| matches!(
+			record.event,
+			crate::RuntimeEvent::Supermajority(pallet_supermajority::Event::DispatchedAsRoot { result: Ok(()) })
+		)));
+	});
+}
+
+#[test]
+fn a_runtime_upgrade_fits_in_a_block() {
+	use frame_support::dispatch::GetDispatchInfo;
+	let code = crate::WASM_BINARY.expect("built with the wasm").to_vec();
+	let info = RuntimeCall::System(frame_system::Call::apply_authorized_upgrade { code }).get_dispatch_info();
+	let weights = <Runtime as frame_system::Config>::BlockWeights::get();
+	let class = weights.get(info.class);
+	assert!(
+		info.call_weight.all_lte(class.max_extrinsic.expect("a limit")),
+		"{:?} above the {:?} limit {:?}",
+		info.call_weight,
+		info.class,
+		class.max_extrinsic
+	);
+	// Normal extrinsics (the registry's batches) keep their limits.
+	let normal = weights.get(frame_support::dispatch::DispatchClass::Normal);
+	let slot = crate::configs::MAXIMUM_BLOCK_WEIGHT.ref_time();
+	assert_eq!(normal.max_total.map(|w| w.ref_time()), Some(slot / 4 * 3));
+	assert!(normal.max_extrinsic.expect("a limit").ref_time() < slot / 4 * 3 - slot / 10 + 1);
+}

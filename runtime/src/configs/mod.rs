@@ -31,6 +31,16 @@ const NORMAL_DISPATCH_RATIO: Perbill = Perbill::from_percent(75);
 pub const MAXIMUM_BLOCK_WEIGHT: Weight =
 	Weight::from_parts(WEIGHT_REF_TIME_PER_MILLIS.saturating_mul(MILLISECS_PER_BLOCK / 2), u64::MAX);
 
+/// The most computation an operational extrinsic may use: a whole slot.
+///
+/// A runtime upgrade (`system.applyAuthorizedUpgrade`, `system.setCode`) is charged about
+/// 167 ms of reference time by FRAME's benchmarks, more than [`MAXIMUM_BLOCK_WEIGHT`]: with that
+/// as the limit of every class, no runtime could ever be upgraded. Operational calls (upgrades
+/// and governance's other rare root calls) may fill the slot; the block that holds one is
+/// imported late, and finality catches up a slot or two later.
+pub const MAXIMUM_OPERATIONAL_WEIGHT: Weight =
+	Weight::from_parts(WEIGHT_REF_TIME_PER_MILLIS.saturating_mul(MILLISECS_PER_BLOCK), u64::MAX);
+
 /// The largest block, in bytes.
 pub const MAXIMUM_BLOCK_LENGTH: u32 = 5 * 1024 * 1024;
 
@@ -38,11 +48,26 @@ parameter_types! {
 	/// Ten minutes of block hashes: the longest mortality a transaction may ask for.
 	pub const BlockHashCount: BlockNumber = 10 * MINUTES;
 	pub const Version: sp_version::RuntimeVersion = VERSION;
+	/// FRAME's sensible defaults, except that operational extrinsics may use a whole slot
+	/// ([`MAXIMUM_OPERATIONAL_WEIGHT`]): normal extrinsics get `NORMAL_DISPATCH_RATIO` of
+	/// [`MAXIMUM_BLOCK_WEIGHT`], and block initialization is expected to take a tenth of it.
 	pub RuntimeBlockWeights: frame_system::limits::BlockWeights =
-		frame_system::limits::BlockWeights::with_sensible_defaults(
-			MAXIMUM_BLOCK_WEIGHT,
-			NORMAL_DISPATCH_RATIO,
-		);
+		frame_system::limits::BlockWeights::builder()
+			.for_class(frame_support::dispatch::DispatchClass::Normal, |weights| {
+				weights.max_total = Some(NORMAL_DISPATCH_RATIO * MAXIMUM_BLOCK_WEIGHT);
+			})
+			.for_class(frame_support::dispatch::DispatchClass::Operational, |weights| {
+				weights.max_total = Some(MAXIMUM_OPERATIONAL_WEIGHT);
+				weights.reserved =
+					Some(MAXIMUM_OPERATIONAL_WEIGHT - NORMAL_DISPATCH_RATIO * MAXIMUM_BLOCK_WEIGHT);
+			})
+			// Of the largest block, the operational one: a tenth of `MAXIMUM_BLOCK_WEIGHT`.
+			.avg_block_initialization(Perbill::from_rational(
+				MAXIMUM_BLOCK_WEIGHT.ref_time() / 10,
+				MAXIMUM_OPERATIONAL_WEIGHT.ref_time(),
+			))
+			.build()
+			.expect("normal and operational limits are consistent; qed");
 	pub RuntimeBlockLength: frame_system::limits::BlockLength =
 		frame_system::limits::BlockLength::builder()
 			.max_length(MAXIMUM_BLOCK_LENGTH)
@@ -149,6 +174,19 @@ pub type Governance = EitherOfDiverse<
 	pallet_collective::EnsureProportionMoreThan<AccountId, CouncilCollective, 1, 2>,
 >;
 
+/// Root's door (`Supermajority::dispatch_as_root`): at least two thirds of the collective (3 of
+/// 4, 4 of 5, 5 of 7), or root itself. Byzantine members (fewer than a third) never reach it
+/// alone; runtime upgrades and other root-only calls go through it.
+pub type SupermajorityGovernance = EitherOfDiverse<
+	EnsureRoot<AccountId>,
+	pallet_collective::EnsureProportionAtLeast<AccountId, CouncilCollective, 2, 3>,
+>;
+
+impl pallet_supermajority::Config for Runtime {
+	type RuntimeCall = RuntimeCall;
+	type SupermajorityOrigin = SupermajorityGovernance;
+}
+
 impl pallet_membership::Config<pallet_membership::Instance1> for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type AddOrigin = Governance;
@@ -164,7 +202,7 @@ impl pallet_membership::Config<pallet_membership::Instance1> for Runtime {
 
 parameter_types! {
 	/// A proposal may use at most half of a block.
-	pub MaxProposalWeight: Weight = Perbill::from_percent(50) * RuntimeBlockWeights::get().max_block;
+	pub MaxProposalWeight: Weight = Perbill::from_percent(50) * MAXIMUM_BLOCK_WEIGHT;
 }
 
 impl pallet_collective::Config<CouncilCollective> for Runtime {

@@ -1,0 +1,82 @@
+//! Root without sudo: a call dispatched as root once a supermajority of governance asked for it.
+//!
+//! A permissioned chain governed by a collective has no sudo key, hence no root origin, and
+//! without root nothing can change the runtime (`system.authorizeUpgrade`, `system.setCode`),
+//! set storage, or reach the other root-only calls. This pallet is the one door to root:
+//! [`Pallet::dispatch_as_root`] runs a call with the root origin when its own origin passes
+//! [`Config::SupermajorityOrigin`], in regchain a two-thirds motion of the orchestrators'
+//! collective (as Polkadot's council and technical committee did for runtime upgrades before
+//! OpenGov). Two thirds rather than the simple majority of everyday governance: with at most
+//! f < n/3 Byzantine members, they can never reach it alone.
+//!
+//! A runtime upgrade is then two steps, neither of which carries the code through the
+//! collective: a motion dispatches `system.authorizeUpgrade(hash)` as root, and anyone submits
+//! `system.applyAuthorizedUpgrade(code)` with the code whose hash was authorized.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub use pallet::*;
+
+#[frame_support::pallet]
+pub mod pallet {
+	use alloc::boxed::Box;
+	use frame_support::{
+		dispatch::{GetDispatchInfo, PostDispatchInfo},
+		pallet_prelude::*,
+		traits::UnfilteredDispatchable,
+	};
+	use frame_system::{pallet_prelude::*, RawOrigin};
+	use sp_runtime::traits::Dispatchable;
+
+	#[pallet::pallet]
+	pub struct Pallet<T>(_);
+
+	#[pallet::config]
+	pub trait Config: frame_system::Config<RuntimeEvent: From<Event<Self>>> {
+		/// The calls that may be dispatched as root.
+		type RuntimeCall: Parameter +
+			Dispatchable<RuntimeOrigin = Self::RuntimeOrigin, PostInfo = PostDispatchInfo> +
+			UnfilteredDispatchable<RuntimeOrigin = Self::RuntimeOrigin> +
+			GetDispatchInfo;
+		/// Who may dispatch a call as root: a supermajority of governance.
+		type SupermajorityOrigin: EnsureOrigin<Self::RuntimeOrigin>;
+	}
+
+	#[pallet::event]
+	#[pallet::generate_deposit(pub(super) fn deposit_event)]
+	pub enum Event<T: Config> {
+		/// A call was dispatched as root, with this result.
+		DispatchedAsRoot { result: DispatchResult },
+	}
+
+	/// The weight of [`Pallet::dispatch_as_root`] besides the call's own: the origin check, the
+	/// boxed call and one event. Not benchmarked: far below what any call it carries weighs.
+	pub fn overhead<T: Config>() -> Weight {
+		Weight::from_parts(10_000_000, 0).saturating_add(T::DbWeight::get().writes(1))
+	}
+
+	#[pallet::call]
+	impl<T: Config> Pallet<T> {
+		/// Dispatches `call` with the root origin. The origin must pass
+		/// [`Config::SupermajorityOrigin`]. The call's own failure is reported in
+		/// [`Event::DispatchedAsRoot`]; this call itself then still succeeds, as a motion that was
+		/// carried did run.
+		#[pallet::call_index(0)]
+		#[pallet::weight({
+			let info = call.get_dispatch_info();
+			(overhead::<T>().saturating_add(info.call_weight), info.class)
+		})]
+		pub fn dispatch_as_root(
+			origin: OriginFor<T>,
+			call: Box<<T as Config>::RuntimeCall>,
+		) -> DispatchResultWithPostInfo {
+			T::SupermajorityOrigin::ensure_origin(origin)?;
+			let result = call.dispatch_bypass_filter(RawOrigin::Root.into());
+			let actual = result.map_or_else(|e| e.post_info.actual_weight, |info| info.actual_weight);
+			Self::deposit_event(Event::DispatchedAsRoot { result: result.map(|_| ()).map_err(|e| e.error) });
+			Ok(actual.map(|w| w.saturating_add(overhead::<T>())).into())
+		}
+	}
+}
