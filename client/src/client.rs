@@ -1,6 +1,9 @@
 //! The client: one connection to a node, an optional signer, and the registry's calls.
 
-use std::time::Duration;
+use std::{
+	sync::atomic::{AtomicU32, Ordering},
+	time::Duration,
+};
 
 use pallet_service_registry::{Compare, CompareResult, Health, TxnOp};
 use regchain_runtime::{AccountId, RuntimeCall, VERSION};
@@ -37,6 +40,9 @@ pub struct Client {
 	endpoints: Vec<String>,
 	rpc: Rpc,
 	genesis: H256,
+	/// The node's runtime `spec_version`, which every signature covers: read when connecting,
+	/// and again when the pool refuses a signature (the chain upgraded its runtime).
+	spec_version: AtomicU32,
 	signer: Option<Signer>,
 	options: ConnectOptions,
 	/// Held while a nonce is chosen and the transaction handed to the pool, so that this
@@ -52,13 +58,30 @@ impl std::fmt::Debug for Client {
 	}
 }
 
-/// What the node says its runtime is.
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct NodeVersion {
-	spec_name: String,
-	spec_version: u32,
-	transaction_version: u32,
+/// The version of the runtime at the node's best block, as the runtime itself reports it
+/// (`Core_version`): what `CheckSpecVersion` compares a signature's version with.
+async fn runtime_version(rpc: &Rpc) -> Result<sp_version::RuntimeVersion, Error> {
+	let raw: String = rpc.request("state_call", vec![Value::from("Core_version"), Value::from("0x")]).await?;
+	let bytes = crate::hex::from_hex(&raw)?;
+	codec::Decode::decode(&mut &bytes[..]).map_err(|e| Error::decode("the runtime version", e))
+}
+
+/// The runtime's `spec_version` if this client can sign for it: the same runtime (`spec_name`)
+/// with the same transaction format (`transaction_version`, which a runtime raises whenever it
+/// changes how calls or extensions are encoded). Upgrades that only raise `spec_version` leave
+/// this client working: it signs with the runtime's.
+fn signing_version(version: sp_version::RuntimeVersion) -> Result<u32, Error> {
+	if version.spec_name != VERSION.spec_name || version.transaction_version != VERSION.transaction_version {
+		return Err(Error::RuntimeMismatch {
+			node_spec: version.spec_name.to_string(),
+			node_spec_version: version.spec_version,
+			node_tx_version: version.transaction_version,
+			client_spec: VERSION.spec_name.to_string(),
+			client_spec_version: VERSION.spec_version,
+			client_tx_version: VERSION.transaction_version,
+		});
+	}
+	Ok(version.spec_version)
 }
 
 /// The outcome of a txn.
@@ -85,21 +108,7 @@ impl Client {
 			Error::Connection(reason) => Error::Unreachable { url: url.to_string(), reason },
 			other => other,
 		};
-		let version: NodeVersion =
-			rpc.request("state_getRuntimeVersion", vec![]).await.map_err(unreachable)?;
-		if version.spec_name != VERSION.spec_name ||
-			version.spec_version != VERSION.spec_version ||
-			version.transaction_version != VERSION.transaction_version
-		{
-			return Err(Error::RuntimeMismatch {
-				node_spec: version.spec_name,
-				node_spec_version: version.spec_version,
-				node_tx_version: version.transaction_version,
-				client_spec: VERSION.spec_name.to_string(),
-				client_spec_version: VERSION.spec_version,
-				client_tx_version: VERSION.transaction_version,
-			});
-		}
+		let spec_version = signing_version(runtime_version(&rpc).await.map_err(unreachable)?)?;
 		let genesis: String =
 			rpc.request("chain_getBlockHash", vec![Value::from(0)]).await.map_err(unreachable)?;
 		let genesis = parse_hash(&genesis)?;
@@ -109,6 +118,7 @@ impl Client {
 			endpoints: vec![url.to_string()],
 			rpc,
 			genesis,
+			spec_version: AtomicU32::new(spec_version),
 			signer,
 			options,
 			submission: tokio::sync::Mutex::new(None),
@@ -177,6 +187,31 @@ impl Client {
 	/// The chain's genesis hash.
 	pub fn genesis(&self) -> H256 {
 		self.genesis
+	}
+
+	/// The runtime `spec_version` this client signs for: the node's, as last read.
+	pub fn spec_version(&self) -> u32 {
+		self.spec_version.load(Ordering::Relaxed)
+	}
+
+	/// Makes this client sign for `spec_version` until the pool refuses a signature: what it
+	/// does after missing a runtime upgrade. For tests of that path, which otherwise need a
+	/// second runtime built with another version.
+	#[doc(hidden)]
+	pub fn assume_spec_version(&self, spec_version: u32) {
+		self.spec_version.store(spec_version, Ordering::Relaxed);
+	}
+
+	/// Reads the node's runtime version again, after the pool refused a signature. Returns
+	/// whether `spec_version` changed (a runtime upgrade: what was signed before must be signed
+	/// again); a runtime this client cannot sign for is [`Error::RuntimeMismatch`].
+	pub(crate) async fn refresh_spec_version(&self) -> Result<bool, Error> {
+		let spec_version = signing_version(runtime_version(&self.rpc).await?)?;
+		let before = self.spec_version.swap(spec_version, Ordering::Relaxed);
+		if before != spec_version {
+			log::info!(target: LOG_TARGET, "the runtime was upgraded from spec version {before} to {spec_version}");
+		}
+		Ok(before != spec_version)
 	}
 
 	/// The signer, if any.

@@ -10,9 +10,16 @@ use sp_core::{crypto::Pair as _, sr25519, H256};
 use sp_runtime::generic::Era;
 
 /// Signs `call` with `signer` at `nonce`, as an immortal transaction of the chain whose genesis
-/// hash is `genesis`, for the runtime version this crate was built with. Returns the
+/// hash is `genesis`, for its runtime at `spec_version` (the node's: it changes with every
+/// runtime upgrade) and the transaction format this crate was built with. Returns the
 /// SCALE-encoded extrinsic, ready for `author_submitExtrinsic`.
-pub fn signed(call: RuntimeCall, signer: &sr25519::Pair, nonce: Nonce, genesis: H256) -> Vec<u8> {
+pub fn signed(
+	call: RuntimeCall,
+	signer: &sr25519::Pair,
+	nonce: Nonce,
+	genesis: H256,
+	spec_version: u32,
+) -> Vec<u8> {
 	let tx_ext: TxExtension = (
 		regchain_runtime::permissions::CheckMember::new(),
 		frame_system::CheckNonZeroSender::new(),
@@ -24,7 +31,7 @@ pub fn signed(call: RuntimeCall, signer: &sr25519::Pair, nonce: Nonce, genesis: 
 		frame_system::CheckWeight::new(),
 	);
 	let implicit =
-		((), (), VERSION.spec_version, VERSION.transaction_version, genesis, genesis, (), ());
+		((), (), spec_version, VERSION.transaction_version, genesis, genesis, (), ());
 	let payload = SignedPayload::from_raw(call.clone(), tx_ext.clone(), implicit);
 	let signature = payload.using_encoded(|bytes| signer.sign(bytes));
 	let account: regchain_runtime::AccountId = signer.public().into();

@@ -82,7 +82,7 @@ impl Client {
 		self.rpc().request("registry_election", vec![json!(Bytes::from(name)), at_param(at)]).await
 	}
 
-	/// `registry_elections`: the names of every election ever held.
+	/// `registry_elections`: the names of the elections with candidates.
 	pub async fn elections(&self, at: &AtBlock) -> Result<ElectionsAnswer, Error> {
 		self.rpc().request("registry_elections", vec![at_param(at)]).await
 	}

@@ -17,8 +17,9 @@
 //! - `dropped` (the pool let it go, for example when a view's limits were reached under load)
 //!   does not mean "not included": the transaction was gossiped, and another validator's pool
 //!   may still hold it and include it. So the client *settles* the outcome (see
-//!   [`Client::settle`]) from the finalized chain: it looks for the transaction in the finalized
-//!   blocks and reads the signer's nonce at the finalized head. Found: that is the receipt. Not
+//!   [`Client::settle`]) from the finalized chain: it looks for the transaction in every
+//!   finalized block above the one finalized before the call was first signed, and reads the
+//!   signer's nonce at the finalized head. Found: that is the receipt. Not
 //!   found, and the nonce used by another transaction: the call never ran and is signed again at
 //!   a fresh nonce. Neither, for a while: the same call is signed again *at the same nonce* and
 //!   submitted (a new signature, hence new bytes the pool has not banned); at most one of the
@@ -31,6 +32,10 @@
 //! a signer that is not an orchestrator), except the two that mean another transaction of the
 //! same account (from another process, say) took the nonce first: "Priority is too low" and an
 //! outdated nonce. The call was not accepted then, so it is signed again at a fresh nonce. And
+//! A signature refused as bad ("Transaction has a bad signature"), or a transaction invalidated
+//! with its nonce unused, after the chain upgraded its runtime: every signature covers the
+//! runtime's `spec_version`, so the client reads the node's version again and, if it changed,
+//! signs the call for the new runtime (see [`Client::spec_version`]). And
 //! "Transaction Already Imported" for freshly signed bytes is settled like a drop: the
 //! fork-aware pool answers it when one of its views took the transaction from the pool's own
 //! queue while it was being submitted, so the transaction may well be included.
@@ -184,10 +189,6 @@ enum Outcome {
 	Invalid,
 }
 
-/// How far below the finalized head [`Client::settle`] starts looking for a dropped
-/// transaction: a block that included it on another validator may have been finalized there
-/// before this node learnt of it.
-const SETTLE_LOOKBACK: u32 = 16;
 /// How long [`Client::settle`] waits for a dropped transaction (or another at its nonce) to be
 /// finalized before it signs the call again at the same nonce.
 const SETTLE_GRACE: Duration = Duration::from_secs(2);
@@ -283,7 +284,8 @@ impl Client {
 				u32::try_from(nonce).map_err(|_| Error::decode("the nonce", nonce))?
 			},
 		};
-		Ok((Signed::new(&signed(call.clone(), signer.pair(), nonce, self.genesis())), nonce))
+		let encoded = signed(call.clone(), signer.pair(), nonce, self.genesis(), self.spec_version());
+		Ok((Signed::new(&encoded), nonce))
 	}
 
 	/// Forgets the next nonce, so that the next transaction asks the node: after anything
@@ -301,6 +303,10 @@ impl Client {
 		let deadline = Instant::now() + self.options().tx_timeout;
 		let mut resigns = 0u32;
 		let mut trace = Trace::new();
+		// The finalized head before anything is signed: no block at or below it can include
+		// this call, and [`Client::settle`] searches every finalized block above it.
+		let before: String = self.rpc().request("chain_getFinalizedHead", vec![]).await?;
+		let before = parse_hash(&before)?;
 		let receipt = loop {
 			let (xt, nonce, subscription) = {
 				let mut next_nonce = self.submission_lock().lock().await;
@@ -327,7 +333,7 @@ impl Client {
 						// view took the transaction from the pool's own queue while it was being
 						// submitted, and then forgets to watch it. It may well be included.
 						trace.step("refused as already imported");
-						if let Some(receipt) = self.settle(&call, xt.hash, nonce, deadline, true, &mut trace).await? {
+						if let Some(receipt) = self.settle(&call, xt.hash, nonce, before, deadline, true, &mut trace).await? {
 							break receipt;
 						}
 						self.forget_nonce().await;
@@ -338,6 +344,12 @@ impl Client {
 							});
 						}
 						resigns += 1;
+						continue;
+					}
+					if bad_signature(&refusal) && resigns < 5 && self.refresh_spec_version().await? {
+						// Signed for the runtime before an upgrade: sign for the new one.
+						resigns += 1;
+						trace.step("refused: signed for the runtime before an upgrade");
 						continue;
 					}
 					if nonce_taken(&refusal) && resigns < 20 && Instant::now() < deadline {
@@ -367,16 +379,16 @@ impl Client {
 					// The pool dropped it, and maybe the transactions after it too: ask the node
 					// for the nonce again next time.
 					self.forget_nonce().await;
-					match self.settle(&call, xt.hash, nonce, deadline, true, &mut trace).await? {
+					match self.settle(&call, xt.hash, nonce, before, deadline, true, &mut trace).await? {
 						Some(receipt) => break receipt,
 						None => "dropped, and its nonce was taken by another transaction",
 					}
 				},
 				// Typically a transaction signed at the same nonce after a drop, while the
 				// dropped one was still included elsewhere: this call then never ran.
-				Outcome::Invalid => match self.settle(&call, xt.hash, nonce, deadline, false, &mut trace).await? {
+				Outcome::Invalid => match self.settle(&call, xt.hash, nonce, before, deadline, false, &mut trace).await? {
 					Some(receipt) => break receipt,
-					None => "invalidated, its nonce taken by another transaction",
+					None => "invalidated, its nonce taken by another transaction or its runtime upgraded",
 				},
 			};
 			self.forget_nonce().await;
@@ -402,6 +414,7 @@ impl Client {
 		call: &RuntimeCall,
 		xt: H256,
 		nonce: u32,
+		before: H256,
 		deadline: Instant,
 		dropped: bool,
 		trace: &mut Trace,
@@ -410,7 +423,11 @@ impl Client {
 		let account = regchain_runtime::AccountId::from(signer.pair().public());
 		// The copies' hashes: what the blocks are searched for.
 		let mut copies = vec![xt];
-		let mut next = self.finalized_number().await?.saturating_sub(SETTLE_LOOKBACK).max(1);
+		// Every finalized block above the one finalized before the call was first signed, however
+		// long ago: a block that included it on another validator may have been finalized there
+		// long before this node learnt of it (a partition, a finality stall).
+		let header: Value = self.rpc().request("chain_getHeader", vec![json!(format!("{before:?}"))]).await?;
+		let mut next = header_number(&header)?.saturating_add(1);
 		let mut last_copy = Instant::now();
 		loop {
 			// The nonce first, then the blocks up to the same head: a nonce past ours with none
@@ -436,6 +453,12 @@ impl Client {
 				});
 			}
 			if !dropped && last_copy.elapsed() >= SETTLE_GRACE {
+				if self.refresh_spec_version().await? {
+					// The runtime was upgraded: its signature no longer verifies, so it can never
+					// run. Signed again for the new runtime (at the nonce it left unused), the
+					// call runs at most once.
+					return Ok(None);
+				}
 				return Err(Error::NotIncluded {
 					status: "invalidated".into(),
 					detail: " (it became invalid in the pool, and its nonce stayed unused)".into(),
@@ -448,7 +471,7 @@ impl Client {
 			// No validator seems to hold it any more: the same call, signed again at the same
 			// nonce. A new signature makes new bytes; at most one copy can ever run.
 			last_copy = Instant::now();
-			let copy = Signed::new(&signed(call.clone(), signer.pair(), nonce, self.genesis()));
+			let copy = Signed::new(&signed(call.clone(), signer.pair(), nonce, self.genesis(), self.spec_version()));
 			copies.push(copy.hash);
 			trace.step(format!("copy {} at nonce {nonce}", copies.len() - 1));
 			log::info!(target: LOG_TARGET, "dropped transaction not finalized: submitting it again at nonce {nonce}");
@@ -567,6 +590,10 @@ impl Client {
 				Ok(_) => break (xt, best + 1),
 				Err(e) => {
 					let refusal = refusal(e);
+					if bad_signature(&refusal) && resigns < 5 && self.refresh_spec_version().await? {
+						resigns += 1;
+						continue;
+					}
 					if nonce_taken(&refusal) && resigns < 20 {
 						resigns += 1;
 						drop(next_nonce);
@@ -761,6 +788,12 @@ fn refusal(e: Error) -> Error {
 /// Whether a refusal says the pool already has the transaction (`1013`).
 fn already_imported(refusal: &Error) -> bool {
 	matches!(refusal, Error::Refused(message) if message.contains("Already Imported"))
+}
+
+/// Whether a refusal says the signature does not verify (`1010`, `BadProof`): signed for a
+/// runtime the chain has since upgraded, if the client's spec version is stale.
+fn bad_signature(refusal: &Error) -> bool {
+	matches!(refusal, Error::Refused(message) if message.contains("bad signature"))
 }
 
 /// Whether a refusal means that another transaction of the same account took the nonce first

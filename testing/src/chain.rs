@@ -28,9 +28,17 @@ pub fn submit(rpc: &Rpc, signer: &sr25519::Pair, call: RuntimeCall) -> Result<St
 		.as_u64()
 		.context("nonce is a number")? as u32;
 	let genesis = parse_hash(rpc.block_hash(0)?.as_deref().context("genesis")?)?;
-	let xt = to_hex(&signed(call, signer, nonce, genesis));
+	let xt = to_hex(&signed(call, signer, nonce, genesis, spec_version(rpc)?));
 	rpc.call("author_submitExtrinsic", json!([xt]))?;
 	Ok(xt)
+}
+
+/// The runtime's `spec_version` at the best block, as the runtime reports it (`Core_version`),
+/// which a signature covers (it changes with each upgrade).
+pub fn spec_version(rpc: &Rpc) -> Result<u32> {
+	let raw = rpc.call("state_call", json!(["Core_version", "0x"]))?;
+	let bytes = from_hex(raw.as_str().context("state_call answers hex")?)?;
+	Ok(sp_version::RuntimeVersion::decode(&mut &bytes[..])?.spec_version)
 }
 
 /// Submits `call` and waits until a finalized block includes it. Returns that block's hash and

@@ -304,3 +304,129 @@ fn an_unauthorized_node_cannot_sync_until_authorized() -> Result<()> {
 	})?;
 	Ok(())
 }
+
+/// The built runtime with its announced `spec_version` raised by one, compressed as a chain
+/// stores code. The node, `frame_system` (which refuses code whose version does not increase)
+/// and polkadot.js read a runtime's version from its `runtime_version` custom section, which
+/// is what this rewrites; the code itself, and so what it checks signatures against
+/// (`Core_version`), is unchanged. A runtime built with a raised `spec_version` changes both,
+/// at the cost of a second runtime build. Returns the code and the announced version.
+fn next_runtime() -> Result<(Vec<u8>, u32)> {
+	const LIMIT: usize = 64 << 20;
+	let compressed = regchain_runtime::WASM_BINARY.context("the runtime was built without its wasm")?;
+	let mut wasm = sp_maybe_compressed_blob::decompress(compressed, LIMIT)?.into_owned();
+	let leb = |bytes: &[u8], at: &mut usize| -> Result<usize> {
+		let (mut value, mut shift) = (0usize, 0);
+		loop {
+			let byte = *bytes.get(*at).context("truncated wasm")?;
+			*at += 1;
+			value |= usize::from(byte & 0x7f) << shift;
+			if byte & 0x80 == 0 {
+				return Ok(value);
+			}
+			shift += 7;
+		}
+	};
+	// Sections follow the 8-byte header: an id, a LEB128 size, the contents; a custom section
+	// (id 0) starts with its name.
+	let mut at = 8;
+	while at < wasm.len() {
+		let id = wasm[at];
+		at += 1;
+		let size = leb(&wasm, &mut at)?;
+		let end = at + size;
+		if id == 0 {
+			let mut name_at = at;
+			let name_len = leb(&wasm, &mut name_at)?;
+			if &wasm[name_at..name_at + name_len] == b"runtime_version" {
+				let contents = name_at + name_len..end;
+				let mut version = sp_version::RuntimeVersion::decode(&mut &wasm[contents.clone()])?;
+				assert_eq!(version.spec_version, regchain_runtime::VERSION.spec_version);
+				version.spec_version += 1;
+				let encoded = version.encode();
+				anyhow::ensure!(encoded.len() == contents.len(), "the version's size changed");
+				wasm[contents].copy_from_slice(&encoded);
+				let code = sp_maybe_compressed_blob::compress_strongly(&wasm, LIMIT)
+					.context("compressing the runtime")?;
+				return Ok((code, version.spec_version));
+			}
+		}
+		at = end;
+	}
+	anyhow::bail!("the runtime has no runtime_version section")
+}
+
+/// `specVersion` as the node reports it (`state_getRuntimeVersion`).
+fn spec_version(node: &Node) -> Option<u64> {
+	node.rpc.call("state_getRuntimeVersion", json!([])).ok()?["specVersion"].as_u64()
+}
+
+#[test]
+fn a_two_thirds_motion_upgrades_the_runtime_of_a_running_testnet() -> Result<()> {
+	let net = Testnet::start_with_etcd("local")?;
+	let rpc = net.nodes[0].rpc.clone();
+	for node in &net.nodes {
+		wait_for("the testnet to finalize", Duration::from_secs(60), || (finalized(node) >= 5).then_some(()))?;
+	}
+	let (code, next_version) = next_runtime()?;
+	let code_hash = <sp_runtime::traits::BlakeTwo256 as sp_runtime::traits::Hash>::hash(&code);
+
+	// Clients connected before the upgrade: the etcd API of Bob's node (the node's own client
+	// signs its writes) and a registry client signing as Charlie.
+	let tokio = tokio::runtime::Runtime::new()?;
+	let endpoint = net.nodes[1].etcd_endpoint().context("etcd endpoint")?;
+	let mut etcd = tokio.block_on(etcd_client::Client::connect([endpoint.as_str()], None))?;
+	tokio.block_on(etcd.put("/upgrade/before", "1", None))?;
+	let registry = tokio.block_on(regchain_client::Client::connect(
+		&net.nodes[2].ws_url(),
+		Some(regchain_client::Signer::from_uri("//Charlie")?),
+		regchain_client::ConnectOptions::default(),
+	))?;
+
+	// Without a motion, the authorized code cannot be applied.
+	let apply = RuntimeCall::System(frame_system::Call::apply_authorized_upgrade { code: code.clone() });
+	let (_, events) = submit_finalized(&rpc, &dev_pair(Sr25519Keyring::Alice), apply.clone())?;
+	assert!(!succeeded(&events), "code applied without an authorization: {events:?}");
+	assert_eq!(spec_version(&net.nodes[0]), Some(u64::from(regchain_runtime::VERSION.spec_version)));
+
+	// Three of four members (two thirds) authorize the code's hash as root; anyone then supplies
+	// the code.
+	let authorize = RuntimeCall::Supermajority(pallet_supermajority::Call::dispatch_as_root {
+		call: Box::new(RuntimeCall::System(frame_system::Call::authorize_upgrade { code_hash })),
+	});
+	govern(&rpc, authorize)?.map_err(|e| anyhow::anyhow!("the motion failed: {e:?}"))?;
+	let (_, events) = submit_finalized(&rpc, &dev_pair(Sr25519Keyring::Alice), apply)?;
+	assert!(
+		events.iter().any(|e| matches!(e, RuntimeEvent::System(frame_system::Event::CodeUpdated { .. }))),
+		"the authorized code was not applied: {events:?}"
+	);
+
+	// Every validator runs the new version, and blocks keep being finalized under it.
+	for node in &net.nodes {
+		wait_for("the new runtime version", Duration::from_secs(30), || {
+			(spec_version(node) == Some(u64::from(next_version))).then_some(())
+		})?;
+	}
+	let upgraded_at = finalized(&net.nodes[0]);
+	for node in &net.nodes {
+		wait_for("finality under the new runtime", Duration::from_secs(60), || {
+			(finalized(node) >= upgraded_at + 10).then_some(())
+		})?;
+	}
+
+	// Clients connected before the upgrade keep writing.
+	tokio.block_on(etcd.put("/upgrade/after", "2", None))?;
+	let answer = tokio.block_on(etcd.get("/upgrade/", Some(etcd_client::GetOptions::new().with_prefix())))?;
+	let keys: Vec<&[u8]> = answer.kvs().iter().map(|kv| kv.key()).collect();
+	assert_eq!(keys, [&b"/upgrade/after"[..], b"/upgrade/before"]);
+	// A client whose idea of the version is stale (as after a real upgrade, which changes the
+	// version signatures cover) has its signature refused, reads the runtime's version again
+	// and signs for it.
+	let current = regchain_runtime::VERSION.spec_version;
+	registry.assume_spec_version(current - 1);
+	tokio.block_on(registry.put(b"/upgrade/client", b"3", None, regchain_client::Wait::Finalized))?;
+	assert_eq!(registry.spec_version(), current);
+	// Governance goes on too.
+	govern(&rpc, add_member(eve()))?.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+	Ok(())
+}

@@ -61,6 +61,7 @@ fn main() -> Result<()> {
 		.as_u64()
 		.context("nonce")? as u32;
 
+	let spec_version = regchain_testing::chain::spec_version(&rpc)?;
 	let start = Instant::now();
 	let end = start + Duration::from_secs(args.seconds);
 	let first_best = rpc.header_number(serde_json::Value::Null)?;
@@ -79,6 +80,7 @@ fn main() -> Result<()> {
 				&alice,
 				nonce,
 				genesis,
+				spec_version,
 			));
 			rpc.call("author_submitExtrinsic", json!([xt]))?;
 			pending.insert(xt, Instant::now());
