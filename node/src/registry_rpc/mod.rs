@@ -65,7 +65,7 @@ pub trait RegistryApi {
 	#[method(name = "registry_election", blocking)]
 	fn election(&self, name: String, at: Option<String>) -> RpcResult<ElectionAnswer>;
 
-	/// The names of every election ever held.
+	/// The names of the elections with candidates.
 	#[method(name = "registry_elections", blocking)]
 	fn elections(&self, at: Option<String>) -> RpcResult<ElectionsAnswer>;
 

@@ -3,7 +3,11 @@
 //! Every touch of an election first *settles* it in memory: candidates whose lease is no longer
 //! live leave the queue. When the head of the queue differs from the stored head, the leader has
 //! changed and the term increments once (a dead leader followed by several dead candidates is
-//! one hand-over). The settled election is written only after every check of the call passed.
+//! one hand-over). The settled election is written only after every check of the call passed,
+//! and removed once its queue is empty: what is stored is bounded by the live candidacies,
+//! hence by each account's lease quota. Terms never repeat for a name: a removed election
+//! raises [`TermFloor`] above its last term, and an election's next term is at least the
+//! floor.
 //! Lease ends settle the elections of their candidacies at once, so a leader whose lease ends
 //! hands over in the same block.
 
@@ -27,6 +31,14 @@ pub(crate) struct Settled<T: Config> {
 	removed: Vec<Candidate<T>>,
 	/// Whether the stored election must be rewritten.
 	dirty: bool,
+	/// Whether the election is stored.
+	stored: bool,
+}
+
+/// The term after a change of leader of an election at `term`: the next one, and never below
+/// [`TermFloor`] (above the terms of removed elections, which a name may have held).
+fn next_term<T: Config>(term: u64) -> u64 {
+	term.saturating_add(1).max(TermFloor::<T>::get())
 }
 
 impl<T: Config> Settled<T> {
@@ -38,7 +50,7 @@ impl<T: Config> Settled<T> {
 	/// The term once stored: one more if the leader has changed.
 	pub(crate) fn effective_term(&self) -> u64 {
 		if self.leader() != self.original_leader.as_ref() {
-			self.election.term.saturating_add(1)
+			next_term::<T>(self.election.term)
 		} else {
 			self.election.term
 		}
@@ -58,7 +70,9 @@ impl<T: Config> Pallet<T> {
 
 	/// Loads an election and drops candidates whose lease is not live, in memory.
 	pub(crate) fn settle(name: Name<T>, now: u64) -> Settled<T> {
-		let mut election = Elections::<T>::get(&name).unwrap_or_default();
+		let stored = Elections::<T>::get(&name);
+		let is_stored = stored.is_some();
+		let mut election = stored.unwrap_or_default();
 		let original_leader = election.candidates.first().map(|c| c.who.clone());
 		let mut kept = BoundedVec::new();
 		let mut removed = Vec::new();
@@ -74,7 +88,7 @@ impl<T: Config> Pallet<T> {
 		}
 		election.candidates = kept;
 		let dirty = !removed.is_empty();
-		Settled { name, election, original_leader, removed, dirty }
+		Settled { name, election, original_leader, removed, dirty, stored: is_stored }
 	}
 
 	/// Detaches and reports the candidates settling dropped.
@@ -89,22 +103,27 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	/// Writes a settled election: dropped candidates, the leader change (term + 1) and the
-	/// queue.
+	/// Writes a settled election: dropped candidates, the leader change (the next term) and the
+	/// queue; an empty queue removes the election, and raises [`TermFloor`] above its term.
 	pub(crate) fn store_settled(mut settled: Settled<T>) {
 		Self::flush_removed(&mut settled);
-		let Settled { name, mut election, original_leader, dirty, .. } = settled;
+		let Settled { name, mut election, original_leader, dirty, stored, .. } = settled;
 		let leader = election.candidates.first().map(|c| c.who.clone());
 		let changed = leader != original_leader;
 		if changed {
-			election.term = election.term.saturating_add(1);
+			election.term = next_term::<T>(election.term);
 			Self::deposit_event(Event::LeaderChanged {
 				election: name.clone(),
 				leader,
 				term: election.term,
 			});
 		}
-		if changed || dirty {
+		if election.candidates.is_empty() {
+			if stored {
+				Elections::<T>::remove(&name);
+				TermFloor::<T>::mutate(|floor| *floor = (*floor).max(election.term.saturating_add(1)));
+			}
+		} else if changed || dirty {
 			Elections::<T>::insert(&name, election);
 		}
 	}
@@ -195,8 +214,8 @@ impl<T: Config> Pallet<T> {
 
 	// ---- runtime API ----------------------------------------------------------------------
 
-	/// The names of every election ever held, in byte order. Elections are kept once empty,
-	/// so this grows with the names used; it is a query for the RPC, not for calls.
+	/// The names of the elections with candidates, in byte order: a query for the RPC, not for
+	/// calls.
 	pub fn election_names() -> Vec<Vec<u8>> {
 		let mut names: Vec<Vec<u8>> = Elections::<T>::iter_keys().map(|name| name.into_inner()).collect();
 		names.sort();

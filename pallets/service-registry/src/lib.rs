@@ -346,11 +346,17 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type Services<T: Config> = StorageMap<_, Blake2_128Concat, Name<T>, u32, ValueQuery>;
 
-	/// Elections by name: the candidate queue and the term. Kept once empty, so that terms
-	/// never repeat.
+	/// Elections with candidates, by name: the candidate queue and the term. An election whose
+	/// queue empties is removed (see [`TermFloor`]).
 	#[pallet::storage]
 	pub type Elections<T: Config> =
 		StorageMap<_, Blake2_128Concat, Name<T>, Election<T>, OptionQuery>;
+
+	/// The lowest term an election may take at its next change of leader: one above the last
+	/// term of every removed election, so that a name used again never repeats a term (a
+	/// fencing token) it had before.
+	#[pallet::storage]
+	pub type TermFloor<T> = StorageValue<_, u64, ValueQuery>;
 
 	/// The quota of every account without an override.
 	#[pallet::storage]
@@ -791,6 +797,7 @@ pub mod pallet {
 				ensure!(instance.lease == lease, "LeaseInstances entry of another lease");
 			}
 			for (name, election) in Elections::<T>::iter() {
+				ensure!(!election.candidates.is_empty(), "empty election kept");
 				for (n, candidate) in election.candidates.iter().enumerate() {
 					ensure!(
 						LeaseCandidacies::<T>::contains_key(candidate.lease, (&name, &candidate.who)),

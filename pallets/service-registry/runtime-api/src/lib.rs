@@ -56,7 +56,7 @@ sp_api::decl_runtime_apis! {
 		/// An account's quota (the default or its override) and what it holds.
 		fn account_quota(who: AccountId) -> AccountQuota;
 
-		/// The names of every election ever held, in byte order.
+		/// The names of the elections with candidates, in byte order.
 		#[api_version(2)]
 		fn elections() -> Vec<Vec<u8>>;
 	}

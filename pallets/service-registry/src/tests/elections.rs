@@ -162,7 +162,7 @@ fn proclaim_by_a_follower_fails() {
 }
 
 #[test]
-fn election_names_lists_every_election_ever_held_in_byte_order() {
+fn election_names_lists_the_elections_with_candidates_in_byte_order() {
 	new_test_ext().execute_with(|| {
 		assert!(ServiceRegistry::election_names().is_empty());
 		let lease = grant(ALICE, 10);
@@ -170,8 +170,28 @@ fn election_names_lists_every_election_ever_held_in_byte_order() {
 			assert_ok!(ServiceRegistry::campaign(origin(ALICE), name.to_vec(), vec![], lease));
 		}
 		assert_ok!(ServiceRegistry::resign(origin(ALICE), b"db".to_vec()));
-		// An election left empty is kept, so that its terms never repeat.
-		assert_eq!(ServiceRegistry::election_names(), [&b"api"[..], b"db", b"web"]);
+		assert_eq!(ServiceRegistry::election_names(), [&b"api"[..], b"web"]);
+	});
+}
+
+#[test]
+fn elections_a_member_leaves_are_not_kept() {
+	new_test_ext().execute_with(|| {
+		// One lease campaigns on many names, one after another, and leaves each: nothing stays
+		// behind (elections were kept forever, and counted against no quota).
+		let lease = grant(ALICE, 10);
+		for i in 0..100u32 {
+			let name = format!("e{i}").into_bytes();
+			assert_ok!(ServiceRegistry::campaign(origin(ALICE), name.clone(), vec![], lease));
+			assert_ok!(ServiceRegistry::resign(origin(ALICE), name));
+		}
+		assert_eq!(Elections::<Test>::iter().count(), 0);
+		// So do the elections of a lease that ends.
+		for i in 0..3u32 {
+			assert_ok!(ServiceRegistry::campaign(origin(ALICE), format!("e{i}").into_bytes(), vec![], lease));
+		}
+		assert_ok!(ServiceRegistry::revoke_lease(origin(ALICE), lease));
+		assert_eq!(Elections::<Test>::iter().count(), 0);
 	});
 }
 
@@ -215,16 +235,20 @@ fn resign_by_a_non_candidate_fails() {
 }
 
 #[test]
-fn last_candidate_leaving_ends_leadership_but_keeps_the_term() {
+fn last_candidate_leaving_removes_the_election_and_its_terms_never_repeat() {
 	new_test_ext().execute_with(|| {
 		let a = grant(ALICE, 10);
 		campaign(ALICE, a);
 		assert_ok!(ServiceRegistry::resign(origin(ALICE), E.to_vec()));
-		assert_eq!(leader(), None);
-		assert_eq!(term(), 2);
 		assert!(has_event(Event::LeaderChanged { election: bounded(E), leader: None, term: 2 }));
+		assert!(ServiceRegistry::election(E.to_vec()).is_none());
+		// A fence at the old term no longer holds, and the name's next leader gets a term above
+		// every one it had.
 		campaign(ALICE, a);
 		assert_eq!(term(), 3);
+		// Any name: a new one starts above the floor too.
+		assert_ok!(ServiceRegistry::campaign(origin(BOB), b"other".to_vec(), vec![], grant(BOB, 10)));
+		assert_eq!(ServiceRegistry::election(b"other".to_vec()).map(|e| e.term), Some(3));
 	});
 }
 
