@@ -304,3 +304,361 @@ mod tests {
 		assert_eq!(compare_of(&ranged).unwrap_err().code(), tonic::Code::Unimplemented);
 	}
 }
+
+/// Strategies for etcd's requests, shared by the property tests of the gateway and of the
+/// services: keys that collide, reach into the typed view or are empty, and integers and enums
+/// that are zero, in range, negative or extreme.
+#[cfg(test)]
+pub(crate) mod strategies {
+	use etcd_client::proto::{
+		PbCompare, PbDeleteRequest, PbPutRequest, PbRangeRequest, PbTargetUnion, PbTxnOpRequest,
+		PbTxnRequest, PbTxnRequestOp,
+	};
+	use proptest::prelude::*;
+
+	/// Keys that share prefixes, the empty key (etcd's "key is not provided"), and keys of the
+	/// read-only view.
+	pub const KEYS: &[&[u8]] = &[
+		b"",
+		b"/a",
+		b"/a/b",
+		b"/a0",
+		b"/b",
+		b"\0",
+		b"\xff",
+		b"/_registry",
+		b"/_registry/",
+		b"/_registry/services/web/1",
+		b"/_registry/elections/",
+		b"/_registry/elections/leader",
+	];
+
+	/// Range ends: none (a single key), every key from the start (`\0`), the ends of prefixes,
+	/// and ends around the view.
+	pub const RANGE_ENDS: &[&[u8]] =
+		&[b"", b"\0", b"/a0", b"/b", b"/c", b"/_registry0", b"/_registry/services0", b"\xff"];
+
+	/// A key: mostly one of [`KEYS`], sometimes any bytes.
+	pub fn any_key() -> impl Strategy<Value = Vec<u8>> {
+		prop_oneof![
+			4 => prop::sample::select(KEYS).prop_map(|k| k.to_vec()),
+			1 => prop::collection::vec(any::<u8>(), 0..12),
+		]
+	}
+
+	/// A range end: mostly one of [`RANGE_ENDS`], sometimes any bytes.
+	pub fn any_range_end() -> impl Strategy<Value = Vec<u8>> {
+		prop_oneof![
+			4 => prop::sample::select(RANGE_ENDS).prop_map(|k| k.to_vec()),
+			1 => prop::collection::vec(any::<u8>(), 0..12),
+		]
+	}
+
+	/// A value: often empty.
+	pub fn any_value() -> impl Strategy<Value = Vec<u8>> {
+		prop_oneof![
+			1 => Just(Vec::<u8>::new()),
+			2 => prop::collection::vec(any::<u8>(), 0..16),
+		]
+	}
+
+	/// An int64 field (a revision, a limit, a lease ID, a TTL): zero, small, negative or
+	/// extreme.
+	pub fn any_int() -> impl Strategy<Value = i64> {
+		prop_oneof![
+			2 => Just(0i64),
+			2 => -3i64..1000,
+			1 => any::<i64>(),
+			1 => prop::sample::select(vec![
+				i64::MIN,
+				-1,
+				1,
+				i64::from(u32::MAX),
+				i64::from(u32::MAX) + 1,
+				i64::MAX,
+			]),
+		]
+	}
+
+	/// An enum field with `count` values: mostly one of them, sometimes any number.
+	pub fn any_enum(count: i32) -> impl Strategy<Value = i32> {
+		prop_oneof![
+			4 => 0..count,
+			1 => any::<i32>(),
+		]
+	}
+
+	/// A range request.
+	pub fn any_range_request() -> impl Strategy<Value = PbRangeRequest> {
+		(
+			(any_key(), any_range_end(), any_int(), any_int()),
+			(any_enum(3), any_enum(5)),
+			(any::<bool>(), any::<bool>(), any::<bool>()),
+			(any_int(), any_int(), any_int(), any_int()),
+		)
+			.prop_map(
+				|(
+					(key, range_end, limit, revision),
+					(sort_order, sort_target),
+					(serializable, keys_only, count_only),
+					(min_mod_revision, max_mod_revision, min_create_revision, max_create_revision),
+				)| PbRangeRequest {
+					key,
+					range_end,
+					limit,
+					revision,
+					sort_order,
+					sort_target,
+					serializable,
+					keys_only,
+					count_only,
+					min_mod_revision,
+					max_mod_revision,
+					min_create_revision,
+					max_create_revision,
+				},
+			)
+	}
+
+	/// A put request.
+	pub fn any_put_request() -> impl Strategy<Value = PbPutRequest> {
+		(any_key(), any_value(), any_int(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+			|(key, value, lease, prev_kv, ignore_value, ignore_lease)| PbPutRequest {
+				key,
+				value,
+				lease,
+				prev_kv,
+				ignore_value,
+				ignore_lease,
+			},
+		)
+	}
+
+	/// A delete request.
+	pub fn any_delete_request() -> impl Strategy<Value = PbDeleteRequest> {
+		(any_key(), any_range_end(), any::<bool>())
+			.prop_map(|(key, range_end, prev_kv)| PbDeleteRequest { key, range_end, prev_kv })
+	}
+
+	/// A compare: its target mostly the field its union holds, its range end mostly empty.
+	pub fn any_compare() -> impl Strategy<Value = PbCompare> {
+		let range_end = prop_oneof![
+			3 => Just(Vec::<u8>::new()),
+			1 => any_range_end(),
+		];
+		(any_enum(4), 0..6usize, prop::bool::weighted(0.8), any_enum(5), any_key(), range_end, any_int(), any_value())
+			.prop_map(|(result, field, matching, other_target, key, range_end, n, value)| {
+				let target_union = match field {
+					0 => Some(PbTargetUnion::Version(n)),
+					1 => Some(PbTargetUnion::CreateRevision(n)),
+					2 => Some(PbTargetUnion::ModRevision(n)),
+					3 => Some(PbTargetUnion::Value(value)),
+					4 => Some(PbTargetUnion::Lease(n)),
+					_ => None,
+				};
+				let target = if matching && field < 5 { field as i32 } else { other_target };
+				PbCompare { result, target, key, range_end, target_union }
+			})
+	}
+
+	/// A txn operation other than a nested txn, or none.
+	fn any_flat_op() -> impl Strategy<Value = Option<PbTxnOpRequest>> {
+		prop_oneof![
+			3 => any_range_request().prop_map(|r| Some(PbTxnOpRequest::RequestRange(r))),
+			3 => any_put_request().prop_map(|p| Some(PbTxnOpRequest::RequestPut(p))),
+			2 => any_delete_request().prop_map(|d| Some(PbTxnOpRequest::RequestDeleteRange(d))),
+			1 => Just(None::<PbTxnOpRequest>),
+		]
+	}
+
+	fn ops(requests: Vec<Option<PbTxnOpRequest>>) -> Vec<PbTxnRequestOp> {
+		requests.into_iter().map(|request| PbTxnRequestOp { request }).collect()
+	}
+
+	/// A txn operation: sometimes a nested txn, one level deep.
+	pub fn any_request_op() -> impl Strategy<Value = PbTxnRequestOp> {
+		let nested = (
+			prop::collection::vec(any_compare(), 0..2),
+			prop::collection::vec(any_flat_op(), 0..3),
+			prop::collection::vec(any_flat_op(), 0..3),
+		)
+			.prop_map(|(compare, success, failure)| {
+				Some(PbTxnOpRequest::RequestTxn(PbTxnRequest { compare, success: ops(success), failure: ops(failure) }))
+			});
+		prop_oneof![
+			9 => any_flat_op(),
+			1 => nested,
+		]
+		.prop_map(|request| PbTxnRequestOp { request })
+	}
+
+	/// A branch of a txn: a few operations, or sometimes more than etcd allows.
+	fn any_branch() -> impl Strategy<Value = Vec<PbTxnRequestOp>> {
+		prop_oneof![
+			12 => prop::collection::vec(any_request_op(), 0..4),
+			1 => prop::collection::vec(any_request_op(), crate::MAX_TXN_OPS + 1..crate::MAX_TXN_OPS + 3),
+		]
+	}
+
+	/// A txn request.
+	pub fn any_txn_request() -> impl Strategy<Value = PbTxnRequest> {
+		(prop::collection::vec(any_compare(), 0..4), any_branch(), any_branch())
+			.prop_map(|(compare, success, failure)| PbTxnRequest { compare, success, failure })
+	}
+}
+
+/// Property tests of the checks of a range, a compare, a txn operation and a lease ID: each is
+/// refused exactly when etcd refuses it (or it asks what regchain does not do), with etcd's code
+/// and message, and what passes says what the request says.
+#[cfg(test)]
+mod proptests {
+	use super::{strategies::*, *};
+	use proptest::prelude::*;
+	use tonic::Code;
+
+	/// Whether a compare's target names the field its union holds (or the union is unset).
+	fn target_matches(c: &PbCompare) -> bool {
+		matches!(
+			(c.target, &c.target_union),
+			(0..=4, None) |
+				(0, Some(PbTargetUnion::Version(_))) |
+				(1, Some(PbTargetUnion::CreateRevision(_))) |
+				(2, Some(PbTargetUnion::ModRevision(_))) |
+				(3, Some(PbTargetUnion::Value(_))) |
+				(4, Some(PbTargetUnion::Lease(_)))
+		)
+	}
+
+	proptest! {
+		#![proptest_config(ProptestConfig {
+			cases: 256,
+			failure_persistence: None,
+			..ProptestConfig::default()
+		})]
+
+		/// A range is refused exactly when etcd refuses it: no key, or a sort option etcd does
+		/// not know.
+		#[test]
+		fn ranges_are_refused_as_etcd_refuses_them(r in any_range_request()) {
+			let expected = if r.key.is_empty() {
+				Some("etcdserver: key is not provided")
+			} else if !(0..=2).contains(&r.sort_order) || !(0..=4).contains(&r.sort_target) {
+				Some("etcdserver: invalid sort option")
+			} else {
+				None
+			};
+			match (check_range(&r), expected) {
+				(Ok(()), None) => {},
+				(Err(status), Some(message)) => {
+					prop_assert_eq!(status.code(), Code::InvalidArgument);
+					prop_assert_eq!(status.message(), message);
+				},
+				(got, expected) => prop_assert!(false, "{:?} for {:?}, expected {:?}", got, r, expected),
+			}
+		}
+
+		/// A compare becomes the registry's only when etcd would evaluate it, on the same key,
+		/// relation and target; otherwise it is refused with InvalidArgument, or Unimplemented
+		/// for a compare over a range.
+		#[test]
+		fn compares_map_or_are_refused(c in any_compare()) {
+			match compare_of(&c) {
+				Ok(Compare::Key { key, result, target }) => {
+					prop_assert_eq!(&key, &c.key);
+					prop_assert!(!key.is_empty() && c.range_end.is_empty() && target_matches(&c));
+					prop_assert_eq!(compare_result(c.result).ok(), Some(result));
+					let kind = match target {
+						KeyTarget::Version(_) => 0,
+						KeyTarget::CreateRevision(_) => 1,
+						KeyTarget::ModRevision(_) => 2,
+						KeyTarget::Value(_) => 3,
+						KeyTarget::Lease(_) => 4,
+					};
+					prop_assert_eq!(kind, c.target);
+				},
+				Ok(other) => prop_assert!(false, "{:?} became {:?}", c, other),
+				Err(status) => {
+					prop_assert!(!status.message().is_empty());
+					if c.key.is_empty() {
+						prop_assert_eq!(status.code(), Code::InvalidArgument);
+						prop_assert_eq!(status.message(), "etcdserver: key is not provided");
+					} else if !c.range_end.is_empty() {
+						prop_assert_eq!(status.code(), Code::Unimplemented);
+					} else {
+						prop_assert_eq!(status.code(), Code::InvalidArgument);
+						prop_assert!(
+							!(0..=3).contains(&c.result) || !target_matches(&c),
+							"{:?} refused: {}", c, status.message()
+						);
+					}
+				},
+			}
+		}
+
+		/// A txn operation becomes the registry's only when etcd would run it, on the same keys
+		/// and value; otherwise it is refused with etcd's code (InvalidArgument, NotFound for a
+		/// lease that cannot exist), or Unimplemented for what regchain does not do.
+		#[test]
+		fn txn_operations_map_or_are_refused(op in any_request_op()) {
+			match (op_of(&op.request), &op.request) {
+				(Ok(TxnOp::Range { key, range_end }), Some(PbTxnOpRequest::RequestRange(r))) => {
+					prop_assert!(check_range(r).is_ok());
+					prop_assert_eq!((&key, &range_end), (&r.key, &r.range_end));
+				},
+				(Ok(TxnOp::Put { key, value, lease }), Some(PbTxnOpRequest::RequestPut(p))) => {
+					prop_assert!(!key.is_empty() && !p.ignore_value && !p.ignore_lease);
+					prop_assert_eq!((&key, &value), (&p.key, &p.value));
+					prop_assert_eq!(lease, u64::try_from(p.lease).ok().filter(|l| *l > 0));
+				},
+				(Ok(TxnOp::DeleteRange { key, range_end }), Some(PbTxnOpRequest::RequestDeleteRange(d))) => {
+					prop_assert!(!key.is_empty());
+					prop_assert_eq!((&key, &range_end), (&d.key, &d.range_end));
+				},
+				(Ok(other), request) => prop_assert!(false, "{:?} became {:?}", request, other),
+				(Err(status), request) => {
+					prop_assert!(!status.message().is_empty());
+					let code = status.code();
+					match request {
+						None => prop_assert_eq!(code, Code::InvalidArgument),
+						Some(PbTxnOpRequest::RequestTxn(_)) => prop_assert_eq!(code, Code::Unimplemented),
+						Some(PbTxnOpRequest::RequestRange(r)) =>
+							prop_assert_eq!(Some(code), check_range(r).err().map(|s| s.code())),
+						Some(PbTxnOpRequest::RequestPut(p)) => {
+							let expected = if p.key.is_empty() {
+								Code::InvalidArgument
+							} else if p.ignore_value || p.ignore_lease {
+								Code::Unimplemented
+							} else {
+								prop_assert!(p.lease < 0, "{:?} refused: {}", p, status.message());
+								Code::NotFound
+							};
+							prop_assert_eq!(code, expected);
+						},
+						Some(PbTxnOpRequest::RequestDeleteRange(d)) => {
+							prop_assert!(d.key.is_empty());
+							prop_assert_eq!(code, Code::InvalidArgument);
+						},
+					}
+				},
+			}
+		}
+
+		/// A lease ID is none at 0, the registry's lease when positive, and etcd's "lease not
+		/// found" when negative.
+		#[test]
+		fn lease_ids_are_etcds(id in any_int()) {
+			match lease_of(id) {
+				Ok(None) => prop_assert_eq!(id, 0),
+				Ok(Some(lease)) => {
+					prop_assert!(id > 0);
+					prop_assert_eq!(i64::try_from(lease).ok(), Some(id));
+				},
+				Err(status) => {
+					prop_assert!(id < 0);
+					prop_assert_eq!(status.code(), Code::NotFound);
+					prop_assert_eq!(status.message(), "etcdserver: requested lease not found");
+				},
+			}
+		}
+	}
+}

@@ -93,12 +93,17 @@ pub fn status_of(err: Error) -> Status {
 	}
 }
 
+/// etcd's error for a txn branch that puts a key twice or in a range it deletes.
+pub fn duplicate_key() -> Status {
+	Status::invalid_argument("etcdserver: duplicate key given in txn request")
+}
+
 /// The etcd status for a registry call that failed on chain with the pallet error `name`.
 fn dispatch_status(name: &str) -> Status {
 	match name {
 		"LeaseNotFound" | "LeaseExpired" => lease_not_found(),
 		"TooManyTxnOps" => too_many_ops(),
-		"DuplicateKeyInTxn" => Status::invalid_argument("etcdserver: duplicate key given in txn request"),
+		"DuplicateKeyInTxn" => duplicate_key(),
 		"EmptyKey" => empty_key(),
 		"KeyTooLong" | "ValueTooLong" => Status::invalid_argument(format!(
 			"etcdserver: request is too large (regchain: {name}; keys up to 1 KiB, values up to 64 KiB)"

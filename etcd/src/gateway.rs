@@ -25,12 +25,12 @@ use axum::{
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
 use etcd_client::proto::{
 	PbClusterService, PbCompare, PbDeleteRequest, PbDeleteResponse, PbEvent, PbKeyValue, PbKvService,
-	PbLeaseGrantRequest, PbLeaseGrantResponse, PbLeaseKeepAliveResponse, PbLeaseRevokeRequest,
-	PbLeaseService, PbLeaseTimeToLiveRequest, PbLeaseTimeToLiveResponse, PbMaintenanceService,
-	PbMemberListRequest, PbMemberListResponse, PbPutRequest, PbPutResponse, PbRangeRequest,
-	PbRangeResponse, PbResponseHeader, PbResponseOp, PbStatusRequest, PbStatusResponse, PbTargetUnion,
-	PbTxnOpRequest, PbTxnOpResponse, PbTxnRequest, PbTxnRequestOp, PbTxnResponse, PbWatchRequest,
-	PbWatchRequestUnion, PbWatchResponse,
+	PbLeaseGrantRequest, PbLeaseGrantResponse, PbLeaseKeepAliveRequest, PbLeaseKeepAliveResponse,
+	PbLeaseRevokeRequest, PbLeaseService, PbLeaseTimeToLiveRequest, PbLeaseTimeToLiveResponse,
+	PbMaintenanceService, PbMemberListRequest, PbMemberListResponse, PbPutRequest, PbPutResponse,
+	PbRangeRequest, PbRangeResponse, PbResponseHeader, PbResponseOp, PbStatusRequest, PbStatusResponse,
+	PbTargetUnion, PbTxnOpRequest, PbTxnOpResponse, PbTxnRequest, PbTxnRequestOp, PbTxnResponse,
+	PbWatchRequest, PbWatchRequestUnion, PbWatchResponse,
 };
 use futures::StreamExt;
 use serde_json::{json, Map, Value};
@@ -137,8 +137,7 @@ async fn txn(axum::extract::State(api): State, body: Bytes) -> Response {
 
 async fn lease_grant(axum::extract::State(api): State, body: Bytes) -> Response {
 	answer(async {
-		let f = Fields::parse(&body)?;
-		let request = PbLeaseGrantRequest { ttl: f.int("TTL")?, id: f.int("ID")? };
+		let request = lease_grant_request(&Fields::parse(&body)?)?;
 		let r: PbLeaseGrantResponse = Lease(api).lease_grant(Request::new(request)).await?.into_inner();
 		let mut out = object(&r.header);
 		put_int(&mut out, "ID", r.id);
@@ -151,7 +150,7 @@ async fn lease_grant(axum::extract::State(api): State, body: Bytes) -> Response 
 
 async fn lease_revoke(axum::extract::State(api): State, body: Bytes) -> Response {
 	answer(async {
-		let request = PbLeaseRevokeRequest { id: Fields::parse(&body)?.int("ID")? };
+		let request = lease_revoke_request(&Fields::parse(&body)?)?;
 		let r = Lease(api).lease_revoke(Request::new(request)).await?.into_inner();
 		Ok(Value::Object(object(&r.header)))
 	})
@@ -160,7 +159,7 @@ async fn lease_revoke(axum::extract::State(api): State, body: Bytes) -> Response
 
 async fn lease_keep_alive(axum::extract::State(api): State, body: Bytes) -> Response {
 	answer(async {
-		let id = Fields::parse(&body)?.int("ID")?;
+		let id = lease_keep_alive_request(&Fields::parse(&body)?)?.id;
 		let r: PbLeaseKeepAliveResponse = crate::services::lease::keep_alive(&api, id).await?;
 		let mut result = object(&r.header);
 		put_int(&mut result, "ID", r.id);
@@ -173,8 +172,7 @@ async fn lease_keep_alive(axum::extract::State(api): State, body: Bytes) -> Resp
 
 async fn lease_time_to_live(axum::extract::State(api): State, body: Bytes) -> Response {
 	answer(async {
-		let f = Fields::parse(&body)?;
-		let request = PbLeaseTimeToLiveRequest { id: f.int("ID")?, keys: f.bool("keys")? };
+		let request = lease_time_to_live_request(&Fields::parse(&body)?)?;
 		let r: PbLeaseTimeToLiveResponse = Lease(api).lease_time_to_live(Request::new(request)).await?.into_inner();
 		let mut out = object(&r.header);
 		put_int(&mut out, "ID", r.id);
@@ -342,12 +340,15 @@ fn json_name(name: &str) -> String {
 }
 
 impl Fields {
+	/// A request body, as grpc-gateway reads it: one with nothing but JSON whitespace, or a
+	/// top-level `null` (golang/protobuf's jsonpb), is the empty request.
 	fn parse(body: &[u8]) -> Result<Self, Status> {
-		if body.iter().all(u8::is_ascii_whitespace) {
+		if body.iter().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
 			return Ok(Fields(Map::new()));
 		}
 		match serde_json::from_slice(body) {
 			Ok(Value::Object(map)) => Ok(Fields(map)),
+			Ok(Value::Null) => Ok(Fields(Map::new())),
 			Ok(_) => Err(bad("the request body must be a JSON object".into())),
 			Err(e) => Err(bad(format!("the request body is not JSON: {e}"))),
 		}
@@ -512,18 +513,41 @@ fn watch_request(f: &Fields) -> Result<PbWatchRequest, Status> {
 		create.progress_notify = c.bool("progress_notify")?;
 		create.prev_kv = c.bool("prev_kv")?;
 		create.watch_id = c.int("watch_id")?;
-		if let Some(Value::Array(filters)) = c.get("filters") {
-			for filter in filters {
-				create.filters.push(match filter {
-					Value::String(s) if s == "NOPUT" => 0,
-					Value::String(s) if s == "NODELETE" => 1,
-					Value::Number(n) => n.as_i64().unwrap_or(-1) as i32,
-					other => return Err(bad(format!("filters: {other} is not NOPUT or NODELETE"))),
-				});
-			}
+		match c.get("filters") {
+			None => {},
+			Some(Value::Array(filters)) => {
+				for filter in filters {
+					create.filters.push(match filter {
+						Value::String(s) if s == "NOPUT" => 0,
+						Value::String(s) if s == "NODELETE" => 1,
+						Value::Number(n) => n
+							.as_i64()
+							.and_then(|n| i32::try_from(n).ok())
+							.ok_or_else(|| bad(format!("filters: not an enum value: {n}")))?,
+						other => return Err(bad(format!("filters: {other} is not NOPUT or NODELETE"))),
+					});
+				}
+			},
+			Some(other) => return Err(bad(format!("filters: expected a list, got {other}"))),
 		}
 	}
 	Ok(PbWatchRequest { request_union: Some(union) })
+}
+
+fn lease_grant_request(f: &Fields) -> Result<PbLeaseGrantRequest, Status> {
+	Ok(PbLeaseGrantRequest { ttl: f.int("TTL")?, id: f.int("ID")? })
+}
+
+fn lease_revoke_request(f: &Fields) -> Result<PbLeaseRevokeRequest, Status> {
+	Ok(PbLeaseRevokeRequest { id: f.int("ID")? })
+}
+
+fn lease_keep_alive_request(f: &Fields) -> Result<PbLeaseKeepAliveRequest, Status> {
+	Ok(PbLeaseKeepAliveRequest { id: f.int("ID")? })
+}
+
+fn lease_time_to_live_request(f: &Fields) -> Result<PbLeaseTimeToLiveRequest, Status> {
+	Ok(PbLeaseTimeToLiveRequest { id: f.int("ID")?, keys: f.bool("keys")? })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -659,6 +683,9 @@ fn watch_response(r: &PbWatchResponse) -> Value {
 	}
 	Value::Object(out)
 }
+
+#[cfg(test)]
+mod proptests;
 
 #[cfg(test)]
 mod tests {

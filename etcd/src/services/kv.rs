@@ -84,17 +84,7 @@ impl Api {
 
 	/// etcd's Put, acknowledged once finalized.
 	async fn put(&self, p: PbPutRequest) -> Result<PbPutResponse, Status> {
-		if p.key.is_empty() {
-			return Err(empty_key());
-		}
-		crate::view::check_write(&p.key, &[])?;
-		if p.ignore_value && !p.value.is_empty() {
-			return Err(Status::invalid_argument("etcdserver: value is provided"));
-		}
-		if p.ignore_lease && p.lease != 0 {
-			return Err(Status::invalid_argument("etcdserver: lease is provided"));
-		}
-		let lease = lease_of(p.lease)?;
+		let lease = check_put(&p)?;
 		let revision = if p.ignore_value || p.ignore_lease {
 			self.put_keeping(&p, lease).await?
 		} else {
@@ -132,10 +122,7 @@ impl Api {
 
 	/// etcd's DeleteRange, acknowledged once finalized.
 	async fn delete_range(&self, d: PbDeleteRequest) -> Result<PbDeleteResponse, Status> {
-		if d.key.is_empty() {
-			return Err(empty_key());
-		}
-		crate::view::check_write(&d.key, &d.range_end)?;
+		check_delete(&d)?;
 		let receipt = self.write(Call::delete_range { key: d.key.clone(), range_end: d.range_end.clone() }).await?;
 		let Some(revision) = receipt.revision() else {
 			// No key matched: the revision did not move.
@@ -152,27 +139,7 @@ impl Api {
 	/// a quorum unless all its ranges are serializable (as etcd does); one that may write is one
 	/// registry call, acknowledged once finalized.
 	async fn txn(&self, t: PbTxnRequest) -> Result<PbTxnResponse, Status> {
-		if t.compare.len() > MAX_TXN_OPS || t.success.len() > MAX_TXN_OPS || t.failure.len() > MAX_TXN_OPS {
-			return Err(too_many_ops());
-		}
-		let compares = t
-			.compare
-			.iter()
-			.map(|c| crate::view::compare_of(c).unwrap_or_else(|| compare_of(c)))
-			.collect::<Result<Vec<_>, _>>()?;
-		for op in t.success.iter().chain(&t.failure) {
-			match &op.request {
-				Some(PbTxnOpRequest::RequestPut(p)) => crate::view::check_write(&p.key, &[])?,
-				Some(PbTxnOpRequest::RequestDeleteRange(d)) => crate::view::check_write(&d.key, &d.range_end)?,
-				Some(PbTxnOpRequest::RequestRange(r)) if crate::view::span(&r.key, &r.range_end) == crate::view::Span::Inside =>
-					return Err(Status::invalid_argument(
-						"regchain: a txn cannot read /_registry/; read it with a plain Range",
-					)),
-				_ => {},
-			}
-		}
-		let success = t.success.iter().map(|op| op_of(&op.request)).collect::<Result<Vec<_>, _>>()?;
-		let failure = t.failure.iter().map(|op| op_of(&op.request)).collect::<Result<Vec<_>, _>>()?;
+		let (compares, success, failure) = txn_plan(&t)?;
 		let read_only = success.iter().chain(&failure).all(|op| matches!(op, TxnOp::Range { .. }));
 		let (succeeded, base, revision) = if read_only {
 			let serializable = t.success.iter().chain(&t.failure).all(|op| {
@@ -314,6 +281,71 @@ impl Api {
 	}
 }
 
+/// Checks a put as etcd does (and the read-only view), before anything is submitted: the lease
+/// to attach the key to.
+fn check_put(p: &PbPutRequest) -> Result<Option<u64>, Status> {
+	if p.key.is_empty() {
+		return Err(empty_key());
+	}
+	crate::view::check_write(&p.key, &[])?;
+	if p.ignore_value && !p.value.is_empty() {
+		return Err(Status::invalid_argument("etcdserver: value is provided"));
+	}
+	if p.ignore_lease && p.lease != 0 {
+		return Err(Status::invalid_argument("etcdserver: lease is provided"));
+	}
+	lease_of(p.lease)
+}
+
+/// Checks a delete as etcd does (and the read-only view), before anything is submitted.
+fn check_delete(d: &PbDeleteRequest) -> Result<(), Status> {
+	if d.key.is_empty() {
+		return Err(empty_key());
+	}
+	crate::view::check_write(&d.key, &d.range_end)
+}
+
+/// What a txn asks of the registry: its compares, and the operations of each branch.
+type TxnPlan = (Vec<pallet_service_registry::Compare<AccountId>>, Vec<TxnOp>, Vec<TxnOp>);
+
+/// Checks a txn as etcd does (and what this API does not support), before anything is read or
+/// submitted: its plan, or the error of its first bad part. A plan is all or nothing.
+fn txn_plan(t: &PbTxnRequest) -> Result<TxnPlan, Status> {
+	if t.compare.len() > MAX_TXN_OPS || t.success.len() > MAX_TXN_OPS || t.failure.len() > MAX_TXN_OPS {
+		return Err(too_many_ops());
+	}
+	let compares = t
+		.compare
+		.iter()
+		.map(|c| crate::view::compare_of(c).unwrap_or_else(|| compare_of(c)))
+		.collect::<Result<Vec<_>, _>>()?;
+	for op in t.success.iter().chain(&t.failure) {
+		match &op.request {
+			Some(PbTxnOpRequest::RequestPut(p)) => crate::view::check_write(&p.key, &[])?,
+			Some(PbTxnOpRequest::RequestDeleteRange(d)) => crate::view::check_write(&d.key, &d.range_end)?,
+			Some(PbTxnOpRequest::RequestRange(r)) if crate::view::span(&r.key, &r.range_end) == crate::view::Span::Inside =>
+				return Err(Status::invalid_argument(
+					"regchain: a txn cannot read /_registry/; read it with a plain Range",
+				)),
+			_ => {},
+		}
+	}
+	let success = t.success.iter().map(|op| op_of(&op.request)).collect::<Result<Vec<_>, _>>()?;
+	let failure = t.failure.iter().map(|op| op_of(&op.request)).collect::<Result<Vec<_>, _>>()?;
+	check_duplicates(&success)?;
+	check_duplicates(&failure)?;
+	Ok((compares, success, failure))
+}
+
+/// etcd's duplicate-key rule for a txn branch ([`TxnOp::duplicate_key`]), checked before
+/// submission as etcd checks it before raft (the chain checks it again).
+fn check_duplicates(branch: &[TxnOp]) -> Result<(), Status> {
+	if TxnOp::duplicate_key(branch) {
+		return Err(crate::errors::duplicate_key());
+	}
+	Ok(())
+}
+
 /// Whether etcd's compare `c` holds for `kv` (`None`: the key does not exist).
 fn compare_holds(c: &PbCompare, kv: Option<&PbKeyValue>) -> bool {
 	let result = c.result;
@@ -370,5 +402,186 @@ mod tests {
 		assert!(!compare_holds(&value_is_empty, None));
 		let version_greater = PbCompare { result: 1, target: 0, target_union: Some(PbTargetUnion::Version(1)), ..created_is_zero };
 		assert!(compare_holds(&version_greater, Some(&kv)));
+	}
+}
+
+/// Property tests of the checks of a put, a delete and a txn: each is refused exactly when etcd
+/// refuses it (or it writes the read-only view, or asks what regchain does not do), with etcd's
+/// code, before anything is read or submitted. The handlers call these checks first, and build
+/// the registry's call only from what they return, so a refused request writes nothing.
+#[cfg(test)]
+mod proptests {
+	use super::*;
+	use crate::convert::strategies::{any_delete_request, any_put_request, any_txn_request};
+	use etcd_client::proto::PbTxnRequestOp;
+	use proptest::prelude::*;
+	use tonic::Code;
+
+	/// Whether `[key, range_end)` lies inside the read-only view.
+	fn in_view(key: &[u8], range_end: &[u8]) -> bool {
+		crate::view::span(key, range_end) == crate::view::Span::Inside
+	}
+
+	/// Whether one txn operation passes every check made before submission.
+	fn op_passes(request: &Option<PbTxnOpRequest>) -> bool {
+		let allowed = match request {
+			Some(PbTxnOpRequest::RequestPut(p)) => !in_view(&p.key, &[]),
+			Some(PbTxnOpRequest::RequestDeleteRange(d)) => !in_view(&d.key, &d.range_end),
+			Some(PbTxnOpRequest::RequestRange(r)) => !in_view(&r.key, &r.range_end),
+			_ => true,
+		};
+		allowed && op_of(request).is_ok()
+	}
+
+	/// Whether a branch puts a key twice, or puts a key that it deletes: etcd's "duplicate key".
+	fn has_duplicates(branch: &[PbTxnRequestOp]) -> bool {
+		let puts: Vec<&[u8]> = branch
+			.iter()
+			.filter_map(|op| match &op.request {
+				Some(PbTxnOpRequest::RequestPut(p)) => Some(p.key.as_slice()),
+				_ => None,
+			})
+			.collect();
+		let twice = puts.iter().enumerate().any(|(i, key)| puts[..i].contains(key));
+		let deleted = branch.iter().any(|op| match &op.request {
+			Some(PbTxnOpRequest::RequestDeleteRange(d)) => puts.iter().any(|key| in_range(key, &d.key, &d.range_end)),
+			_ => false,
+		});
+		twice || deleted
+	}
+
+	proptest! {
+		#![proptest_config(ProptestConfig {
+			cases: 256,
+			failure_persistence: None,
+			..ProptestConfig::default()
+		})]
+
+		/// A put is refused exactly when etcd refuses it (no key, a value or lease given with
+		/// `ignore_value` or `ignore_lease`, a lease that cannot exist) or it writes the view, with
+		/// etcd's code and message; otherwise its lease is the one it names.
+		#[test]
+		fn puts_are_refused_before_submission_as_etcd_refuses_them(p in any_put_request()) {
+			let expected = if p.key.is_empty() {
+				Err((Code::InvalidArgument, "etcdserver: key is not provided"))
+			} else if in_view(&p.key, &[]) {
+				Err((Code::PermissionDenied, "etcdserver: permission denied"))
+			} else if p.ignore_value && !p.value.is_empty() {
+				Err((Code::InvalidArgument, "etcdserver: value is provided"))
+			} else if p.ignore_lease && p.lease != 0 {
+				Err((Code::InvalidArgument, "etcdserver: lease is provided"))
+			} else if p.lease < 0 {
+				Err((Code::NotFound, "etcdserver: requested lease not found"))
+			} else {
+				Ok(u64::try_from(p.lease).ok().filter(|l| *l > 0))
+			};
+			match (check_put(&p), expected) {
+				(Ok(lease), Ok(want)) => prop_assert_eq!(lease, want),
+				(Err(status), Err((code, message))) => {
+					prop_assert_eq!(status.code(), code);
+					prop_assert!(status.message().starts_with(message), "{}", status.message());
+				},
+				(got, expected) => prop_assert!(false, "{:?} for {:?}, expected {:?}", got, p, expected),
+			}
+		}
+
+		/// A delete is refused exactly when etcd refuses it (no key) or it holds keys of the view
+		/// only, with etcd's code and message.
+		#[test]
+		fn deletes_are_refused_before_submission_as_etcd_refuses_them(d in any_delete_request()) {
+			let expected = if d.key.is_empty() {
+				Some((Code::InvalidArgument, "etcdserver: key is not provided"))
+			} else if in_view(&d.key, &d.range_end) {
+				Some((Code::PermissionDenied, "etcdserver: permission denied"))
+			} else {
+				None
+			};
+			match (check_delete(&d), expected) {
+				(Ok(()), None) => {},
+				(Err(status), Some((code, message))) => {
+					prop_assert_eq!(status.code(), code);
+					prop_assert!(status.message().starts_with(message), "{}", status.message());
+				},
+				(got, expected) => prop_assert!(false, "{:?} for {:?}, expected {:?}", got, d, expected),
+			}
+		}
+
+		/// A txn is planned only when every compare and operation passes, no branch is longer
+		/// than etcd allows and none puts a key twice or puts a key it deletes; one bad part
+		/// refuses the whole txn, with etcd's code, and there is no plan to submit.
+		#[test]
+		fn txns_are_planned_all_or_nothing(t in any_txn_request()) {
+			let too_many = [t.compare.len(), t.success.len(), t.failure.len()].iter().any(|n| *n > MAX_TXN_OPS);
+			let compares_pass = t
+				.compare
+				.iter()
+				.all(|c| crate::view::compare_of(c).unwrap_or_else(|| compare_of(c)).is_ok());
+			let ops_pass = t.success.iter().chain(&t.failure).all(|op| op_passes(&op.request));
+			let duplicates = has_duplicates(&t.success) || has_duplicates(&t.failure);
+			match txn_plan(&t) {
+				Ok((compares, success, failure)) => {
+					prop_assert!(!too_many && compares_pass && ops_pass && !duplicates, "{:?} was planned", t);
+					prop_assert_eq!(
+						(compares.len(), success.len(), failure.len()),
+						(t.compare.len(), t.success.len(), t.failure.len())
+					);
+				},
+				Err(status) => {
+					prop_assert!(
+						too_many || !compares_pass || !ops_pass || duplicates,
+						"{:?} refused: {}", t, status.message()
+					);
+					prop_assert!(!status.message().is_empty());
+					let code = status.code();
+					if too_many {
+						prop_assert_eq!(code, Code::InvalidArgument);
+						prop_assert_eq!(status.message(), "etcdserver: too many operations in txn request");
+					} else if compares_pass && ops_pass {
+						prop_assert_eq!(code, Code::InvalidArgument);
+						prop_assert_eq!(status.message(), "etcdserver: duplicate key given in txn request");
+					} else {
+						prop_assert!(
+							matches!(
+								code,
+								Code::InvalidArgument | Code::NotFound | Code::PermissionDenied | Code::Unimplemented
+							),
+							"{:?}", status
+						);
+					}
+				},
+			}
+		}
+	}
+
+	fn put(key: &[u8]) -> PbTxnRequestOp {
+		PbTxnRequestOp {
+			request: Some(PbTxnOpRequest::RequestPut(PbPutRequest { key: key.to_vec(), ..Default::default() })),
+		}
+	}
+
+	fn delete(key: &[u8], range_end: &[u8]) -> PbTxnRequestOp {
+		let d = PbDeleteRequest { key: key.to_vec(), range_end: range_end.to_vec(), prev_kv: false };
+		PbTxnRequestOp { request: Some(PbTxnOpRequest::RequestDeleteRange(d)) }
+	}
+
+	fn txn(success: Vec<PbTxnRequestOp>) -> PbTxnRequest {
+		PbTxnRequest { compare: vec![], success, failure: vec![] }
+	}
+
+	#[test]
+	fn a_branch_that_puts_a_key_twice_or_deletes_what_it_puts_is_refused_before_submission() {
+		let refused = [
+			vec![put(b"/a"), put(b"/a")],
+			vec![put(b"/a/b"), delete(b"/a/", b"/a0")],
+			vec![delete(b"/a", b"\0"), put(b"/b")],
+		];
+		for branch in refused {
+			let status = txn_plan(&txn(branch)).unwrap_err();
+			assert_eq!(status.message(), "etcdserver: duplicate key given in txn request");
+		}
+		// The same key in both branches, and a delete beside a put it does not cover, are fine.
+		let both = PbTxnRequest { compare: vec![], success: vec![put(b"/a")], failure: vec![put(b"/a")] };
+		assert!(txn_plan(&both).is_ok());
+		assert!(txn_plan(&txn(vec![put(b"/a"), delete(b"/b", b"")])).is_ok());
 	}
 }

@@ -34,12 +34,7 @@ impl PbLeaseService for Lease {
 		&self,
 		request: Request<PbLeaseGrantRequest>,
 	) -> Result<Response<PbLeaseGrantResponse>, Status> {
-		let r = request.into_inner();
-		if r.id != 0 {
-			return Err(unsupported("lease IDs are chosen by the chain: grant with ID 0"));
-		}
-		// etcd raises a TTL below its minimum; so does the chain.
-		let ttl = u32::try_from(r.ttl.max(0)).map_err(|_| Status::out_of_range("etcdserver: too large lease TTL"))?;
+		let ttl = grant_ttl(&request.into_inner())?;
 		let receipt = self.0.write(Call::grant_lease { ttl_secs: ttl }).await?;
 		let (id, ttl, _) = receipt.lease_granted().ok_or_else(|| missing_event("LeaseGranted"))?;
 		let revision = self.0.revision_at(receipt.block_hash).await?;
@@ -55,7 +50,7 @@ impl PbLeaseService for Lease {
 		&self,
 		request: Request<PbLeaseRevokeRequest>,
 	) -> Result<Response<PbLeaseRevokeResponse>, Status> {
-		let id = lease_of(request.into_inner().id)?.ok_or_else(lease_not_found)?;
+		let id = revoke_id(&request.into_inner())?;
 		let receipt = self.0.write(Call::revoke_lease { lease: id }).await?;
 		let revision = match receipt.revision() {
 			Some(r) => r,
@@ -94,11 +89,12 @@ impl PbLeaseService for Lease {
 	) -> Result<Response<PbLeaseTimeToLiveResponse>, Status> {
 		let r = request.into_inner();
 		let revision = self.0.current_revision().await?;
-		let lease = match lease_of(r.id)? {
+		// etcd answers an unknown or expired lease with TTL -1, not an error: also one that cannot
+		// exist (a negative ID).
+		let lease = match lease_of(r.id).ok().flatten() {
 			Some(id) => self.0.client.lease(id, &AtBlock::Finalized).await.map_err(status_of)?.lease,
 			None => None,
 		};
-		// etcd answers an unknown or expired lease with TTL -1, not an error.
 		let answer = match lease {
 			None => PbLeaseTimeToLiveResponse { header: self.0.header(revision), id: r.id, ttl: -1, ..Default::default() },
 			Some(lease) => PbLeaseTimeToLiveResponse {
@@ -123,6 +119,22 @@ impl PbLeaseService for Lease {
 			leases: answer.leases.into_iter().map(|id| PbLeaseStatus { id: int(id) }).collect(),
 		}))
 	}
+}
+
+/// The TTL a grant asks the chain for, once checked before anything is submitted: the ID must be
+/// left to the chain, and the TTL fit what the chain keeps (etcd's "too large lease TTL").
+fn grant_ttl(r: &PbLeaseGrantRequest) -> Result<u32, Status> {
+	if r.id != 0 {
+		return Err(unsupported("lease IDs are chosen by the chain: grant with ID 0"));
+	}
+	// etcd raises a TTL below its minimum; so does the chain.
+	u32::try_from(r.ttl.max(0)).map_err(|_| Status::out_of_range("etcdserver: too large lease TTL"))
+}
+
+/// The lease a revoke names, checked before anything is submitted: etcd's "lease not found" for
+/// none (0) or one that cannot exist (a negative ID).
+fn revoke_id(r: &PbLeaseRevokeRequest) -> Result<u64, Status> {
+	lease_of(r.id)?.ok_or_else(lease_not_found)
 }
 
 fn parse(hash: &str) -> Result<sp_core::H256, Status> {
@@ -155,5 +167,60 @@ pub(crate) async fn keep_alive(api: &Api, id: i64) -> Result<PbLeaseKeepAliveRes
 			log::debug!(target: LOG_TARGET, "keep-alive of lease {id} failed: {err}");
 			Err(status_of(err))
 		},
+	}
+}
+
+#[cfg(test)]
+mod proptests {
+	use super::*;
+	use crate::convert::strategies::any_int;
+	use proptest::prelude::*;
+	use tonic::Code;
+
+	proptest! {
+		#![proptest_config(ProptestConfig {
+			cases: 256,
+			failure_persistence: None,
+			..ProptestConfig::default()
+		})]
+
+		/// A grant is refused before anything is submitted when it names its own ID (the chain
+		/// chooses them) or a TTL beyond what the chain keeps, with etcd's "too large lease TTL";
+		/// a negative TTL is raised, as etcd raises one below its minimum.
+		#[test]
+		fn grants_are_checked_before_submission(ttl in any_int(), id in any_int()) {
+			match grant_ttl(&PbLeaseGrantRequest { ttl, id }) {
+				Ok(secs) => {
+					prop_assert_eq!(id, 0);
+					prop_assert_eq!(i64::from(secs), ttl.max(0));
+				},
+				Err(status) if id != 0 => {
+					prop_assert_eq!(status.code(), Code::Unimplemented);
+					prop_assert!(!status.message().is_empty());
+				},
+				Err(status) => {
+					prop_assert!(ttl > i64::from(u32::MAX), "TTL {} refused", ttl);
+					prop_assert_eq!(status.code(), Code::OutOfRange);
+					prop_assert_eq!(status.message(), "etcdserver: too large lease TTL");
+				},
+			}
+		}
+
+		/// A revoke of no lease (0) or of one that cannot exist (a negative ID) is etcd's "lease
+		/// not found", before anything is submitted; any other ID is revoked as given.
+		#[test]
+		fn revokes_are_checked_before_submission(id in any_int()) {
+			match revoke_id(&PbLeaseRevokeRequest { id }) {
+				Ok(lease) => {
+					prop_assert!(id > 0);
+					prop_assert_eq!(i64::try_from(lease).ok(), Some(id));
+				},
+				Err(status) => {
+					prop_assert!(id <= 0, "lease {} refused", id);
+					prop_assert_eq!(status.code(), Code::NotFound);
+					prop_assert_eq!(status.message(), "etcdserver: requested lease not found");
+				},
+			}
+		}
 	}
 }

@@ -611,6 +611,7 @@ impl<T: Config> Pallet<T> {
 	/// range the branch deletes.
 	fn check_branch(ops: Vec<TxnOp>) -> Result<Vec<CheckedOp<T>>, Error<T>> {
 		ensure!(ops.len() <= T::MaxTxnOps::get() as usize, Error::<T>::TooManyTxnOps);
+		let duplicate = TxnOp::duplicate_key(&ops);
 		let mut checked = Vec::with_capacity(ops.len());
 		for op in ops {
 			checked.push(match op {
@@ -630,20 +631,7 @@ impl<T: Config> Pallet<T> {
 				},
 			});
 		}
-		let mut puts = BTreeSet::new();
-		for op in &checked {
-			if let CheckedOp::Put { key, .. } = op {
-				ensure!(puts.insert(key.to_vec()), Error::<T>::DuplicateKeyInTxn);
-			}
-		}
-		for op in &checked {
-			if let CheckedOp::Delete { key, range_end } = op {
-				let range = KeyRange::from_etcd(key, range_end);
-				let first_put_from_start = puts.range(key.to_vec()..).next();
-				let overlaps = first_put_from_start.is_some_and(|put| range.contains(put));
-				ensure!(!overlaps, Error::<T>::DuplicateKeyInTxn);
-			}
-		}
+		ensure!(!duplicate, Error::<T>::DuplicateKeyInTxn);
 		Ok(checked)
 	}
 

@@ -542,6 +542,31 @@ pub enum TxnOp {
 	},
 }
 
+impl TxnOp {
+	/// etcd's rule for one txn branch ("duplicate key given in txn request"): whether it puts a
+	/// key twice, or puts a key in a range it deletes. The pallet refuses such a branch
+	/// (`DuplicateKeyInTxn`); the etcd API refuses it before submitting, as etcd does before
+	/// raft.
+	pub fn duplicate_key(branch: &[TxnOp]) -> bool {
+		let mut puts = alloc::collections::BTreeSet::new();
+		for op in branch {
+			if let TxnOp::Put { key, .. } = op {
+				if !puts.insert(&key[..]) {
+					return true;
+				}
+			}
+		}
+		branch.iter().any(|op| match op {
+			TxnOp::DeleteRange { key, range_end } => {
+				let range = crate::keyspace::KeyRange::from_etcd(key, range_end);
+				// The first put at or after the range's start is the only one it may contain.
+				puts.range(&key[..]..).next().is_some_and(|put| range.contains(put))
+			},
+			_ => false,
+		})
+	}
+}
+
 // ---------------------------------------------------------------------------------------------
 // Runtime API
 // ---------------------------------------------------------------------------------------------
