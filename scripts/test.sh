@@ -35,7 +35,8 @@ if [ "$fast" = 1 ]; then
 	fast_tests etcd etcdctl_reads_and_writes_the_registry_key_space \
 		the_etcdctl_and_gateway_scripts_pass_against_a_real_etcd the_http_gateway_answers_like_etcds \
 		the_http_gateway_refuses_other_hosts_and_browser_origins
-	fast_tests registry_rpc read_methods_return_what_was_written_and_history_names_the_writer
+	fast_tests registry_rpc read_methods_return_what_was_written_and_history_names_the_writer \
+		malformed_parameters_get_a_json_rpc_error_and_the_node_keeps_serving
 	fast_tests cli errors_are_one_line_with_a_non_zero_exit_status
 	fast_tests foundation unknown_chain_fails_with_one_line malformed_chain_spec_fails_with_one_line
 	echo "test: fast tier took $(( $(date +%s) - started )) s"

@@ -26,6 +26,9 @@ pub fn parse_hex(name: &str, text: &str) -> Result<Vec<u8>, jsonrpsee::types::Er
 		.map(|i| {
 			digits
 				.get(i..i + 2)
+				// Hex digits only: `from_str_radix` alone also takes a sign, so that "0x+a+b"
+				// would read as 0x0a0b.
+				.filter(|pair| pair.bytes().all(|b| b.is_ascii_hexdigit()))
 				.and_then(|pair| u8::from_str_radix(pair, 16).ok())
 				.ok_or_else(|| invalid_params(format!("{name}: not a hex digit in {text:?}")))
 		})
@@ -261,7 +264,7 @@ pub struct ElectionAnswer {
 /// `registry_elections`' answer.
 #[derive(Clone, Debug, Serialize)]
 pub struct ElectionsAnswer {
-	/// The names of every election ever held, in byte order.
+	/// The names of the elections with candidates, in byte order.
 	pub elections: Vec<Bytes>,
 	/// The block.
 	pub at: At,
@@ -427,4 +430,20 @@ pub fn item_json(
 /// The notification of a block that a reorg dropped from a `best` stream.
 pub fn retracted_json(number: u32, hash: H256) -> serde_json::Value {
 	serde_json::json!({ "retracted": { "number": number, "hash": hash } })
+}
+
+#[cfg(test)]
+mod tests {
+	use super::parse_hex;
+
+	#[test]
+	fn parse_hex_takes_0x_and_hex_digits_only() {
+		assert_eq!(parse_hex("key", "0x0aFf").unwrap(), vec![0x0a, 0xff]);
+		assert_eq!(parse_hex("key", "0x").unwrap(), Vec::<u8>::new());
+		for text in ["", "0a", "0X0a", "0x123", "0xzz", "0x+a", "0x+a+b", "0x-1", "0x 1", "0xé"] {
+			let error = parse_hex("key", text).unwrap_err();
+			assert_eq!(error.code(), -32602, "{text:?}");
+			assert!(error.message().starts_with("key: "), "{text:?}: {}", error.message());
+		}
+	}
 }
