@@ -50,6 +50,10 @@ pub const MAX_BATCH: usize = 1_000;
 pub const MAX_BATCH_BYTES: usize = 256 << 10;
 /// The most bytes of encoded calls in the batches handed over and not yet finished.
 pub const MAX_IN_FLIGHT_BYTES: usize = 1 << 20;
+/// The most calls waiting for a batch. A call beyond it fails at once with
+/// [`Error::Overloaded`] (about ten seconds of the etcd API's throughput): under an overload that
+/// lasts, callers get an answer rather than an ever longer wait, and memory stays bounded.
+pub const MAX_QUEUED_CALLS: usize = 10_000;
 
 struct Job {
 	call: RuntimeCall,
@@ -62,14 +66,14 @@ struct Job {
 /// documentation). Cheap to share: every handle feeds the same background task.
 #[derive(Clone)]
 pub struct Batcher {
-	jobs: mpsc::UnboundedSender<Job>,
+	jobs: mpsc::Sender<Job>,
 }
 
 impl Batcher {
 	/// A batcher submitting through `client`, waiting for each transaction as `wait` says. It
 	/// runs on the current Tokio runtime until every handle is dropped.
 	pub fn new(client: Arc<Client>, wait: Wait) -> Self {
-		let (jobs, rx) = mpsc::unbounded_channel();
+		let (jobs, rx) = mpsc::channel(MAX_QUEUED_CALLS);
 		tokio::spawn(run(client, wait, rx));
 		Batcher { jobs }
 	}
@@ -77,7 +81,10 @@ impl Batcher {
 	/// Submits `call` in the next batch and returns its own receipt, or its own error.
 	pub async fn submit(&self, call: RuntimeCall) -> Result<Receipt, Error> {
 		let (reply, answer) = oneshot::channel();
-		self.jobs.send(Job { call, reply, queued: std::time::Instant::now() }).map_err(|_| closed())?;
+		self.jobs.try_send(Job { call, reply, queued: std::time::Instant::now() }).map_err(|e| match e {
+			mpsc::error::TrySendError::Full(_) => Error::Overloaded { queued: MAX_QUEUED_CALLS },
+			mpsc::error::TrySendError::Closed(_) => closed(),
+		})?;
 		answer.await.map_err(|_| closed())?
 	}
 }
@@ -101,7 +108,7 @@ impl Limits {
 	}
 }
 
-async fn run(client: Arc<Client>, wait: Wait, mut rx: mpsc::UnboundedReceiver<Job>) {
+async fn run(client: Arc<Client>, wait: Wait, mut rx: mpsc::Receiver<Job>) {
 	let limits = Limits::of_runtime();
 	// In microseconds of ref time, and in KiB.
 	let weight_budget = Budget::new(limits.ref_time.saturating_mul(2) / 1_000_000);
@@ -144,7 +151,7 @@ async fn run(client: Arc<Client>, wait: Wait, mut rx: mpsc::UnboundedReceiver<Jo
 /// callers have gone are skipped. Returns the batch, its weight (ref time) and its encoded
 /// size, or `None` once every handle is dropped.
 async fn next_batch(
-	rx: &mut mpsc::UnboundedReceiver<Job>,
+	rx: &mut mpsc::Receiver<Job>,
 	carried: &mut Option<Job>,
 	limits: &Limits,
 ) -> Option<(Vec<Job>, u64, usize)> {
@@ -300,12 +307,28 @@ mod tests {
 	}
 
 	#[tokio::test]
+	async fn a_call_beyond_the_queue_bound_fails_at_once() {
+		// A batcher whose task has not taken anything yet: the queue fills.
+		let (jobs, _rx) = mpsc::channel(MAX_QUEUED_CALLS);
+		let batcher = Batcher { jobs };
+		for n in 0..MAX_QUEUED_CALLS {
+			let (job, _) = job(n as u8);
+			batcher.jobs.try_send(job).unwrap_or_else(|_| panic!("room for call {n}"));
+		}
+		let refused = tokio::time::timeout(std::time::Duration::from_secs(1), batcher.submit(put(1))).await;
+		assert!(
+			matches!(refused, Ok(Err(Error::Overloaded { queued: MAX_QUEUED_CALLS }))),
+			"{refused:?}"
+		);
+	}
+
+	#[tokio::test]
 	async fn calls_whose_callers_have_gone_are_not_batched() {
-		let (tx, mut rx) = mpsc::unbounded_channel();
+		let (tx, mut rx) = mpsc::channel(MAX_QUEUED_CALLS);
 		let mut answers = Vec::new();
 		for n in 1..=4 {
 			let (job, answer) = job(n);
-			tx.send(job).unwrap();
+			tx.try_send(job).unwrap();
 			answers.push(answer);
 		}
 		// The callers of calls 1 and 3 give up.

@@ -76,6 +76,13 @@ pub enum Error {
 		/// The stale term.
 		term: u64,
 	},
+	/// Too many calls are queued for submission already: the call was not queued, and nothing
+	/// was submitted (etcd's "too many requests").
+	#[error("too many requests: {queued} calls already wait for submission")]
+	Overloaded {
+		/// How many calls wait.
+		queued: usize,
+	},
 	/// Waited too long.
 	#[error("timed out after {after:?} waiting for {what}")]
 	Timeout {

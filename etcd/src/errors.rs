@@ -84,6 +84,7 @@ pub fn status_of(err: Error) -> Status {
 		),
 		Error::Refused(reason) => Status::unavailable(format!("regchain: transaction refused: {reason}")),
 		Error::Timeout { .. } => Status::unavailable("etcdserver: request timed out"),
+		Error::Overloaded { .. } => Status::resource_exhausted("etcdserver: too many requests"),
 		Error::NotIncluded { .. } => Status::unavailable(format!(
 			"etcdserver: request timed out, possibly due to previous leader failure ({err})"
 		)),

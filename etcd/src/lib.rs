@@ -96,6 +96,8 @@ pub struct Api {
 	/// Every write goes through it: concurrent clients' writes share a transaction, each with
 	/// its own revision and its own answer.
 	batcher: Batcher,
+	/// One permit per watcher, of every stream: see [`services::watch::MAX_WATCHERS`].
+	watcher_slots: Arc<tokio::sync::Semaphore>,
 	config: EtcdConfig,
 	cluster_id: u64,
 	member_id: u64,
@@ -113,7 +115,8 @@ impl Api {
 			.unwrap_or_default();
 		let client = Arc::new(client);
 		let batcher = Batcher::new(client.clone(), Wait::Finalized);
-		Arc::new(Api { client, batcher, config, cluster_id, member_id })
+		let watcher_slots = Arc::new(tokio::sync::Semaphore::new(services::watch::MAX_WATCHERS));
+		Arc::new(Api { client, batcher, watcher_slots, config, cluster_id, member_id })
 	}
 
 	/// The node client.

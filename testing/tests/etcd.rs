@@ -657,6 +657,55 @@ async fn a_range_too_large_for_one_answer_is_read_in_pages_and_deleted_with_its_
 	Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn watchers_are_bounded_and_writes_go_on_at_the_bound() -> Result<()> {
+	// regchain_etcd::services::watch::MAX_WATCHERS. Above 1,023 watchers, every write failed:
+	// watchers and writes share the API's one connection to its node, which takes 1,024
+	// subscriptions.
+	const BOUND: usize = 768;
+	let dir = tempfile::tempdir()?;
+	let (_node, endpoint) = dev_node_with_etcd(&dir)?;
+	let mut client = etcd_client::Client::connect([endpoint.as_str()], None).await?;
+	async fn next(stream: &mut etcd_client::WatchResponseStream) -> Result<etcd_client::WatchResponse> {
+		tokio::time::timeout(Duration::from_secs(20), stream.message())
+			.await
+			.context("no watch answer within 20 s")?
+			.context("the watch stream failed")?
+			.context("the watch stream ended")
+	}
+	// Watchers up to the bound, on one stream but for the last, on a second one.
+	let (mut watcher, mut stream) = client.watch("/w/0", None).await?.split();
+	assert!(next(&mut stream).await?.created());
+	for i in 1..BOUND - 1 {
+		watcher.watch(format!("/w/{i}"), None).await?;
+		let answer = next(&mut stream).await?;
+		assert!(answer.created() && !answer.canceled(), "watcher {i}: {:?}", answer.cancel_reason());
+	}
+	let (mut second, mut second_stream) = client.watch("/w/last", None).await?.split();
+	assert!(next(&mut second_stream).await?.created());
+	// One more, on either stream, is cancelled at once, with a reason.
+	for (sender, responses) in [(&mut watcher, &mut stream), (&mut second, &mut second_stream)] {
+		sender.watch("/w/extra", None).await?;
+		let refused = next(responses).await?;
+		assert!(refused.canceled(), "a watcher beyond the bound must be cancelled");
+		assert!(refused.cancel_reason().contains("too many watchers"), "{}", refused.cancel_reason());
+	}
+	// At the bound, writes go on and the watchers see them.
+	client.put("/w/7", "seven", None).await?;
+	client.put("/w/last", "last", None).await?;
+	let events = next(&mut stream).await?;
+	let keys: Vec<Option<Vec<u8>>> = events.events().iter().map(|e| e.kv().map(|kv| kv.key().to_vec())).collect();
+	assert_eq!(keys, [Some(b"/w/7".to_vec())]);
+	assert_eq!(next(&mut second_stream).await?.events().len(), 1);
+	// Cancelling one makes room for another.
+	watcher.cancel(3).await?;
+	assert!(next(&mut stream).await?.canceled());
+	second.watch("/w/again", None).await?;
+	let answer = next(&mut second_stream).await?;
+	assert!(answer.created() && !answer.canceled(), "{:?}", answer.cancel_reason());
+	Ok(())
+}
+
 /// Runs `openssl` with `args` in `dir`.
 fn openssl(dir: &std::path::Path, args: &[&str]) -> Result<()> {
 	let out = Command::new("openssl").current_dir(dir).args(args).output().context("running openssl")?;

@@ -17,6 +17,10 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+/// The most keep-alives of one `LeaseKeepAlive` stream under way at once (each is a
+/// transaction until finalized); the stream is read no further until one finishes.
+pub const MAX_KEEP_ALIVES_IN_FLIGHT: usize = 64;
+
 use crate::{
 	convert::{int, lease_of},
 	errors::{lease_not_found, missing_event, unsupported},
@@ -68,14 +72,19 @@ impl PbLeaseService for Lease {
 		let mut requests = request.into_inner();
 		let (tx, rx) = mpsc::channel(16);
 		let api = self.0.clone();
+		let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_KEEP_ALIVES_IN_FLIGHT));
 		tokio::spawn(async move {
 			while let Some(request) = requests.next().await {
 				let Ok(request) = request else { break };
+				// At most so many under way: the stream is read no further until one finishes,
+				// and HTTP/2 flow control holds the client back.
+				let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
 				let (api, tx) = (api.clone(), tx.clone());
 				// Each keep-alive is a transaction: answer them as they finalize, without
 				// holding up the ones behind.
 				tokio::spawn(async move {
 					let answer = keep_alive(&api, request.id).await;
+					drop(permit);
 					let _ = tx.send(answer).await;
 				});
 			}

@@ -25,14 +25,21 @@ pub use kv::Kv;
 pub use lease::Lease;
 pub use watch::Watch;
 
+/// The most HTTP/2 streams one client connection may have open at once.
+pub const MAX_CONCURRENT_STREAMS: u32 = 1_024;
+
 /// A router with every gRPC service this API implements and, on the same port, etcd's
 /// HTTP/JSON gateway ([`crate::gateway`]); over TLS if `tls` is given.
 pub fn router(
 	api: Arc<Api>,
 	tls: Option<tonic::transport::ServerTlsConfig>,
 ) -> Result<Router, tonic::transport::Error> {
-	// HTTP/1.1 for the gateway's clients; gRPC stays on HTTP/2.
-	let mut server = tonic::transport::Server::builder().accept_http1(true);
+	// HTTP/1.1 for the gateway's clients; gRPC stays on HTTP/2, with a bound on the streams
+	// (requests, watch and keep-alive streams) one connection may open at once: a stream beyond
+	// it is refused (REFUSED_STREAM), which gRPC clients retry.
+	let mut server = tonic::transport::Server::builder()
+		.accept_http1(true)
+		.max_concurrent_streams(MAX_CONCURRENT_STREAMS);
 	if let Some(tls) = tls {
 		server = server.tls_config(tls)?;
 	}

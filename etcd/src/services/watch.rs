@@ -38,6 +38,13 @@ const DELETE: i32 = 1;
 
 /// How often a watcher created with `progress_notify` reports progress (etcd: 10 minutes).
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(600);
+/// The most watchers this API serves at once, over all its clients and streams. Each is a
+/// subscription on the one WebSocket connection the API keeps to its node, which takes at most
+/// 1,024 (Substrate's `--rpc-max-subscriptions-per-connection`), and every write also needs one
+/// while it waits for finality: at that limit every write failed ("Too many subscriptions on
+/// the connection"). A create beyond this bound is cancelled at once with a reason, and writes
+/// keep a quarter of the connection's subscriptions.
+pub const MAX_WATCHERS: usize = 768;
 
 #[tonic::async_trait]
 impl PbWatchService for Watch {
@@ -113,6 +120,23 @@ pub(crate) async fn serve_stream(
 						..Default::default()
 					}
 				} else {
+					let Ok(slot) = api.watcher_slots.clone().try_acquire_owned() else {
+						let refused = PbWatchResponse {
+							header,
+							watch_id: id,
+							created: true,
+							canceled: true,
+							cancel_reason: format!(
+								"regchain: too many watchers: this node's etcd API serves at most \
+								 {MAX_WATCHERS} at once; cancel some, or watch through another validator"
+							),
+							..Default::default()
+						};
+						if tx.send(Ok(refused)).await.is_err() {
+							break;
+						}
+						continue;
+					};
 					let created = PbWatchResponse { header, watch_id: id, created: true, ..Default::default() };
 					if tx.send(Ok(created)).await.is_err() {
 						break;
@@ -130,7 +154,15 @@ pub(crate) async fn serve_stream(
 						prev_kv: create.prev_kv,
 						progress: create.progress_notify,
 					};
-					watchers.insert(id, tokio::spawn(watcher.run(api.clone(), tx.clone())));
+					let run = watcher.run(api.clone(), tx.clone());
+					// The slot is given back when the watcher ends or is cancelled (aborted).
+					watchers.insert(
+						id,
+						tokio::spawn(async move {
+							let _slot = slot;
+							run.await
+						}),
+					);
 					continue;
 				}
 			},
