@@ -164,7 +164,7 @@ pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
 
 /// All migrations of the runtime, aside from the ones declared in the pallets.
 #[allow(unused_parens)]
-type Migrations = ();
+type Migrations = (pallet_service_registry::migrations::v1::MigrateV0ToV1<Runtime>,);
 
 /// Executive: dispatches calls to the pallets.
 pub type Executive = frame_executive::Executive<

@@ -104,6 +104,8 @@ pub(crate) struct View<T: Config> {
 	pub(crate) now: u64,
 	/// Number of stored range tombstones.
 	pub(crate) stored_tombstones: u32,
+	/// The accounts whose deletes recorded the stored tombstones.
+	tombstone_owners: Vec<Option<T::AccountId>>,
 	tombstones: Vec<(Vec<u8>, Option<Vec<u8>>, Revision)>,
 	leases: BTreeMap<LeaseId, KeyState>,
 	deleted: BTreeSet<Vec<u8>>,
@@ -117,6 +119,7 @@ impl<T: Config> View<T> {
 		Self {
 			now: T::Clock::now(),
 			stored_tombstones: stored.len() as u32,
+			tombstone_owners: stored.iter().map(|t| t.by.clone()).collect(),
 			tombstones: stored
 				.into_iter()
 				.map(|t| (t.start.into_inner(), t.end.map(|e| e.into_inner()), t.revision))
@@ -125,6 +128,11 @@ impl<T: Config> View<T> {
 			deleted: BTreeSet::new(),
 			_marker: PhantomData,
 		}
+	}
+
+	/// How many stored tombstones `who`'s deletes recorded.
+	pub(crate) fn tombstones_of(&self, who: &T::AccountId) -> u32 {
+		self.tombstone_owners.iter().filter(|by| by.as_ref() == Some(who)).count() as u32
 	}
 
 	/// Whether lease `id` is live, expired (awaiting the sweep), or gone.
@@ -254,13 +262,16 @@ pub(crate) struct DeleteBudget {
 }
 
 impl DeleteBudget {
-	/// The budget of one call, given the number of stored tombstones.
-	pub(crate) fn new<T: Config>(stored_tombstones: u32) -> Self {
+	/// The budget of one call by `who`, given the stored tombstones: what is left of the chain's
+	/// `MaxTombstones` and of the account's `MaxTombstonesPerAccount`.
+	pub(crate) fn new<T: Config>(view: &View<T>, who: &T::AccountId) -> Self {
+		let chain_left = T::MaxTombstones::get().saturating_sub(view.stored_tombstones);
+		let account_left = T::MaxTombstonesPerAccount::get().saturating_sub(view.tombstones_of(who));
 		Self {
 			inline_left: T::MaxInlineDeletes::get(),
 			probe_left: T::MaxProbe::get(),
 			probed: 0,
-			tombstones_left: T::MaxTombstones::get().saturating_sub(stored_tombstones),
+			tombstones_left: chain_left.min(account_left),
 		}
 	}
 }
@@ -451,8 +462,8 @@ impl<T: Config> Pallet<T> {
 		let range_end = Self::check_range_end(range_end)?;
 		let revision = Self::next_revision()?;
 		let mut view = View::<T>::new();
-		let mut budget = DeleteBudget::new::<T>(view.stored_tombstones);
-		let plan = Self::plan_delete(&mut view, key, range_end, &mut budget, revision)?;
+		let mut budget = DeleteBudget::new(&view, &who);
+		let plan = Self::plan_delete(&mut view, &who, key, range_end, &mut budget, revision)?;
 		let weight = match &plan.outcome {
 			DeleteOutcome::Nothing => T::WeightInfo::delete_range(0),
 			DeleteOutcome::Inline(records) => T::WeightInfo::delete_range(records.len() as u32),
@@ -486,6 +497,7 @@ impl<T: Config> Pallet<T> {
 	/// is assumed non-empty (a documented corner case).
 	pub(crate) fn plan_delete(
 		view: &mut View<T>,
+		who: &T::AccountId,
 		key: KeyBytes<T>,
 		range_end: KeyBytes<T>,
 		budget: &mut DeleteBudget,
@@ -551,6 +563,7 @@ impl<T: Config> Pallet<T> {
 					end,
 					revision,
 					cursor: None,
+					by: Some(who.clone()),
 				})
 			}
 		};
@@ -704,7 +717,7 @@ impl<T: Config> Pallet<T> {
 		}
 
 		let revision = Self::next_revision()?;
-		let mut budget = DeleteBudget::new::<T>(view.stored_tombstones);
+		let mut budget = DeleteBudget::new(&view, &who);
 		let mut added = BTreeMap::new();
 		let mut created = 0;
 		let mut plans = Vec::new();
@@ -714,7 +727,7 @@ impl<T: Config> Pallet<T> {
 					Self::plan_put(&mut view, &who, key, value, lease, &mut added, &mut created)?,
 				)),
 				CheckedOp::Delete { key, range_end } => plans.push(Planned::Delete(
-					Self::plan_delete(&mut view, key, range_end, &mut budget, revision)?,
+					Self::plan_delete(&mut view, &who, key, range_end, &mut budget, revision)?,
 				)),
 				CheckedOp::Read => {},
 			}

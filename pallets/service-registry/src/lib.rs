@@ -114,6 +114,7 @@ pub mod elections;
 pub mod instances;
 pub mod keyspace;
 pub mod leases;
+pub mod migrations;
 pub mod quotas;
 pub mod types;
 pub mod weights;
@@ -143,7 +144,7 @@ pub mod pallet {
 	use frame_system::pallet_prelude::*;
 
 	/// The in-code storage version.
-	const STORAGE_VERSION: StorageVersion = StorageVersion::new(0);
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
 
 	#[pallet::pallet]
 	#[pallet::storage_version(STORAGE_VERSION)]
@@ -187,6 +188,11 @@ pub mod pallet {
 		/// Most range tombstones awaiting reclamation at once.
 		#[pallet::constant]
 		type MaxTombstones: Get<u32>;
+
+		/// Most of them one account's deletes may hold, so that one member cannot keep every
+		/// other from deleting large ranges. At most `MaxTombstones`.
+		#[pallet::constant]
+		type MaxTombstonesPerAccount: Get<u32>;
 
 		/// Shortest lease time to live, in seconds; shorter requests are raised to it (as etcd).
 		#[pallet::constant]
@@ -446,7 +452,8 @@ pub mod pallet {
 		DuplicateKeyInTxn,
 		/// An election-leader compare uses `Greater` or `Less`.
 		InvalidCompare,
-		/// `MaxTombstones` large range deletes are still being reclaimed; retry in a few blocks.
+		/// `MaxTombstones` large range deletes, or `MaxTombstonesPerAccount` of this account's,
+		/// are still being reclaimed; retry in a few blocks.
 		TooManyRangeTombstones,
 		/// The revision counter would overflow.
 		RevisionOverflow,
@@ -838,6 +845,10 @@ pub mod pallet {
 			assert!(T::MaxKeyLen::get() > 0, "MaxKeyLen must be positive");
 			assert!(T::MaxTxnOps::get() > 0, "MaxTxnOps must be positive");
 			assert!(T::MaxTombstones::get() > 0, "MaxTombstones must be positive");
+			assert!(
+				(1..=T::MaxTombstones::get()).contains(&T::MaxTombstonesPerAccount::get()),
+				"MaxTombstonesPerAccount must be positive and at most MaxTombstones"
+			);
 			assert!(T::MaxLeaseEndsPerBlock::get() > 0, "MaxLeaseEndsPerBlock must be positive");
 			assert!(T::MaxCleanupPerBlock::get() > 1, "MaxCleanupPerBlock must be at least 2");
 			assert!(T::MinLeaseTtl::get() > 0, "MinLeaseTtl must be positive");

@@ -29,6 +29,7 @@ parameter_types! {
 	pub static MaxInlineDeletes: u32 = 4;
 	pub static MaxProbe: u32 = 64;
 	pub static MaxTombstones: u32 = 4;
+	pub static MaxTombstonesPerAccount: u32 = 4;
 	pub static MaxLeaseEndsPerBlock: u32 = 64;
 	pub static MaxCleanupPerBlock: u32 = 64;
 	pub static HookWeightLimit: Weight = Weight::MAX;
@@ -59,6 +60,7 @@ impl pallet_service_registry::Config for Test {
 	type MaxInlineDeletes = MaxInlineDeletes;
 	type MaxProbe = MaxProbe;
 	type MaxTombstones = MaxTombstones;
+	type MaxTombstonesPerAccount = MaxTombstonesPerAccount;
 	type MinLeaseTtl = ConstU32<1>;
 	type MaxLeaseTtl = ConstU32<86_400>;
 	type MaxKeysPerLease = MaxKeysPerLease;

@@ -41,7 +41,8 @@ pub type KeyValueOf<T> = KeyValue<
 	<T as Config>::MaxValueLen,
 >;
 /// A pending range delete.
-pub type RangeTombstoneOf<T> = RangeTombstone<<T as Config>::MaxKeyLen>;
+pub type RangeTombstoneOf<T> =
+	RangeTombstone<<T as frame_system::Config>::AccountId, <T as Config>::MaxKeyLen>;
 /// A lease, as stored.
 pub type LeaseOf<T> = Lease<<T as frame_system::Config>::AccountId>;
 /// An instance's tags.
@@ -239,8 +240,8 @@ pub struct KeyValue<A: Clone + Eq + core::fmt::Debug, K: Get<u32>, V: Get<u32>> 
 	DebugNoBound,
 )]
 #[scale_info(skip_type_params(K))]
-#[codec(mel_bound())]
-pub struct RangeTombstone<K: Get<u32>> {
+#[codec(mel_bound(A: MaxEncodedLen))]
+pub struct RangeTombstone<A: Clone + Eq + core::fmt::Debug, K: Get<u32>> {
 	/// The first key of the range.
 	pub start: BoundedVec<u8, K>,
 	/// The end of the range (exclusive); `None`: every key from `start` on.
@@ -249,9 +250,12 @@ pub struct RangeTombstone<K: Get<u32>> {
 	pub revision: Revision,
 	/// The last key the hooks have reclaimed up to; `None` before the first.
 	pub cursor: Option<BoundedVec<u8, K>>,
+	/// The account whose delete recorded it, against whose `MaxTombstonesPerAccount` it counts
+	/// until reclaimed; `None` for one recorded before tombstones named it (storage version 0).
+	pub by: Option<A>,
 }
 
-impl<K: Get<u32>> RangeTombstone<K> {
+impl<A: Clone + Eq + core::fmt::Debug, K: Get<u32>> RangeTombstone<A, K> {
 	/// Whether `key` lies in the tombstone's range.
 	pub fn covers(&self, key: &[u8]) -> bool {
 		key >= &self.start[..] && self.end.as_ref().is_none_or(|end| key < &end[..])

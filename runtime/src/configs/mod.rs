@@ -325,6 +325,8 @@ impl pallet_service_registry::Config for Runtime {
 	type MaxInlineDeletes = ConstU32<64>;
 	type MaxProbe = ConstU32<128>;
 	type MaxTombstones = ConstU32<16>;
+	/// A quarter of them: one member never holds every slot.
+	type MaxTombstonesPerAccount = ConstU32<4>;
 	/// TTLs in whole seconds, as in etcd: from 2 s to 30 days.
 	type MinLeaseTtl = ConstU32<2>;
 	type MaxLeaseTtl = ConstU32<{ 30 * 24 * 3600 }>;

@@ -451,6 +451,65 @@ fn too_many_pending_tombstones_refuse_another_large_delete() {
 }
 
 #[test]
+fn one_account_holds_at_most_its_share_of_the_tombstones() {
+	new_test_ext().execute_with(|| {
+		MaxTombstonesPerAccount::set(2);
+		for prefix in 0..4u8 {
+			for i in 0..5u8 {
+				put(ALICE, &[prefix, i], b"", None);
+			}
+		}
+		delete(ALICE, &[0], &[1]);
+		delete(ALICE, &[1], &[2]);
+		// Alice's share is used: her third large delete is refused, and nothing changes.
+		assert_noop!(
+			ServiceRegistry::delete_range(origin(ALICE), vec![2], vec![3]),
+			Error::<Test>::TooManyRangeTombstones
+		);
+		// Bob still deletes a large range (of Alice's keys: the key space has no owners).
+		delete(BOB, &[2], &[3]);
+		let owners: Vec<_> = RangeTombstones::<Test>::get().into_iter().map(|t| t.by).collect();
+		assert_eq!(owners, [Some(ALICE), Some(ALICE), Some(BOB)]);
+		// Once hers are reclaimed, Alice deletes large ranges again.
+		for _ in 0..20 {
+			if RangeTombstones::<Test>::get().iter().all(|t| t.by != Some(ALICE)) {
+				break;
+			}
+			next_block(250);
+		}
+		delete(ALICE, &[3], &[4]);
+	});
+}
+
+#[test]
+fn tombstones_stored_before_version_1_are_kept_and_name_nobody() {
+	use frame_support::traits::{GetStorageVersion, OnRuntimeUpgrade, StorageVersion};
+	new_test_ext().execute_with(|| {
+		for i in 0..6u8 {
+			put(ALICE, &[b'/', i], b"", None);
+		}
+		// A tombstone as version 0 stored it, over keys it hides.
+		let old = vec![crate::migrations::v1::TombstoneV0::<ConstU32<1024>> {
+			start: BoundedVec::truncate_from(vec![b'/']),
+			end: Some(BoundedVec::truncate_from(vec![b'0'])),
+			revision: revision() + 1,
+			cursor: None,
+		}];
+		frame_support::storage::unhashed::put(&RangeTombstones::<Test>::hashed_key(), &old);
+		CurrentRevision::<Test>::put(revision() + 1);
+		StorageVersion::new(0).put::<ServiceRegistry>();
+		crate::migrations::v1::MigrateV0ToV1::<Test>::on_runtime_upgrade();
+		assert_eq!(ServiceRegistry::on_chain_storage_version(), StorageVersion::new(1));
+		let tombstones = RangeTombstones::<Test>::get();
+		assert_eq!(tombstones.len(), 1);
+		assert_eq!((&tombstones[0].start[..], tombstones[0].by), (&b"/"[..], None));
+		// The keys it covers stay deleted.
+		let all = ServiceRegistry::range(RangeRequest { key: vec![0], range_end: vec![0], ..Default::default() });
+		assert_eq!(all.count, 0);
+	});
+}
+
+#[test]
 fn a_tombstoned_key_of_a_lease_is_reclaimed_once() {
 	new_test_ext().execute_with(|| {
 		let lease = grant(ALICE, 10);
