@@ -763,8 +763,7 @@ ok "client over the whole run: $(client_summary "$T_CLIENT")"
 for name in "${CONTROLLERS[@]}"; do kill -TERM "$(cat "$DIR/ctl/$name.pgid")" 2>/dev/null || true; done
 no_candidates() { candidates_are 0; }
 wait_until 30 "the controllers leave the election" no_candidates
-read -r L TERMF _ < <(election_state)
-ok "the election has no candidate left (leader: $L, term $TERMF)"
+ok "the election has no candidate left: the chain removed it (a new campaign under its name would lead at a higher term)"
 # One at a time: two sidecars that sign with the same account would race for its nonces.
 DEREG_TEXT=""
 for f in "$DIR"/replicas/*.pgid; do

@@ -397,12 +397,23 @@ fn elections_hand_over_when_the_leader_stops_and_fence_its_writes() -> Result<()
 	let fence = format!("db:{bob_term}");
 	ctl_json(&endpoint, &["--key", "//Bob", "put", "--fence", &fence, "/db/primary", "10.0.0.2"])?;
 
-	// Bob resigns on SIGTERM: the election is left without a leader, at the next term.
+	// Bob resigns on SIGTERM: the election ends without a leader, at the next term, and is
+	// removed with its last candidate.
 	second.signal(libc::SIGTERM);
 	assert!(second.wait_exit(Duration::from_secs(30))?.success(), "{}", second.stderr());
+	observer.wait_item("the election to end", Duration::from_secs(30), |i| {
+		i["kind"] == "leader_changed" && i["leader"].is_null() && i["term"].as_u64() == Some(bob_term + 1)
+	})?;
 	let election = ctl_json(&endpoint, &["elect", "leader", "db"])?;
-	assert!(election["election"]["leader"].is_null(), "{election}");
-	assert_eq!(election["election"]["term"].as_u64(), Some(bob_term + 1), "{election}");
+	assert!(election["election"].is_null(), "{election}");
+	// A new campaign under the same name leads at a term above every one the name had: a
+	// write fenced at an old term can never hold again.
+	let mut third =
+		ctl_proc("charlie", &endpoint, &["--key", "//Charlie", "elect", "campaign", "db", "10.0.0.3", "--ttl", "3"])?;
+	let elected = third.wait_item("Charlie to lead", Duration::from_secs(60), |i| i["term"].is_u64())?;
+	assert_eq!(elected["term"].as_u64(), Some(bob_term + 2), "{elected}");
+	third.signal(libc::SIGTERM);
+	assert!(third.wait_exit(Duration::from_secs(30))?.success(), "{}", third.stderr());
 	Ok(())
 }
 
