@@ -202,16 +202,17 @@ impl Client {
 		self.spec_version.store(spec_version, Ordering::Relaxed);
 	}
 
-	/// Reads the node's runtime version again, after the pool refused a signature. Returns
-	/// whether `spec_version` changed (a runtime upgrade: what was signed before must be signed
-	/// again); a runtime this client cannot sign for is [`Error::RuntimeMismatch`].
-	pub(crate) async fn refresh_spec_version(&self) -> Result<bool, Error> {
+	/// Reads the runtime's version again, after the pool refused a signature, and signs for it
+	/// from then on. Returns it: a transaction signed for another version must be signed again
+	/// (the runtime was upgraded, maybe seen first by another of this client's submissions). A
+	/// runtime this client cannot sign for is [`Error::RuntimeMismatch`].
+	pub(crate) async fn refresh_spec_version(&self) -> Result<u32, Error> {
 		let spec_version = signing_version(runtime_version(&self.rpc).await?)?;
 		let before = self.spec_version.swap(spec_version, Ordering::Relaxed);
 		if before != spec_version {
 			log::info!(target: LOG_TARGET, "the runtime was upgraded from spec version {before} to {spec_version}");
 		}
-		Ok(before != spec_version)
+		Ok(spec_version)
 	}
 
 	/// The signer, if any.

@@ -35,7 +35,9 @@
 //! A signature refused as bad ("Transaction has a bad signature"), or a transaction invalidated
 //! with its nonce unused, after the chain upgraded its runtime: every signature covers the
 //! runtime's `spec_version`, so the client reads the node's version again and, if it changed,
-//! signs the call for the new runtime (see [`Client::spec_version`]). And
+//! signs the call for the new runtime (see [`Client::spec_version`]); an invalidated one is
+//! signed again at the same nonce, as the copies of a dropped one, since a fork without the
+//! upgrade could still include it. And
 //! "Transaction Already Imported" for freshly signed bytes is settled like a drop: the
 //! fork-aware pool answers it when one of its views took the transaction from the pool's own
 //! queue while it was being submitted, so the transaction may well be included.
@@ -227,11 +229,13 @@ impl Trace {
 struct Signed {
 	hex: String,
 	hash: H256,
+	/// The runtime `spec_version` it was signed for.
+	spec_version: u32,
 }
 
 impl Signed {
-	fn new(encoded: &[u8]) -> Self {
-		Signed { hex: to_hex(encoded), hash: extrinsic_hash(encoded) }
+	fn new(encoded: &[u8], spec_version: u32) -> Self {
+		Signed { hex: to_hex(encoded), hash: extrinsic_hash(encoded), spec_version }
 	}
 }
 
@@ -284,8 +288,9 @@ impl Client {
 				u32::try_from(nonce).map_err(|_| Error::decode("the nonce", nonce))?
 			},
 		};
-		let encoded = signed(call.clone(), signer.pair(), nonce, self.genesis(), self.spec_version());
-		Ok((Signed::new(&encoded), nonce))
+		let spec_version = self.spec_version();
+		let encoded = signed(call.clone(), signer.pair(), nonce, self.genesis(), spec_version);
+		Ok((Signed::new(&encoded, spec_version), nonce))
 	}
 
 	/// Forgets the next nonce, so that the next transaction asks the node: after anything
@@ -333,7 +338,7 @@ impl Client {
 						// view took the transaction from the pool's own queue while it was being
 						// submitted, and then forgets to watch it. It may well be included.
 						trace.step("refused as already imported");
-						if let Some(receipt) = self.settle(&call, xt.hash, nonce, before, deadline, true, &mut trace).await? {
+						if let Some(receipt) = self.settle(&call, &xt, nonce, before, deadline, true, &mut trace).await? {
 							break receipt;
 						}
 						self.forget_nonce().await;
@@ -346,8 +351,9 @@ impl Client {
 						resigns += 1;
 						continue;
 					}
-					if bad_signature(&refusal) && resigns < 5 && self.refresh_spec_version().await? {
-						// Signed for the runtime before an upgrade: sign for the new one.
+					// Signed for the runtime before an upgrade (this call, or another batch that
+					// read the new version first): sign for the new one.
+					if bad_signature(&refusal) && resigns < 5 && self.refresh_spec_version().await? != xt.spec_version {
 						resigns += 1;
 						trace.step("refused: signed for the runtime before an upgrade");
 						continue;
@@ -379,16 +385,16 @@ impl Client {
 					// The pool dropped it, and maybe the transactions after it too: ask the node
 					// for the nonce again next time.
 					self.forget_nonce().await;
-					match self.settle(&call, xt.hash, nonce, before, deadline, true, &mut trace).await? {
+					match self.settle(&call, &xt, nonce, before, deadline, true, &mut trace).await? {
 						Some(receipt) => break receipt,
 						None => "dropped, and its nonce was taken by another transaction",
 					}
 				},
 				// Typically a transaction signed at the same nonce after a drop, while the
 				// dropped one was still included elsewhere: this call then never ran.
-				Outcome::Invalid => match self.settle(&call, xt.hash, nonce, before, deadline, false, &mut trace).await? {
+				Outcome::Invalid => match self.settle(&call, &xt, nonce, before, deadline, false, &mut trace).await? {
 					Some(receipt) => break receipt,
-					None => "invalidated, its nonce taken by another transaction or its runtime upgraded",
+					None => "invalidated, its nonce taken by another transaction",
 				},
 			};
 			self.forget_nonce().await;
@@ -412,17 +418,17 @@ impl Client {
 	async fn settle(
 		&self,
 		call: &RuntimeCall,
-		xt: H256,
+		xt: &Signed,
 		nonce: u32,
 		before: H256,
 		deadline: Instant,
-		dropped: bool,
+		mut dropped: bool,
 		trace: &mut Trace,
 	) -> Result<Option<Receipt>, Error> {
 		let signer = self.signer().ok_or(Error::NoSigner)?;
 		let account = regchain_runtime::AccountId::from(signer.pair().public());
 		// The copies' hashes: what the blocks are searched for.
-		let mut copies = vec![xt];
+		let mut copies = vec![xt.hash];
 		// Every finalized block above the one finalized before the call was first signed, however
 		// long ago: a block that included it on another validator may have been finalized there
 		// long before this node learnt of it (a partition, a finality stall).
@@ -453,11 +459,14 @@ impl Client {
 				});
 			}
 			if !dropped && last_copy.elapsed() >= SETTLE_GRACE {
-				if self.refresh_spec_version().await? {
-					// The runtime was upgraded: its signature no longer verifies, so it can never
-					// run. Signed again for the new runtime (at the nonce it left unused), the
-					// call runs at most once.
-					return Ok(None);
+				if self.refresh_spec_version().await? != xt.spec_version {
+					// The runtime was upgraded: its signature no longer verifies under the new
+					// runtime, though a fork without the upgrade might still include it. Copies
+					// signed for the new runtime at the same nonce, as for a drop: at most one of
+					// them all can ever run.
+					dropped = true;
+					last_copy = Instant::now().checked_sub(SETTLE_GRACE).unwrap_or(last_copy);
+					continue;
 				}
 				return Err(Error::NotIncluded {
 					status: "invalidated".into(),
@@ -471,7 +480,9 @@ impl Client {
 			// No validator seems to hold it any more: the same call, signed again at the same
 			// nonce. A new signature makes new bytes; at most one copy can ever run.
 			last_copy = Instant::now();
-			let copy = Signed::new(&signed(call.clone(), signer.pair(), nonce, self.genesis(), self.spec_version()));
+			let spec_version = self.spec_version();
+			let copy =
+				Signed::new(&signed(call.clone(), signer.pair(), nonce, self.genesis(), spec_version), spec_version);
 			copies.push(copy.hash);
 			trace.step(format!("copy {} at nonce {nonce}", copies.len() - 1));
 			log::info!(target: LOG_TARGET, "dropped transaction not finalized: submitting it again at nonce {nonce}");
@@ -590,7 +601,7 @@ impl Client {
 				Ok(_) => break (xt, best + 1),
 				Err(e) => {
 					let refusal = refusal(e);
-					if bad_signature(&refusal) && resigns < 5 && self.refresh_spec_version().await? {
+					if bad_signature(&refusal) && resigns < 5 && self.refresh_spec_version().await? != xt.spec_version {
 						resigns += 1;
 						continue;
 					}

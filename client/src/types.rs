@@ -215,7 +215,7 @@ pub struct ElectionState {
 /// `registry_elections`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ElectionsAnswer {
-	/// The names of every election ever held, in byte order.
+	/// The names of the elections with candidates, in byte order.
 	pub elections: Vec<Bytes>,
 	/// The block.
 	pub at: At,
@@ -224,7 +224,7 @@ pub struct ElectionsAnswer {
 /// `registry_election`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ElectionAnswer {
-	/// The election, if it was ever held.
+	/// The election, if it has candidates.
 	pub election: Option<ElectionState>,
 	/// The block.
 	pub at: At,

@@ -84,8 +84,9 @@ impl PbLeaseService for Lease {
 				// holding up the ones behind.
 				tokio::spawn(async move {
 					let answer = keep_alive(&api, request.id).await;
-					drop(permit);
+					// Held until answered: a client that reads no answers stops being read.
 					let _ = tx.send(answer).await;
+					drop(permit);
 				});
 			}
 		});

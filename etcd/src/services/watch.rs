@@ -169,6 +169,8 @@ pub(crate) async fn serve_stream(
 			Some(PbWatchRequestUnion::CancelRequest(cancel)) => match watchers.remove(&cancel.watch_id) {
 				Some(task) => {
 					task.abort();
+					// Once it has ended, its slot is free: a create after this answer finds it.
+					let _ = task.await;
 					PbWatchResponse { header, watch_id: cancel.watch_id, canceled: true, ..Default::default() }
 				},
 				None => continue,

@@ -255,7 +255,7 @@ impl From<&ElectionInfo<AccountId>> for ElectionJson {
 /// `registry_election`'s answer.
 #[derive(Clone, Debug, Serialize)]
 pub struct ElectionAnswer {
-	/// The election, `null` if never held.
+	/// The election, `null` if it has no candidates.
 	pub election: Option<ElectionJson>,
 	/// The block.
 	pub at: At,

@@ -33,12 +33,15 @@ pub(crate) struct Settled<T: Config> {
 	dirty: bool,
 	/// Whether the election is stored.
 	stored: bool,
+	/// [`TermFloor`] when it was settled: the term a compare sees and the term stored are the
+	/// same, whatever else the call removes meanwhile.
+	floor: u64,
 }
 
 /// The term after a change of leader of an election at `term`: the next one, and never below
-/// [`TermFloor`] (above the terms of removed elections, which a name may have held).
-fn next_term<T: Config>(term: u64) -> u64 {
-	term.saturating_add(1).max(TermFloor::<T>::get())
+/// `floor` ([`TermFloor`]: above the terms of removed elections, which a name may have held).
+fn next_term(term: u64, floor: u64) -> u64 {
+	term.saturating_add(1).max(floor)
 }
 
 impl<T: Config> Settled<T> {
@@ -50,7 +53,7 @@ impl<T: Config> Settled<T> {
 	/// The term once stored: one more if the leader has changed.
 	pub(crate) fn effective_term(&self) -> u64 {
 		if self.leader() != self.original_leader.as_ref() {
-			next_term::<T>(self.election.term)
+			next_term(self.election.term, self.floor)
 		} else {
 			self.election.term
 		}
@@ -88,7 +91,7 @@ impl<T: Config> Pallet<T> {
 		}
 		election.candidates = kept;
 		let dirty = !removed.is_empty();
-		Settled { name, election, original_leader, removed, dirty, stored: is_stored }
+		Settled { name, election, original_leader, removed, dirty, stored: is_stored, floor: TermFloor::<T>::get() }
 	}
 
 	/// Detaches and reports the candidates settling dropped.
@@ -107,11 +110,11 @@ impl<T: Config> Pallet<T> {
 	/// queue; an empty queue removes the election, and raises [`TermFloor`] above its term.
 	pub(crate) fn store_settled(mut settled: Settled<T>) {
 		Self::flush_removed(&mut settled);
-		let Settled { name, mut election, original_leader, dirty, stored, .. } = settled;
+		let Settled { name, mut election, original_leader, dirty, stored, floor, .. } = settled;
 		let leader = election.candidates.first().map(|c| c.who.clone());
 		let changed = leader != original_leader;
 		if changed {
-			election.term = next_term::<T>(election.term);
+			election.term = next_term(election.term, floor);
 			Self::deposit_event(Event::LeaderChanged {
 				election: name.clone(),
 				leader,

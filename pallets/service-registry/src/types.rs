@@ -432,7 +432,8 @@ pub struct Candidate<T: Config> {
 #[scale_info(skip_type_params(T))]
 #[codec(mel_bound(T: Config))]
 pub struct Election<T: Config> {
-	/// The fencing token: increments each time the leader changes (also to no leader).
+	/// The fencing token: grows each time the leader changes (also to no leader), by one or to
+	/// [`TermFloor`] if that is higher.
 	pub term: u64,
 	/// Candidates in the order they joined; the first live one is the leader.
 	pub candidates: BoundedVec<Candidate<T>, T::MaxCandidates>,
@@ -497,7 +498,7 @@ pub enum Compare<AccountId> {
 		/// The target and its value.
 		target: KeyTarget,
 	},
-	/// Compare an election's current term (0 for an election never held).
+	/// Compare an election's current term (0 for an election without candidates).
 	ElectionTerm {
 		/// The election's name.
 		election: Vec<u8>,

@@ -23,7 +23,7 @@ pub use pallet::*;
 pub mod pallet {
 	use alloc::boxed::Box;
 	use frame_support::{
-		dispatch::{GetDispatchInfo, PostDispatchInfo},
+		dispatch::{GetDispatchInfo, PostDispatchInfo, WithPostDispatchInfo},
 		pallet_prelude::*,
 		traits::UnfilteredDispatchable,
 	};
@@ -72,7 +72,10 @@ pub mod pallet {
 			origin: OriginFor<T>,
 			call: Box<<T as Config>::RuntimeCall>,
 		) -> DispatchResultWithPostInfo {
-			T::SupermajorityOrigin::ensure_origin(origin)?;
+			// Refused, it is charged its own overhead, not the weight of the call it carries (a
+			// refused `setCode` would otherwise fill a block).
+			T::SupermajorityOrigin::ensure_origin(origin)
+				.map_err(|e| DispatchError::from(e).with_weight(overhead::<T>()))?;
 			let result = call.dispatch_bypass_filter(RawOrigin::Root.into());
 			let actual = result.map_or_else(|e| e.post_info.actual_weight, |info| info.actual_weight);
 			Self::deposit_event(Event::DispatchedAsRoot { result: result.map(|_| ()).map_err(|e| e.error) });

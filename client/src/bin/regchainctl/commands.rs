@@ -371,7 +371,7 @@ async fn elect(ctx: &Context, cmd: ElectCmd) -> anyhow::Result<ExitCode> {
 			let client = ctx.reader().await?;
 			let answer = client.election(name.as_bytes(), &AtBlock::Finalized).await?;
 			let text = match &answer.election {
-				None => format!("election {name} was never held"),
+				None => format!("election {name} has no candidates"),
 				Some(e) => match &e.leader {
 					None => format!("{name}: no leader (term {})", e.term),
 					Some(l) => format!("{name}: leader {} value {} term {}", l.who, l.value, e.term),

@@ -50,7 +50,7 @@ sp_api::decl_runtime_apis! {
 		/// The services that have live instances.
 		fn services() -> Vec<ServiceInfo>;
 
-		/// An election's leader, term and live candidates; `None` if it was never held.
+		/// An election's leader, term and live candidates; `None` if it has no candidates.
 		fn election(election: Vec<u8>) -> Option<ElectionInfo<AccountId>>;
 
 		/// An account's quota (the default or its override) and what it holds.

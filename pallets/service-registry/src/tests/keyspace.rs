@@ -510,6 +510,25 @@ fn tombstones_stored_before_version_1_are_kept_and_name_nobody() {
 }
 
 #[test]
+fn empty_elections_kept_by_version_0_are_removed_above_their_terms() {
+	use frame_support::traits::{OnRuntimeUpgrade, StorageVersion};
+	new_test_ext().execute_with(|| {
+		// Version 0 kept an election once its last candidate left, at its last term.
+		let lease = grant(ALICE, 10);
+		assert_ok!(ServiceRegistry::campaign(origin(ALICE), b"live".to_vec(), vec![], lease));
+		Elections::<Test>::insert(bounded::<ConstU32<32>>(b"left"), Election { candidates: Default::default(), term: 7 });
+		StorageVersion::new(0).put::<ServiceRegistry>();
+		crate::migrations::v1::MigrateV0ToV1::<Test>::on_runtime_upgrade();
+		assert!(ServiceRegistry::election(b"left".to_vec()).is_none());
+		assert!(ServiceRegistry::election(b"live".to_vec()).is_some());
+		check_invariants();
+		// The name, used again, leads above the term it had.
+		assert_ok!(ServiceRegistry::campaign(origin(BOB), b"left".to_vec(), vec![], grant(BOB, 10)));
+		assert_eq!(ServiceRegistry::election(b"left".to_vec()).map(|e| e.term), Some(8));
+	});
+}
+
+#[test]
 fn a_tombstoned_key_of_a_lease_is_reclaimed_once() {
 	new_test_ext().execute_with(|| {
 		let lease = grant(ALICE, 10);
