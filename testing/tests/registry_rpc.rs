@@ -655,6 +655,11 @@ async fn unsubscribe_answers_false(client: &WsClient, method: &str, params: Valu
 	Ok(())
 }
 
+/// Parameters that are not one request object: none, null, or a request of the wrong type.
+fn not_one_request() -> [Value; 7] {
+	[json!([]), Value::Null, json!([null]), json!([5]), json!(["0x00"]), json!([true]), json!([[5]])]
+}
+
 /// Issue #22, bad input tried systematically: every `registry_*` method (node/src/registry_rpc
 /// and `registry_readIndex`), subscriptions included, sent malformed params of every kind,
 /// answers at once with a JSON-RPC error, or, for an absurd but well-formed request (huge
@@ -880,17 +885,7 @@ fn malformed_parameters_get_a_json_rpc_error_and_the_node_keeps_serving() -> Res
 	ensure!(leased["lease"]["id"] == json!(lease), "registry_lease by name: {}", short(&leased));
 
 	// ---- registry_range(request, at?) ----
-	for params in [
-		json!([]),
-		Value::Null,
-		json!([null]),
-		json!([5]),
-		json!(["0x00"]),
-		json!([true]),
-		json!([[5]]),
-		json!([{}]),
-		json!({ "key": key_a }),
-	] {
+	for params in not_one_request().into_iter().chain([json!([{}]), json!({ "key": key_a })]) {
 		refused(rpc, "registry_range", params, INVALID_PARAMS)?;
 	}
 	// `{"key": key_a}` with `field` set to `value`, as the params.
@@ -979,16 +974,7 @@ fn malformed_parameters_get_a_json_rpc_error_and_the_node_keeps_serving() -> Res
 	ensure!(by_name["count"] == json!(2), "registry_range by name: {}", short(&by_name));
 
 	// ---- registry_history(request) ----
-	for params in [
-		json!([]),
-		Value::Null,
-		json!([null]),
-		json!([5]),
-		json!(["0x00"]),
-		json!([true]),
-		json!([[5]]),
-		json!({ "prefix": hex("/mal/") }),
-	] {
+	for params in not_one_request().into_iter().chain([json!({ "prefix": hex("/mal/") })]) {
 		refused(rpc, "registry_history", params, INVALID_PARAMS)?;
 	}
 	// Not exactly one selector.

@@ -658,11 +658,7 @@ fn round_trip<T>(value: &Value, decode: fn(&Fields) -> Result<T, Status>) -> Res
 // ---------------------------------------------------------------------------------------------
 
 proptest! {
-	#![proptest_config(ProptestConfig {
-		cases: 256,
-		failure_persistence: None,
-		..ProptestConfig::default()
-	})]
+	#![proptest_config(crate::convert::strategies::config())]
 
 	/// Any body is taken exactly when grpc-gateway takes it (nothing but JSON whitespace, `null`
 	/// or a JSON object), and is then decoded or refused with etcd's error by every route;

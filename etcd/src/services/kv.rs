@@ -451,11 +451,7 @@ mod proptests {
 	}
 
 	proptest! {
-		#![proptest_config(ProptestConfig {
-			cases: 256,
-			failure_persistence: None,
-			..ProptestConfig::default()
-		})]
+		#![proptest_config(crate::convert::strategies::config())]
 
 		/// A put is refused exactly when etcd refuses it (no key, a value or lease given with
 		/// `ignore_value` or `ignore_lease`, a lease that cannot exist) or it writes the view, with

@@ -188,11 +188,7 @@ mod proptests {
 	use tonic::Code;
 
 	proptest! {
-		#![proptest_config(ProptestConfig {
-			cases: 256,
-			failure_persistence: None,
-			..ProptestConfig::default()
-		})]
+		#![proptest_config(crate::convert::strategies::config())]
 
 		/// A grant is refused before anything is submitted when it names its own ID (the chain
 		/// chooses them) or a TTL beyond what the chain keeps, with etcd's "too large lease TTL";
