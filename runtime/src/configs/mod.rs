@@ -167,8 +167,9 @@ pub type CouncilCollective = pallet_collective::Instance1;
 
 /// Governance: more than half of the orchestrators' collective (3 of 4, 3 of 5), or root.
 ///
-/// Root exists only where a sudo key does, which is the `development` preset alone. The
-/// threshold is a type: `EnsureProportionMoreThan<_, _, 2, 3>` would require two thirds.
+/// Root itself exists only where a sudo key does, which is the `development` preset alone;
+/// elsewhere a two-thirds motion reaches it through [`SupermajorityGovernance`]. The threshold
+/// is a type: `EnsureProportionMoreThan<_, _, 2, 3>` would require more than two thirds.
 pub type Governance = EitherOfDiverse<
 	EnsureRoot<AccountId>,
 	pallet_collective::EnsureProportionMoreThan<AccountId, CouncilCollective, 1, 2>,
