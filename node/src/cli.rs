@@ -17,6 +17,15 @@ pub struct ConsensusParams {
 	/// 20 ms suits a LAN with 250 ms blocks; Substrate's template uses 333 ms.
 	#[arg(long, value_name = "MS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
 	pub grandpa_gossip_ms: u64,
+
+	/// For tests only: answer peers' read-index requests as a Byzantine voter would.
+	///
+	/// Each answer claims the height `u32::MAX` and is flawed in turn: validly signed, signed for
+	/// another chain, signed over the previous request's nonce, and signed for the next
+	/// authority set. Honest nodes must refuse every one (docs/architecture.md, threat model).
+	/// Hidden from `--help`: it gives an operator nothing a modified binary would not.
+	#[arg(long, hide = true)]
+	pub unsafe_read_index_lies: bool,
 }
 
 impl ConsensusParams {

@@ -159,6 +159,41 @@ pub struct ReadIndex {
 	protocol: ProtocolName,
 	/// The reads waiting for the next round ([`ReadIndex::run_rounds`]).
 	waiting: mpsc::UnboundedSender<Waiter>,
+	/// Set only in tests (`--unsafe-read-index-lies`): this node answers peers as a liar.
+	liar: Option<Liar>,
+}
+
+/// How a Byzantine voter answers, for tests: every answer claims `u32::MAX`, with each flaw
+/// of [`Lie`] in turn, so that an honest node that counted any of them would wait for a height
+/// no chain reaches, and its reads would fail.
+#[derive(Default)]
+struct Liar {
+	answers: std::sync::atomic::AtomicUsize,
+	previous_nonce: std::sync::Mutex<[u8; 32]>,
+}
+
+/// The lies of [`Liar`], in the order it tells them.
+#[derive(Clone, Copy, Debug)]
+enum Lie {
+	/// Validly signed: refused only by the height limit.
+	Height,
+	/// Signed for another chain's genesis.
+	ForeignGenesis,
+	/// Signed over the nonce of the request before this one (a replay).
+	PreviousNonce,
+	/// Signed, consistently, for the next authority set.
+	NextSet,
+}
+
+impl Liar {
+	/// The next lie, and the previous request's nonce; remembers `nonce` for the next one.
+	fn next(&self, nonce: &[u8; 32]) -> (Lie, [u8; 32]) {
+		use std::sync::atomic::Ordering;
+		const LIES: [Lie; 4] = [Lie::Height, Lie::ForeignGenesis, Lie::PreviousNonce, Lie::NextSet];
+		let lie = LIES[self.answers.fetch_add(1, Ordering::Relaxed) % LIES.len()];
+		let mut previous = self.previous_nonce.lock().unwrap_or_else(|e| e.into_inner());
+		(lie, std::mem::replace(&mut *previous, *nonce))
+	}
 }
 
 impl ReadIndex {
@@ -172,7 +207,11 @@ impl ReadIndex {
 		authorities: SharedAuthoritySet<H256, NumberFor<Block>>,
 		genesis: H256,
 		slot_duration: SlotDuration,
+		lies: bool,
 	) -> (Arc<Self>, mpsc::UnboundedReceiver<Waiter>) {
+		if lies {
+			log::warn!(target: "read-index", "--unsafe-read-index-lies: this node lies to its peers' reads");
+		}
 		let (waiting, queue) = mpsc::unbounded_channel();
 		let read_index = Arc::new(Self {
 			client,
@@ -184,6 +223,7 @@ impl ReadIndex {
 			slot_duration,
 			protocol: protocol_name(&genesis),
 			waiting,
+			liar: lies.then(Liar::default),
 		});
 		(read_index, queue)
 	}
@@ -235,9 +275,20 @@ impl ReadIndex {
 	/// This node's signed answer to `nonce`, if it is a voter.
 	fn answer(&self, nonce: &[u8; 32]) -> Option<ReadIndexResponse> {
 		let voter = self.local_voter()?;
-		let set_id = self.authorities.set_id();
-		let best = self.client.info().best_number;
-		let payload = signed_payload(&self.genesis, nonce, set_id, best);
+		let (mut genesis, mut nonce, mut set_id) = (self.genesis, *nonce, self.authorities.set_id());
+		let mut best = self.client.info().best_number;
+		if let Some(liar) = &self.liar {
+			let (lie, previous_nonce) = liar.next(&nonce);
+			best = u32::MAX;
+			match lie {
+				Lie::Height => {},
+				Lie::ForeignGenesis => genesis = H256::repeat_byte(0xee),
+				Lie::PreviousNonce => nonce = previous_nonce,
+				Lie::NextSet => set_id += 1,
+			}
+			log::info!(target: "read-index", "lying to a peer's read: {lie:?}");
+		}
+		let payload = signed_payload(&genesis, &nonce, set_id, best);
 		let signature = self.keystore.ed25519_sign(KEY_TYPE, voter.as_ref(), &payload).ok()??;
 		Some(ReadIndexResponse { set_id, best, voter, signature: signature.into() })
 	}
@@ -327,7 +378,9 @@ impl ReadIndex {
 						response.best,
 					);
 				},
-				Err(why) => log::debug!(target: "read-index", "answer not counted: {why:?}"),
+				Err(why) => {
+					log::debug!(target: "read-index", "the answer of {} is not counted: {why:?}", response.voter)
+				},
 				Ok(()) => {},
 			}
 		}

@@ -264,6 +264,7 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 		grandpa_link.shared_authority_set().clone(),
 		genesis_hash,
 		slot_duration,
+		consensus.unsafe_read_index_lies,
 	);
 	task_manager.spawn_handle().spawn(
 		"read-index",

@@ -244,12 +244,18 @@ impl Node {
 		self.child.as_ref().map(|c| c.id())
 	}
 
-	/// The last lines of the node's log.
-	pub fn log_tail(&self) -> String {
+	/// The node's whole log, across its restarts (empty if it cannot be read).
+	pub fn log(&self) -> String {
 		let mut text = String::new();
 		if let Ok(mut file) = File::open(&self.log_path) {
 			let _ = file.read_to_string(&mut text);
 		}
+		text
+	}
+
+	/// The last lines of the node's log.
+	pub fn log_tail(&self) -> String {
+		let text = self.log();
 		let lines: Vec<&str> = text.lines().collect();
 		lines[lines.len().saturating_sub(40)..].join("\n")
 	}
@@ -322,15 +328,17 @@ pub const LOCAL_VALIDATORS: [(&str, &str); 4] = [
 impl Testnet {
 	/// Starts the four validators of `chain` (`local`, or a spec file of the same validators).
 	pub fn start(chain: &str) -> Result<Self> {
-		Self::start_with(chain, false)
+		Self::start_with(chain, false, |_| &[])
 	}
 
 	/// The same, each validator also serving the etcd API on a fresh port.
 	pub fn start_with_etcd(chain: &str) -> Result<Self> {
-		Self::start_with(chain, true)
+		Self::start_with(chain, true, |_| &[])
 	}
 
-	fn start_with(chain: &str, etcd: bool) -> Result<Self> {
+	/// The four validators, the etcd API on if `etcd`, each given the arguments `extra` returns
+	/// for its name (`"alice"` … `"dave"`) besides the usual ones.
+	pub fn start_with(chain: &str, etcd: bool, extra: impl Fn(&str) -> &'static [&'static str]) -> Result<Self> {
 		let dir = tempfile::tempdir()?;
 		let mut configs = Vec::new();
 		let mut addresses = Vec::new();
@@ -344,7 +352,8 @@ impl Testnet {
 				"--node-key",
 				key,
 			];
-			let config = NodeConfig::new(name, dir.path(), &args);
+			let mut config = NodeConfig::new(name, dir.path(), &args);
+			config.args.extend(extra(name).iter().map(|arg| arg.to_string()));
 			let peer_id = peer_id_of_node_key(key, dir.path())?;
 			addresses.push(config.multiaddr(&peer_id));
 			peer_ids.push(peer_id);
@@ -398,8 +407,8 @@ impl Testnet {
 				Ok(other) => format!("unexpected answer {other}"),
 				Err(e) => format!("no answer: {e:#}"),
 			};
-			let bans: Vec<String> = std::fs::read_to_string(&node.log_path)
-				.unwrap_or_default()
+			let bans: Vec<String> = node
+				.log()
 				.lines()
 				.filter(|l| l.contains("Banned"))
 				.map(String::from)

@@ -12,7 +12,7 @@ use std::{
 	time::Duration,
 };
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use regchain_testing::{wait_for, Node, NodeConfig, Proc, Testnet};
 use serde_json::{json, Value};
 
@@ -532,6 +532,79 @@ fn linearizable_reads_on_a_lagging_validator_see_every_acknowledged_write() -> R
 	assert_eq!(get("s")?, "v2\n");
 	drop(cut);
 	wait_for("Dave to confirm reads again", Duration::from_secs(30), || get("l").ok().filter(|v| v == "v3\n"))?;
+	Ok(())
+}
+
+/// One lying voter (issue #22): Dave, started with `--unsafe-read-index-lies`, answers every
+/// read-index request with the height `u32::MAX`, validly signed, signed for another chain,
+/// over the previous request's nonce, or for the next authority set, in turn. Counted, any of
+/// them would make Alice wait for a block no chain reaches, and every linearizable read on her
+/// would fail after the finality timeout (5 s). Alice refuses each kind, makes the quorum of
+/// the three honest voters, and her linearizable reads keep answering at once and seeing every
+/// write acknowledged on Bob.
+#[test]
+fn a_lying_voter_neither_stalls_nor_falsifies_linearizable_reads() -> Result<()> {
+	let net = Testnet::start_with("local", true, |name| match name {
+		"alice" => &["-lread-index=debug"],
+		"dave" => &["--unsafe-read-index-lies"],
+		_ => &[],
+	})?;
+	for node in &net.nodes {
+		wait_for("the testnet to finalize", Duration::from_secs(120), || {
+			node.finalized_number().ok().filter(|n| *n >= 2)
+		})?;
+	}
+	net.wait_for_full_mesh(Duration::from_secs(180))?;
+	let (alice, bob) = (&net.nodes[0], &net.nodes[1]);
+	let (alice_etcd, bob_etcd) = (alice.etcd_endpoint().context("etcd")?, bob.etcd_endpoint().context("etcd")?);
+	for ep in [&alice_etcd, &bob_etcd] {
+		wait_for("the etcd APIs to answer", Duration::from_secs(60), || etcdctl(ep, &["get", "/probe"]).ok())?;
+	}
+
+	// Alice's refusals of Dave's answers, by kind: the height limit, a signature over another
+	// chain or nonce, another set.
+	let refusals = || {
+		let log = alice.log();
+		[
+			"answered height #4294967295, which no valid chain can have reached",
+			"is not counted: BadSignature",
+			"is not counted: WrongSet",
+		]
+		.map(|what| log.matches(what).count())
+	};
+	let mut read_times = Vec::new();
+	for round in 0.. {
+		let value = format!("v{round}");
+		etcdctl(&bob_etcd, &["put", "/liar/k", &value])?;
+		let started = std::time::Instant::now();
+		let point = alice.rpc.call("registry_readIndex", json!([])).with_context(|| {
+			format!("a read point on Alice, round {round}, with Dave lying:\n{}", net.log_tails())
+		})?;
+		read_times.push(started.elapsed());
+		ensure!(point["voters"].as_u64() >= Some(3), "a read point confirmed by fewer than 3 voters: {point}");
+		let read = etcdctl(&alice_etcd, &["get", "/liar/k", "--print-value-only", "--consistency=l"])?;
+		assert_eq!(read, format!("{value}\n"), "a linearizable read on Alice sees the write acknowledged on Bob");
+		let [height, signature, set] = refusals();
+		// Both signature lies (foreign genesis, replayed nonce) seen twice or more.
+		if height >= 1 && signature >= 2 && set >= 1 {
+			break;
+		}
+		ensure!(
+			round < 100,
+			"after 100 reads, Alice has not refused each of Dave's lies (height, signature, set: \
+			 {:?}); Dave's log:\n{}",
+			refusals(),
+			net.nodes[3].log_tail()
+		);
+	}
+	assert!(net.nodes[3].log().contains("lying to a peer's read: PreviousNonce"), "Dave told each lie");
+	read_times.sort();
+	let median = read_times[read_times.len() / 2];
+	assert!(
+		median < Duration::from_secs(1),
+		"linearizable read points with a lying voter take {median:?} (median of {}; all: {read_times:?})",
+		read_times.len()
+	);
 	Ok(())
 }
 
