@@ -146,21 +146,23 @@ fn node_authorization_is_charged_for_what_it_reads() {
 	);
 }
 
+/// A motion of the collective (threshold 3) to make the remark `remark`.
+fn propose(remark: &[u8]) -> RuntimeCall {
+	let proposal = RuntimeCall::System(frame_system::Call::remark { remark: remark.to_vec() });
+	let length_bound = codec::Encode::encoded_size(&proposal) as u32;
+	RuntimeCall::Council(pallet_collective::Call::propose { threshold: 3, proposal: Box::new(proposal), length_bound })
+}
+
+fn open_motions() -> Vec<sp_core::H256> {
+	pallet_collective::Proposals::<Runtime, CouncilCollective>::get().into_inner()
+}
+
 #[test]
 fn the_collective_refuses_and_removes_motions_without_root() {
 	new_chain().execute_with(|| {
-		let propose = |remark: &[u8]| {
-			let proposal = RuntimeCall::System(frame_system::Call::remark { remark: remark.to_vec() });
-			let length_bound = codec::Encode::encoded_size(&proposal) as u32;
-			RuntimeCall::Council(pallet_collective::Call::propose {
-				threshold: 3,
-				proposal: Box::new(proposal),
-				length_bound,
-			})
-		};
 		assert_ok!(propose(b"spam").dispatch(signed(Sr25519Keyring::Bob)));
 		assert_ok!(propose(b"more spam").dispatch(signed(Sr25519Keyring::Bob)));
-		let hashes = pallet_collective::Proposals::<Runtime, CouncilCollective>::get();
+		let hashes = open_motions();
 		assert_eq!(hashes.len(), 2);
 		let disapprove = |hash| RuntimeCall::Council(pallet_collective::Call::disapprove_proposal { proposal_hash: hash });
 		let kill = |hash| RuntimeCall::Council(pallet_collective::Call::kill { proposal_hash: hash });
@@ -174,6 +176,90 @@ fn the_collective_refuses_and_removes_motions_without_root() {
 		assert_ok!(disapprove(hashes[0]).dispatch(motion(3)));
 		assert_ok!(kill(hashes[1]).dispatch(motion(3)));
 		assert!(pallet_collective::Proposals::<Runtime, CouncilCollective>::get().is_empty());
+	});
+}
+
+#[test]
+fn one_member_holds_at_most_its_share_of_the_open_motions() {
+	use crate::configs::MAX_OPEN_MOTIONS_PER_MEMBER as MAX;
+	new_chain().execute_with(|| {
+		let bob = signed(Sr25519Keyring::Bob);
+		for i in 0..MAX {
+			assert_ok!(propose(&[b'b', i as u8]).dispatch(bob.clone()));
+		}
+		let too_many: DispatchError = pallet_supermajority::Error::<Runtime>::TooManyOpenMotions.into();
+		assert_noop!(propose(b"one more").dispatch(bob.clone()).map_err(|e| e.error), too_many);
+		// The others still propose: here the removal of the spammer.
+		assert_ok!(propose(b"alice").dispatch(signed(Sr25519Keyring::Alice)));
+		let bobs: Vec<_> = open_motions().into_iter().take(MAX as usize).collect();
+
+		// A killed motion gives its place back at once.
+		let kill = RuntimeCall::Council(pallet_collective::Call::kill { proposal_hash: bobs[0] });
+		assert_ok!(kill.dispatch(motion(3)));
+		assert_ok!(propose(b"again").dispatch(bob.clone()));
+		assert_noop!(propose(b"one more").dispatch(bob.clone()).map_err(|e| e.error), too_many);
+
+		// A closed motion, once released by anyone.
+		let end: u32 = 1 + <<Runtime as pallet_collective::Config<CouncilCollective>>::MotionDuration as Get<u32>>::get();
+		frame_system::Pallet::<Runtime>::set_block_number(end + 1);
+		let close = RuntimeCall::Council(pallet_collective::Call::close {
+			proposal_hash: bobs[1],
+			index: 1,
+			proposal_weight_bound: frame_support::weights::Weight::zero(),
+			length_bound: 100,
+		});
+		assert_ok!(close.dispatch(signed(Sr25519Keyring::Charlie)));
+		assert!(!open_motions().contains(&bobs[1]));
+		assert_noop!(propose(b"one more").dispatch(bob.clone()).map_err(|e| e.error), too_many);
+		let release =
+			RuntimeCall::Council(pallet_collective::Call::release_proposal_cost { proposal_hash: bobs[1] });
+		assert_ok!(release.dispatch(signed(Sr25519Keyring::Charlie)));
+		assert_ok!(propose(b"one more").dispatch(bob));
+		assert_eq!(pallet_supermajority::OpenMotions::<Runtime>::get(Sr25519Keyring::Bob.to_account_id()), MAX);
+		assert_eq!(pallet_supermajority::OpenMotions::<Runtime>::get(Sr25519Keyring::Alice.to_account_id()), 1);
+	});
+}
+
+#[test]
+fn members_who_do_not_vote_count_against_the_motion_even_with_a_prime() {
+	new_chain().execute_with(|| {
+		// Governance made Alice the prime; she and Bob vote aye on a two-thirds motion (3 of 4),
+		// Charlie and Dave stay silent.
+		assert_ok!(RuntimeCall::Orchestrators(pallet_membership::Call::set_prime {
+			who: sp_runtime::MultiAddress::Id(Sr25519Keyring::Alice.to_account_id()),
+		})
+		.dispatch(motion(3)));
+		assert_eq!(
+			pallet_collective::Prime::<Runtime, CouncilCollective>::get(),
+			Some(Sr25519Keyring::Alice.to_account_id())
+		);
+		let hash = sp_core::H256::repeat_byte(9);
+		let proposal = RuntimeCall::Supermajority(pallet_supermajority::Call::dispatch_as_root {
+			call: Box::new(RuntimeCall::System(frame_system::Call::authorize_upgrade { code_hash: hash })),
+		});
+		let length_bound = codec::Encode::encoded_size(&proposal) as u32;
+		assert_ok!(RuntimeCall::Council(pallet_collective::Call::propose {
+			threshold: 3,
+			proposal: Box::new(proposal.clone()),
+			length_bound,
+		})
+		.dispatch(signed(Sr25519Keyring::Alice)));
+		let proposal_hash = open_motions()[0];
+		for who in [Sr25519Keyring::Alice, Sr25519Keyring::Bob] {
+			assert_ok!(RuntimeCall::Council(pallet_collective::Call::vote { proposal: proposal_hash, index: 0, approve: true })
+				.dispatch(signed(who)));
+		}
+		let end: u32 = 1 + <<Runtime as pallet_collective::Config<CouncilCollective>>::MotionDuration as Get<u32>>::get();
+		frame_system::Pallet::<Runtime>::set_block_number(end + 1);
+		assert_ok!(RuntimeCall::Council(pallet_collective::Call::close {
+			proposal_hash,
+			index: 0,
+			proposal_weight_bound: frame_support::dispatch::GetDispatchInfo::get_dispatch_info(&proposal).call_weight,
+			length_bound,
+		})
+		.dispatch(signed(Sr25519Keyring::Charlie)));
+		assert!(open_motions().is_empty());
+		assert!(frame_system::Pallet::<Runtime>::authorized_upgrade().is_none(), "two ayes of four reached root");
 	});
 }
 

@@ -91,8 +91,9 @@ pub fn dev_pair(who: Sr25519Keyring) -> sr25519::Pair {
 }
 
 /// Runs `call` as governance on the `local` chain: Alice proposes it to the collective with a
-/// threshold of three, Alice, Bob and Charlie vote aye, and Alice closes the motion. Returns the
-/// result the collective reports in its `Executed` event.
+/// threshold of three, Alice, Bob and Charlie vote aye, Alice closes the motion and releases its
+/// place (each member holds at most four open). Returns the result the collective reports in
+/// its `Executed` event.
 pub fn govern(rpc: &Rpc, call: RuntimeCall) -> Result<sp_runtime::DispatchResult> {
 	let alice = dev_pair(Sr25519Keyring::Alice);
 	let length_bound = call.encoded_size() as u32;
@@ -141,7 +142,16 @@ pub fn govern(rpc: &Rpc, call: RuntimeCall) -> Result<sp_runtime::DispatchResult
 			length_bound,
 		}),
 	)?;
-	executed_result(&events)
+	let executed = executed_result(&events)?;
+	let (_, released) = submit_finalized(
+		rpc,
+		&alice,
+		RuntimeCall::Council(pallet_collective::Call::release_proposal_cost { proposal_hash: hash }),
+	)?;
+	if !succeeded(&released) {
+		bail!("releasing the motion's place failed: {released:?}");
+	}
+	Ok(executed)
 }
 
 /// The result in a collective's `Executed` event.

@@ -13,6 +13,11 @@
 //! collective: a motion dispatches `system.authorizeUpgrade(hash)` as root, and anyone submits
 //! `system.applyAuthorizedUpgrade(code)` with the code whose hash was authorized.
 
+//! The same pallet bounds what one member can hold open in the collective: [`OpenMotion`], the
+//! collective's `Consideration`, counts each member's open motions and refuses a proposal above
+//! [its cap](OpenMotion). Without it, one member could fill the collective's `MaxProposals` and
+//! so block every motion, the one that would remove it included.
+
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;
@@ -22,10 +27,12 @@ pub use pallet::*;
 #[frame_support::pallet]
 pub mod pallet {
 	use alloc::boxed::Box;
+	use core::marker::PhantomData;
 	use frame_support::{
 		dispatch::{GetDispatchInfo, PostDispatchInfo, WithPostDispatchInfo},
 		pallet_prelude::*,
-		traits::UnfilteredDispatchable,
+		traits::{Consideration, MaybeConsideration, UnfilteredDispatchable},
+		CloneNoBound, EqNoBound, PartialEqNoBound, DebugNoBound,
 	};
 	use frame_system::{pallet_prelude::*, RawOrigin};
 	use sp_runtime::traits::Dispatchable;
@@ -49,6 +56,84 @@ pub mod pallet {
 	pub enum Event<T: Config> {
 		/// A call was dispatched as root, with this result.
 		DispatchedAsRoot { result: DispatchResult },
+	}
+
+	#[pallet::error]
+	pub enum Error<T> {
+		/// This member already holds as many open motions as one member may: close or wait for
+		/// one of them, then release it (`releaseProposalCost`).
+		TooManyOpenMotions,
+	}
+
+	/// How many motions of the collective each member holds open (see [`OpenMotion`]). Members
+	/// holding none are not stored.
+	#[pallet::storage]
+	pub type OpenMotions<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, u32, ValueQuery>;
+
+	/// The collective's `Consideration`: the ticket of one open motion, at most `Max` per member.
+	///
+	/// pallet-collective takes a ticket when a member proposes a motion and gives it back when
+	/// the motion, once closed, disapproved or killed, is released (`releaseProposalCost`, which
+	/// any account may call; a killed motion's ticket is burned, and released at once). The
+	/// ticket holds nothing: it counts, in [`OpenMotions`], and a proposal beyond `Max` is
+	/// refused with [`Error::TooManyOpenMotions`]. With `Max` times the largest Byzantine minority
+	/// below the collective's `MaxProposals`, the honest members always have room to propose.
+	#[derive(
+		Encode,
+		Decode,
+		DecodeWithMemTracking,
+		CloneNoBound,
+		PartialEqNoBound,
+		EqNoBound,
+		DebugNoBound,
+		TypeInfo,
+		MaxEncodedLen,
+	)]
+	#[scale_info(skip_type_params(T, Max))]
+	#[codec(mel_bound())]
+	pub struct OpenMotion<T, Max>(PhantomData<fn() -> (T, Max)>);
+
+	impl<T: Config, Max: Get<u32>> OpenMotion<T, Max> {
+		fn release(who: &T::AccountId) {
+			OpenMotions::<T>::mutate_exists(who, |open| {
+				*open = open.and_then(|n| n.checked_sub(1)).filter(|n| *n > 0);
+			});
+		}
+	}
+
+	impl<T: Config, Max: Get<u32> + 'static> Consideration<T::AccountId, u32> for OpenMotion<T, Max> {
+		fn new(who: &T::AccountId, _open_in_the_collective: u32) -> Result<Self, DispatchError> {
+			OpenMotions::<T>::try_mutate(who, |open| {
+				ensure!(*open < Max::get(), Error::<T>::TooManyOpenMotions);
+				*open += 1;
+				Ok(Self(PhantomData))
+			})
+		}
+
+		fn update(self, _: &T::AccountId, _: u32) -> Result<Self, DispatchError> {
+			Ok(self)
+		}
+
+		fn drop(self, who: &T::AccountId) -> Result<(), DispatchError> {
+			Self::release(who);
+			Ok(())
+		}
+
+		/// A killed motion's ticket: nothing is held to be lost, so it is released.
+		fn burn(self, who: &T::AccountId) {
+			Self::release(who);
+		}
+
+		#[cfg(feature = "runtime-benchmarks")]
+		fn ensure_successful(who: &T::AccountId, _: u32) {
+			OpenMotions::<T>::remove(who);
+		}
+	}
+
+	impl<T: Config, Max: Get<u32> + 'static> MaybeConsideration<T::AccountId, u32> for OpenMotion<T, Max> {
+		fn is_none(&self) -> bool {
+			false
+		}
 	}
 
 	/// The weight of [`Pallet::dispatch_as_root`] besides the call's own: the origin check, the

@@ -197,7 +197,7 @@ impl pallet_membership::Config<pallet_membership::Instance1> for Runtime {
 	type PrimeOrigin = Governance;
 	type MembershipInitialized = OrchestratorsChanged;
 	type MembershipChanged = OrchestratorsChanged;
-	type MaxMembers = ConstU32<64>;
+	type MaxMembers = ConstU32<MAX_COLLECTIVE_MEMBERS>;
 	type WeightInfo = pallet_membership::weights::SubstrateWeight<Runtime>;
 }
 
@@ -206,15 +206,37 @@ parameter_types! {
 	pub MaxProposalWeight: Weight = Perbill::from_percent(50) * MAXIMUM_BLOCK_WEIGHT;
 }
 
+/// A member who has not voted when a motion is closed counts as a nay, whoever the prime is.
+///
+/// pallet-collective's `PrimeDefaultVote` counts silent members as the prime voted: a prime and
+/// a bare majority of ayes would then reach two thirds (root, `SupermajorityGovernance`) while
+/// honest members stay silent. Here a motion passes only on ayes cast.
+pub struct AbstentionIsNay;
+impl pallet_collective::DefaultVote for AbstentionIsNay {
+	fn default_vote(_prime_vote: Option<bool>, _yes: u32, _no: u32, _len: u32) -> bool {
+		false
+	}
+}
+
+/// The collective's bound on motions open at once.
+pub const MAX_PROPOSALS: u32 = 100;
+/// The collective's bound on members (the orchestrators' too).
+pub const MAX_COLLECTIVE_MEMBERS: u32 = 64;
+/// Motions one member may hold open at once (`pallet_supermajority::OpenMotion`).
+pub const MAX_OPEN_MOTIONS_PER_MEMBER: u32 = 4;
+// The largest Byzantine minority (fewer than a third of the members) cannot fill the
+// collective: honest members always have room to propose, the removal of the liars included.
+const _: () = assert!((MAX_COLLECTIVE_MEMBERS - 1) / 3 * MAX_OPEN_MOTIONS_PER_MEMBER < MAX_PROPOSALS);
+
 impl pallet_collective::Config<CouncilCollective> for Runtime {
 	type RuntimeOrigin = RuntimeOrigin;
 	type Proposal = RuntimeCall;
 	type RuntimeEvent = RuntimeEvent;
 	/// A motion stays open for five minutes.
 	type MotionDuration = ConstU32<{ 5 * MINUTES }>;
-	type MaxProposals = ConstU32<100>;
-	type MaxMembers = ConstU32<64>;
-	type DefaultVote = pallet_collective::PrimeDefaultVote;
+	type MaxProposals = ConstU32<MAX_PROPOSALS>;
+	type MaxMembers = ConstU32<MAX_COLLECTIVE_MEMBERS>;
+	type DefaultVote = AbstentionIsNay;
 	type WeightInfo = pallet_collective::weights::SubstrateWeight<Runtime>;
 	/// Members come from the `Orchestrators` membership; only root may set them directly.
 	type SetMembersOrigin = EnsureRoot<AccountId>;
@@ -223,7 +245,9 @@ impl pallet_collective::Config<CouncilCollective> for Runtime {
 	/// (`kill`): root alone exists only in `--dev`.
 	type DisapproveOrigin = Governance;
 	type KillOrigin = Governance;
-	type Consideration = ();
+	/// At most [`MAX_OPEN_MOTIONS_PER_MEMBER`] open motions per member, each released by
+	/// `releaseProposalCost` once closed.
+	type Consideration = pallet_supermajority::OpenMotion<Runtime, ConstU32<MAX_OPEN_MOTIONS_PER_MEMBER>>;
 }
 
 /// The validators of the running session, for the validator set to tell whether it changed.
