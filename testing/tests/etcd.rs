@@ -124,9 +124,19 @@ fn kv_script(ep: &str) -> Result<()> {
 	let out = etcdctl_with_input(&ep, &["txn", "-i"], txn)?;
 	assert!(out.status.success(), "txn failed: {}", String::from_utf8_lossy(&out.stderr));
 	assert_eq!(txn_answer(&String::from_utf8(out.stdout)?), ["SUCCESS", "", "OK"]);
+	// A failed compare is no error: etcdctl runs the failure branch, prints FAILURE and exits 0.
+	// Its success branch's put (of the value /t holds) was not applied: /t and the revision stay.
+	let before = etcdctl_json(&ep, &["get", "/t"])?;
 	let txn = "mod(\"/z\") > \"100000\"\n\nput /t yes\n\nget /t\n\n";
 	let out = etcdctl_with_input(&ep, &["txn", "-i"], txn)?;
+	assert!(out.status.success(), "txn failed: {}", String::from_utf8_lossy(&out.stderr));
 	assert_eq!(txn_answer(&String::from_utf8(out.stdout)?), ["FAILURE", "", "/t", "yes"]);
+	let after = etcdctl_json(&ep, &["get", "/t"])?;
+	assert_eq!(
+		(&after["header"]["revision"], &after["kvs"]),
+		(&before["header"]["revision"], &before["kvs"]),
+		"the failed compare's success branch wrote"
+	);
 
 	// etcd's errors.
 	let err = etcdctl_error(&ep, &["put", "/leased", "v", "--lease=12345"])?;
@@ -206,13 +216,18 @@ async fn etcdctl_reads_the_typed_registry_and_fences_on_an_election_term() -> Re
 	// Fencing: a txn whose compare holds the current term applies; one with a stale term does not.
 	let fenced = format!("ver(\"/_registry/elections/leader\") = \"{term}\"\n\nput /deploy/web v2\n\nget /deploy/web\n\n");
 	let out = etcdctl_with_input(ep, &["txn", "-i"], &fenced)?;
+	assert!(out.status.success(), "txn failed: {}", String::from_utf8_lossy(&out.stderr));
 	assert_eq!(txn_answer(&String::from_utf8(out.stdout)?), ["SUCCESS", "", "OK"]);
+	// The stale one runs its failure branch (FAILURE, exit status 0) and writes nothing: the
+	// revision read here still holds after the read-only checks below.
+	let revision = etcdctl_json(ep, &["get", "/deploy/web"])?["header"]["revision"].clone();
 	let stale = format!("ver(\"/_registry/elections/leader\") = \"{}\"\n\nput /deploy/web v3\n\nget /deploy/web\n\n", term + 1);
 	let out = etcdctl_with_input(ep, &["txn", "-i"], &stale)?;
+	assert!(out.status.success(), "a stale term is a failed compare, not an error: {}", String::from_utf8_lossy(&out.stderr));
 	assert_eq!(txn_answer(&String::from_utf8(out.stdout)?), ["FAILURE", "", "/deploy/web", "v2"]);
+	assert_eq!(lines(&etcdctl(ep, &["get", "/deploy/web"])?), ["/deploy/web", "v2"], "the stale txn put /deploy/web");
 
 	// Read-only: writes are refused and change nothing; what cannot be served says so.
-	let revision = etcdctl_json(ep, &["get", "/deploy/web"])?["header"]["revision"].clone();
 	let err = etcdctl_error(ep, &["put", "/_registry/services/web/w3", "x"])?;
 	assert!(err.contains("permission denied"), "{err}");
 	let err = etcdctl_error(ep, &["del", "--prefix", "/_registry/services/web/"])?;
@@ -851,14 +866,15 @@ fn etcdctl_uses_tls_with_client_certificates() -> Result<()> {
 	let quick = "--command-timeout=5s";
 	// Without a client certificate, the TLS handshake is refused for it. etcdctl 3.4 says only
 	// "context deadline exceeded" (its gRPC client drops the TLS alert). curl shows that the
-	// certificate is the cause: the same request fails without it and succeeds with it. (Its
-	// message depends on when the TLS 1.3 alert arrives: "alert certificate required", or the
-	// connection already gone.)
+	// certificate is the cause: the same request fails without it, with the server's
+	// "certificate required" alert, and succeeds with it. It speaks TLS 1.2, in which the alert
+	// ends the handshake: in TLS 1.3 the client has finished its handshake before the server
+	// checks its certificate, and the alert may come after the connection is already gone.
 	let err = etcdctl_error(&endpoint, &["--cacert", &ca, quick, "put", "/tls/key", "no-certificate"])?;
 	assert!(err.contains("context deadline exceeded"), "{err}");
 	let curl = |tls: &[&str]| {
 		Command::new("curl")
-			.args(["-sS", "-m", "30"])
+			.args(["-sS", "-m", "30", "--tls-max", "1.2"])
 			.args(tls)
 			.arg(format!("{endpoint}/version"))
 			.output()
@@ -867,6 +883,7 @@ fn etcdctl_uses_tls_with_client_certificates() -> Result<()> {
 	let refused = curl(&["--cacert", ca.as_str()])?;
 	let alert = String::from_utf8_lossy(&refused.stderr);
 	assert!(!refused.status.success() && refused.stdout.is_empty(), "curl without a certificate: {alert}");
+	assert!(alert.contains("alert certificate required"), "curl without a certificate, not refused for it: {alert}");
 	let admitted = curl(&["--cacert", ca.as_str(), "--cert", client_cert.as_str(), "--key", client_key.as_str()])?;
 	let version: Value = serde_json::from_slice(&admitted.stdout)
 		.with_context(|| format!("curl with a client certificate: {}", String::from_utf8_lossy(&admitted.stderr)))?;
