@@ -18,6 +18,13 @@ use crate::{error::one_line, Error};
 /// How long a single JSON-RPC request may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The largest answer the client takes: far above a node's own limit (Substrate's
+/// `--rpc-max-response-size`, 15 MiB by default), so that the node's limit is the one met, and
+/// an answer too large for it fails alone with the node's error. (jsonrpsee's default, 10 MiB,
+/// is below the node's: an answer between the two ended the whole WebSocket connection, and with
+/// it every later call, watch and write of a client sharing it, as the etcd API does.)
+pub const MAX_RESPONSE_SIZE: u32 = 256 * 1024 * 1024;
+
 /// A connection to a node's JSON-RPC endpoint.
 pub enum Rpc {
 	/// `ws://` or `wss://`: calls and subscriptions.
@@ -37,6 +44,7 @@ impl Rpc {
 			let client = WsClientBuilder::default()
 				.connection_timeout(connect_timeout)
 				.request_timeout(REQUEST_TIMEOUT)
+				.max_response_size(MAX_RESPONSE_SIZE)
 				.max_buffer_capacity_per_subscription(64 * 1024)
 				.build(url)
 				.await
@@ -45,6 +53,7 @@ impl Rpc {
 		} else {
 			let client = HttpClientBuilder::default()
 				.request_timeout(REQUEST_TIMEOUT)
+				.max_response_size(MAX_RESPONSE_SIZE)
 				.build(url)
 				.map_err(|e| unreachable(e.to_string()))?;
 			Ok(Rpc::Http(client))

@@ -68,6 +68,13 @@ pub fn status_of(err: Error) -> Status {
 		Error::Rpc { code: 4004, message, .. } =>
 			return Status::unavailable(format!("etcdserver: request timed out ({message})")),
 		Error::Rpc { code: -32602, message, .. } => return Status::invalid_argument(message.clone()),
+		// An answer larger than the node's RPC server sends (jsonrpsee's "Response is too big").
+		Error::Rpc { code: -32008, message, .. } => {
+			return Status::resource_exhausted(format!(
+				"regchain: the answer is larger than this node's JSON-RPC response limit \
+				 (--rpc-max-response-size; {message}): read the range in pages with a limit"
+			))
+		},
 		// A range too large for the runtime to answer in one piece.
 		Error::Rpc { code: 4005, message, .. } => return Status::resource_exhausted(format!("regchain: {message}")),
 		_ => {},

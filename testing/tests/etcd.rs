@@ -550,6 +550,63 @@ fn linearizable_reads_on_a_lagging_validator_see_every_acknowledged_write() -> R
 	Ok(())
 }
 
+/// Large answers (issue #22): a range whose JSON-RPC answer is above jsonrpsee's default
+/// client limit (10 MiB) but below the node's (15 MiB) is answered whole; one above the node's
+/// fails alone, with `ResourceExhausted` naming the limit; and the etcd API, whose one
+/// connection to its node every request shares, keeps serving reads, writes and watches.
+/// (Before, the first answer ended that connection, and every later call failed.)
+#[test]
+fn a_range_too_large_for_the_node_fails_alone_and_the_api_keeps_serving() -> Result<()> {
+	let dir = tempfile::tempdir()?;
+	let (_node, ep) = dev_node_with_etcd(&dir)?;
+	// Values of 60,000 bytes travel as hex in the node's JSON: about 120 kB each.
+	let value = "v".repeat(60_000);
+	let put_range = |from: usize, to: usize| -> Result<()> {
+		std::thread::scope(|scope| {
+			let writers: Vec<_> = (0..12)
+				.map(|w| {
+					let (ep, value) = (&ep, &value);
+					scope.spawn(move || -> Result<()> {
+						for i in (from + w..to).step_by(12) {
+							etcdctl(ep, &["put", &format!("/big/{i:04}"), value])?;
+						}
+						Ok(())
+					})
+				})
+				.collect();
+			writers.into_iter().try_for_each(|w| w.join().expect("a writer thread"))
+		})
+	};
+	let mut watch = Proc::start("watch /after", etcdctl_command(&ep, &["watch", "/after"]))?;
+
+	// 96 values: about 11.5 MB of JSON, between the client's old limit and the node's.
+	put_range(0, 96)?;
+	let whole = etcdctl_json(&ep, &["get", "--prefix", "/big/"])?;
+	assert_eq!(whole["count"], json!(96), "count");
+	assert_eq!(whole["kvs"].as_array().map(Vec::len), Some(96), "every key of an 11.5 MB answer");
+	etcdctl(&ep, &["put", "/after", "1"])?;
+
+	// 144 values: about 17 MB, above the node's limit.
+	put_range(96, 144)?;
+	let refused = etcdctl_error(&ep, &["get", "--prefix", "/big/"])?;
+	assert!(
+		refused.contains("ResourceExhausted") || refused.contains("larger than this node's JSON-RPC response limit"),
+		"{refused}"
+	);
+	assert!(refused.contains("--rpc-max-response-size"), "the error names the limit: {refused}");
+	// Read in pages, the same range is served.
+	let page = etcdctl_json(&ep, &["get", "--prefix", "/big/", "--limit", "50"])?;
+	assert_eq!((page["count"].clone(), page["more"].clone()), (json!(144), json!(true)), "a page of 50");
+
+	// The API still serves everything else, the watch opened before included.
+	etcdctl(&ep, &["put", "/after", "2"])?;
+	assert_eq!(etcdctl(&ep, &["get", "/after", "--print-value-only"])?, "2\n");
+	watch.wait_lines("both events on the watch opened before", Duration::from_secs(30), |lines| {
+		(lines.iter().filter(|l| l.as_str() == "/after").count() >= 2).then_some(())
+	})?;
+	Ok(())
+}
+
 /// One lying voter (issue #22): Dave, started with `--unsafe-read-index-lies`, answers every
 /// read-index request with the height `u32::MAX`, validly signed, signed for another chain,
 /// over the previous request's nonce, or for the next authority set, in turn. Counted, any of
