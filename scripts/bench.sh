@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # regchain beside etcd 3.4 on this machine: latency, throughput and resources (docs/results.md).
 #
-#   scripts/bench.sh            the full run (about 40 minutes on 2 cores): every workload at
-#                               1, 10, 100 and 1,000 in flight, the throughput ramp held for 60 s,
+#   scripts/bench.sh            the full run (about 40 minutes on 2 cores, and 60 s more for each
+#                               rate that passes its ramp step but not the 60 s hold): every
+#                               workload at 1, 10, 100 and 1,000 in flight, the throughput ramp
+#                               and the highest rate held for 60 s,
 #                               `etcdctl check perf --load=s` three times against each system;
 #                               results and plots go to docs/results/
 #   scripts/bench.sh --quick    a few seconds a workload, no check perf (run by scripts/test.sh

@@ -7,7 +7,8 @@
 //! another binary), and a four-validator regchain testnet (`regchain-node` from the same target
 //! directory, `$REGCHAIN_NODE` to use another), each validator serving the etcd API. Writers use
 //! every etcd member, or Alice, Bob and Charlie; watchers and the native client's reads use the
-//! last etcd member, or Dave, so that what a watcher sees has crossed the network.
+//! last etcd member, or Dave, so that what a watcher sees has crossed the network (with one etcd
+//! member, the watcher is on the member written to: nothing crosses a network).
 
 mod load;
 mod report;
@@ -93,6 +94,11 @@ pub struct Point {
 	/// Not flattened: serde_json's `arbitrary_precision`, which the workspace enables, cannot
 	/// read numbers back through `#[serde(flatten)]`.
 	pub summary: Summary,
+	/// Cores the members used on average during the workload (from /proc, over the workload's
+	/// wall-clock time), beside the harness's own in `summary`; measured for the closed-loop
+	/// writes and reads only.
+	#[serde(default, skip_serializing_if = "Option::is_none")]
+	pub members_cpu_cores: Option<f64>,
 }
 
 /// One `etcdctl check perf --load=s` run.
@@ -185,12 +191,14 @@ async fn run(mut cli: Cli) -> Result<()> {
 		machine: machine(),
 		etcd_version: etcd_version(),
 		settings: format!(
-			"{} s a latency point at {:?} in flight; throughput steps of {} s at {:?}/s, held {} s; {} s idle; check perf {}×",
+			"{} s a latency point at {:?} in flight; throughput steps of {} s at {:?}/s, the passing rates then offered for {} s from the highest down until one holds; open-loop latency from each request's due time; a request given up at {} s counts as {} s in the percentiles; {} s idle; check perf {}×",
 			settings.seconds.as_secs_f64(),
 			cli.concurrency,
 			settings.step.as_secs_f64(),
 			cli.rates,
 			settings.sustain.as_secs_f64(),
+			load::REQUEST_TIMEOUT.as_secs(),
+			load::REQUEST_TIMEOUT.as_secs(),
 			settings.idle.as_secs_f64(),
 			settings.check_perf,
 		),
@@ -280,7 +288,9 @@ async fn measure(system: &mut System, s: &Settings, cli: &Cli, result: &mut Syst
 	let before_writes = (Usage::of(system), Instant::now());
 	let mut writes = 0u64;
 	for &c in &cli.concurrency {
-		let p = workloads::etcd_writes(system, &format!("write{c}"), c, s.seconds).await?;
+		let before = (Usage::of(system), Instant::now());
+		let mut p = workloads::etcd_writes(system, &format!("write{c}"), c, s.seconds).await?;
+		members_cpu(&mut p, before, Usage::of(system));
 		writes += p.summary.ok;
 		record(result, p);
 	}
@@ -299,7 +309,9 @@ async fn measure(system: &mut System, s: &Settings, cli: &Cli, result: &mut Syst
 	if kind == Kind::Regchain {
 		for &c in &cli.concurrency {
 			for wait in [Wait::Finalized, Wait::Best] {
-				let p = workloads::native_writes(system, &format!("native{c}{wait:?}"), c, s.seconds, wait).await?;
+				let before = (Usage::of(system), Instant::now());
+				let mut p = workloads::native_writes(system, &format!("native{c}{wait:?}"), c, s.seconds, wait).await?;
+				members_cpu(&mut p, before, Usage::of(system));
 				record(result, p);
 			}
 		}
@@ -311,7 +323,9 @@ async fn measure(system: &mut System, s: &Settings, cli: &Cli, result: &mut Syst
 	workloads::prepare_reads(system).await?;
 	for serializable in [true, false] {
 		for &c in &cli.concurrency {
-			let p = workloads::etcd_reads(system, c, s.seconds, serializable).await?;
+			let before = (Usage::of(system), Instant::now());
+			let mut p = workloads::etcd_reads(system, c, s.seconds, serializable).await?;
+			members_cpu(&mut p, before, Usage::of(system));
 			record(result, p);
 		}
 	}
@@ -345,6 +359,15 @@ async fn measure(system: &mut System, s: &Settings, cli: &Cli, result: &mut Syst
 		record(result, p);
 	}
 	Ok(())
+}
+
+/// Notes on `p` the cores the members used on average from `before` (their usage, and when)
+/// until `after`.
+fn members_cpu(p: &mut Point, before: (Usage, Instant), after: Usage) {
+	let seconds = before.1.elapsed().as_secs_f64();
+	if seconds > 0.0 {
+		p.members_cpu_cores = Some((after.cpu_seconds - before.0.cpu_seconds) / seconds);
+	}
 }
 
 /// What the quick run, which only checks that the harness and the systems work, holds against
@@ -441,6 +464,7 @@ mod tests {
 			concurrency: 10,
 			offered_rate: None,
 			summary: Summary { ok, errors, first_error: (errors > 0).then(|| "refused".into()), ..Default::default() },
+			members_cpu_cores: None,
 		}
 	}
 

@@ -254,6 +254,13 @@ impl Usage {
 	}
 }
 
+/// CPU seconds (user + system, every thread) the harness's own process has used so far: the
+/// load generator, its gRPC clients and its watchers, which share the cores with the systems
+/// measured. Child processes (the members, etcdctl) are not in it.
+pub fn harness_cpu_seconds() -> Option<f64> {
+	process_usage(std::process::id()).map(|(cpu, _)| cpu)
+}
+
 /// CPU seconds and resident bytes of a process, from /proc.
 fn process_usage(pid: u32) -> Option<(f64, u64)> {
 	let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
