@@ -455,13 +455,29 @@ pub fn start_etcd(dir: &std::path::Path) -> Result<(Proc, String)> {
 	Ok((Proc::start("etcd", command).context("starting etcd (Debian's etcd-server: scripts/setup.sh)")?, client_url))
 }
 
-/// A node cut off from its peers by iptables rules on the loopback connections it holds to
-/// the peer-to-peer ports in `p2p_ports`; the rules go when this is dropped.
+/// A node cut off from its peers by iptables rules on loopback; the rules go when this is
+/// dropped.
 ///
-/// Only the connections that exist now are cut, and the node's own listening port with them,
-/// so that a peer cannot reach it by dialling again; a connection the node itself dials later
-/// would get through. Cuts of a few seconds are what this is for: the node's peer-to-peer
-/// connections stay up, and TCP delivers what was held back when the rules go.
+/// Every node listens on 127.0.0.1 under the same uid, and iptables has no match for the
+/// process a packet belongs to (the owner match lost `--pid-owner`), so ports are the only
+/// handle on one node's traffic. Dropped, in both directions:
+/// - every packet to or from the node's own peer-to-peer port: the connections peers dialled
+///   to it, and any dial to it during the cut;
+/// - every packet to or from the local port of each connection the node holds, in any state but
+///   listening and closed (`ss`), with a port in `p2p_ports` at either end;
+/// - every connection request (a SYN without ACK) to the other ports in `p2p_ports`, whoever
+///   sends it: the local port of a connection the node would dial later is not known before.
+///
+/// The SYN rules go in before `ss` lists the node's connections, so each connection it dials
+/// either sent its SYN before them and is listed (a connection in `SYN-SENT` included), or is
+/// never made: nothing the node holds or dials reaches a peer while the cut lasts, and no peer
+/// reaches it.
+///
+/// Not cut: the connections the other nodes already hold to each other (a full mesh, as
+/// [`Testnet::wait_for_full_mesh`] makes it, keeps them all connected). But none of them can
+/// dial another either while the cut lasts: one of their connections that drops stays down
+/// until the rules go. Cuts of seconds are what this is for: connections stay up, TCP delivers
+/// what was held back when the rules go, and a dialler sends its held-back SYN again.
 pub struct Isolation {
 	rules: Vec<Vec<String>>,
 }
@@ -470,33 +486,52 @@ impl Isolation {
 	/// Cuts `node` off from the peers listening on `p2p_ports` (its own port included).
 	pub fn cut(node: &Node, p2p_ports: &[u16]) -> Result<Self> {
 		let pid = node.pid().context("the node is not running")?;
-		let out = Command::new("ss").args(["-tnpH", "state", "established"]).output().context("running ss")?;
+		let own = node.config.p2p_port;
+		let mut isolation = Isolation { rules: Vec::new() };
+		// New connections to the others first, so that none is made after `ss` below looks.
+		for port in p2p_ports.iter().filter(|port| **port != own) {
+			isolation.insert(&["--syn", "--dport", &port.to_string()])?;
+		}
+		let out = Command::new("ss").args(["-tnpH", "state", "connected"]).output().context("running ss")?;
+		if !out.status.success() {
+			bail!("ss failed: {}", String::from_utf8_lossy(&out.stderr));
+		}
 		let owner = format!("pid={pid},");
-		let mut local_ports = std::collections::BTreeSet::from([node.config.p2p_port]);
+		let mut local_ports = std::collections::BTreeSet::from([own]);
 		for line in String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.contains(&owner)) {
-			let port = |field: Option<&str>| field.and_then(|a| a.rsplit(':').next()?.parse::<u16>().ok());
-			let mut fields = line.split_whitespace().skip(2);
-			let (local, peer) = (port(fields.next()), port(fields.next()));
-			if let (Some(local), Some(peer)) = (local, peer) {
+			// The local and peer addresses are the first two `address:port` fields, after the
+			// state and the queues.
+			let mut ports =
+				line.split_whitespace().filter_map(|field| field.rsplit_once(':')?.1.parse::<u16>().ok());
+			if let (Some(local), Some(peer)) = (ports.next(), ports.next()) {
 				if p2p_ports.contains(&local) || p2p_ports.contains(&peer) {
 					local_ports.insert(local);
 				}
 			}
 		}
-		let mut isolation = Isolation { rules: Vec::new() };
 		for port in local_ports {
 			for direction in ["--sport", "--dport"] {
-				let rule: Vec<String> = ["INPUT", "-i", "lo", "-p", "tcp", direction, &port.to_string(), "-j", "DROP"]
-					.map(String::from)
-					.to_vec();
-				let status = Command::new("iptables").arg("-I").args(&rule).status().context("running iptables")?;
-				if !status.success() {
-					bail!("iptables -I {} failed (the test needs root and iptables)", rule.join(" "));
-				}
-				isolation.rules.push(rule);
+				isolation.insert(&[direction, &port.to_string()])?;
 			}
 		}
 		Ok(isolation)
+	}
+
+	/// Inserts the rule dropping the loopback TCP packets that `matches` selects; it is deleted
+	/// on drop.
+	fn insert(&mut self, matches: &[&str]) -> Result<()> {
+		let rule: Vec<String> = ["INPUT", "-i", "lo", "-p", "tcp"]
+			.iter()
+			.chain(matches)
+			.chain(&["-j", "DROP"])
+			.map(|arg| arg.to_string())
+			.collect();
+		let status = Command::new("iptables").arg("-I").args(&rule).status().context("running iptables")?;
+		if !status.success() {
+			bail!("iptables -I {} failed (the test needs root and iptables)", rule.join(" "));
+		}
+		self.rules.push(rule);
+		Ok(())
 	}
 }
 

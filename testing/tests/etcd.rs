@@ -485,11 +485,14 @@ fn etcdctl_fails_over_between_validators_and_its_lease_survives() -> Result<()> 
 }
 
 /// Linearizable reads (etcd's default) on a validator that lags behind: it is cut off from the
-/// others while they acknowledge a write. A serializable read there answers from its stale
-/// finalized head, as in etcd; a linearizable read waits until a quorum of validators has
-/// confirmed the read point over the peer-to-peer network and the node has caught up, and so
-/// sees the write. Cut off for longer than the quorum timeout, it refuses with etcd's
-/// "request timed out" instead of answering stale data.
+/// others ([`regchain_testing::Isolation`]: new connections included) while they acknowledge a
+/// write. A serializable read there answers from its stale finalized head, as in etcd. A
+/// linearizable read started during the cut has still not answered 4 s later (two quorum
+/// timeouts), when a serializable read shows the node still stale, so the cut held throughout:
+/// the read waits for a quorum of validators to confirm the read point over the peer-to-peer
+/// network, rather than answering from the stale head. Once the cut heals it answers, and sees
+/// the write. Cut off for longer than the quorum timeout, a read refuses with etcd's "request
+/// timed out" instead of answering stale data.
 #[test]
 fn linearizable_reads_on_a_lagging_validator_see_every_acknowledged_write() -> Result<()> {
 	let net = Testnet::start_with_etcd("local")?;
@@ -523,13 +526,26 @@ fn linearizable_reads_on_a_lagging_validator_see_every_acknowledged_write() -> R
 	let cut = regchain_testing::Isolation::cut(&net.nodes[3], &p2p_ports)?;
 	etcdctl(alice, &["put", "/lin/k", "v2"])?;
 	assert_eq!(get("s")?, "v1b\n", "a serializable read on the lagging Dave is stale, as in etcd");
+	// etcdctl retries the read while Dave finds no quorum; its command timeout leaves room for
+	// the cut and for TCP's retransmission backoff after it.
 	let mut linearizable = Proc::start(
 		"linearizable get",
-		etcdctl_command(dave, &["get", "/lin/k", "--print-value-only"]),
+		etcdctl_command(dave, &["get", "/lin/k", "--print-value-only", "--command-timeout=60s"]),
 	)?;
-	std::thread::sleep(Duration::from_millis(500));
+	// A fixed wait, as the claim is that nothing happens: cut off, Dave does not answer the
+	// linearizable read, stale or not, through two quorum timeouts (2 s each).
+	let early = linearizable.wait_exit(Duration::from_secs(4));
+	ensure!(
+		early.is_err(),
+		"the linearizable read on the cut-off Dave ended ({early:?}) before the cut healed: stdout {:?}, \
+		 stderr: {}",
+		linearizable.lines(),
+		linearizable.stderr()
+	);
+	// Dave is still stale: the cut held while the read waited, so a quorum is what it waits for.
+	assert_eq!(get("s")?, "v1b\n", "the cut-off Dave has not caught up while the linearizable read waited");
 	drop(cut);
-	let status = linearizable.wait_exit(Duration::from_secs(30))?;
+	let status = linearizable.wait_exit(Duration::from_secs(60))?;
 	assert!(status.success(), "the linearizable read failed: {}", linearizable.stderr());
 	assert_eq!(
 		linearizable.lines(),
