@@ -1,8 +1,9 @@
 //! A small harness that runs real `regchain-node` processes on free loopback ports.
 //!
 //! Every node is started with its own base path and ports, its output goes to a log file that is
-//! printed when a test fails, and it is killed when its [`Node`] is dropped. Waiting is always a
-//! condition polled against a deadline ([`wait_for`]), never a fixed sleep.
+//! printed when a test fails, and it is killed when its [`Node`] is dropped. Waiting is a condition
+//! polled against a deadline ([`wait_for`]); a fixed wait is used only where a test shows that
+//! something does not happen, and its comment says so.
 
 pub mod chain;
 pub mod extrinsic;

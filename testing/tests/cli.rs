@@ -102,6 +102,30 @@ fn hex(text: &str) -> String {
 	regchain_client::hex::to_hex(text.as_bytes())
 }
 
+/// Checks what a `service watch` printed about `instance`: its registration first, `end`
+/// (`removed` or `deregistered`) last, each once, and every item in the chain's order of
+/// changes (block number, then event index), none twice.
+fn assert_watched_lifecycle(watcher: &Proc, instance: &str, end: &str) {
+	let events: Vec<(String, (u64, u64))> = watcher
+		.items()
+		.iter()
+		.filter(|i| i["instance_id"] == hex(instance))
+		.map(|i| {
+			let kind = i["kind"].as_str().unwrap_or_default().to_string();
+			(kind, (i["block_number"].as_u64().unwrap_or_default(), i["event_index"].as_u64().unwrap_or_default()))
+		})
+		.collect();
+	let kinds: Vec<&str> = events.iter().map(|(kind, _)| kind.as_str()).collect();
+	assert_eq!(kinds.first(), Some(&"registered"), "{instance}: the watcher saw {events:?}");
+	assert_eq!(kinds.last(), Some(&end), "{instance}: the watcher saw {events:?}");
+	let lifecycle = kinds.iter().filter(|k| matches!(**k, "registered" | "removed" | "deregistered")).count();
+	assert_eq!(lifecycle, 2, "{instance}: one registration and one end, the watcher saw {events:?}");
+	assert!(
+		events.windows(2).all(|pair| pair[0].1 < pair[1].1),
+		"{instance}: the watcher's items are not in the chain's order: {events:?}"
+	);
+}
+
 #[test]
 fn errors_are_one_line_with_a_non_zero_exit_status() -> Result<()> {
 	// Unreachable: nothing listens on this port.
@@ -286,36 +310,54 @@ fn discovery_agents_register_list_watch_and_leave() -> Result<()> {
 	}
 
 	// The order of events is the claim, not how long they take (that is the benchmark's): the
-	// waits below are deadlines.
+	// waits below are deadlines, and nothing is read while a lease may be running out, so that a
+	// slow machine changes when things happen, never what the test sees.
 	// SIGKILL: the agent cannot deregister, so the instance goes when its lease runs out. The
-	// chain itself removes it (no account behind the change), in a block no earlier than the
-	// lease's expiry as it stood once the agent had died, while web-2 and web-3 stay.
+	// chain itself removes it (no account behind the change), in the block that ends the lease:
+	// in the block before, the lease, as its last keep-alive left it, is still live with web-1
+	// attached; the removal's block is no earlier than its expiry, and there the lease is gone.
+	// web-2 and web-3 stay.
 	agents[0].signal(libc::SIGKILL);
-	let lease = node.rpc.call("registry_lease", json!([leases[0]]))?;
-	let expires_at_ms =
-		lease["lease"]["expires_at_ms"].as_u64().with_context(|| format!("web-1's lease once its agent died: {lease}"))?;
 	let ended = watcher.wait_item("web-1 to go", Duration::from_secs(60), |i| {
 		i["instance_id"] == hex("web-1") && (i["kind"] == "removed" || i["kind"] == "deregistered")
 	})?;
 	assert_eq!(ended["kind"], "removed", "{ended}");
 	assert_eq!(ended.get("who"), Some(&Value::Null), "an account removed web-1, not its lease's end: {ended}");
+	assert_watched_lifecycle(&watcher, "web-1", "removed");
 	let history = ctl_json(&endpoint, &["history", "service", "web"])?;
-	let removed_at_ms = history["items"]
+	let removal = history["items"]
 		.as_array()
 		.context("items")?
 		.iter()
 		.find(|i| i["kind"] == "removed" && i["instance_id"] == hex("web-1"))
-		.and_then(|i| i["time_ms"].as_u64())
+		.cloned()
 		.with_context(|| format!("web-1's removal in the history: {history}"))?;
+	assert_eq!(
+		removal["block_hash"], ended["block_hash"],
+		"the history and the watcher differ on web-1's removal: {removal} {ended}"
+	);
+	let removed_at_ms = removal["time_ms"].as_u64().with_context(|| format!("the removal's block time: {removal}"))?;
+	let parent = node.rpc.call("chain_getHeader", json!([removal["block_hash"]]))?["parentHash"].clone();
+	let before = node.rpc.call("registry_lease", json!([leases[0], parent]))?;
+	let expires_at_ms = before["lease"]["expires_at_ms"]
+		.as_u64()
+		.with_context(|| format!("web-1's lease in the block before web-1's removal: {before}"))?;
+	assert!(
+		before["lease"]["instances"].as_array().is_some_and(|a| a.contains(&json!([hex("web"), hex("web-1")]))),
+		"web-1 not attached to its lease in the block before its removal: {before}"
+	);
 	assert!(
 		removed_at_ms >= expires_at_ms,
 		"web-1 was removed at {removed_at_ms} ms, before its lease ran out at {expires_at_ms} ms"
 	);
+	let after = node.rpc.call("registry_lease", json!([leases[0], removal["block_hash"]]))?;
+	assert_eq!(after.get("lease"), Some(&Value::Null), "web-1's lease outlived web-1's removal: {after}");
 	assert_eq!(instance_ids(&endpoint, "web")?, vec!["web-2".to_string(), "web-3".to_string()]);
 
 	// SIGTERM: the agent deregisters web-2 before it exits, rather than leave its lease to run
 	// out: it says so, exits cleanly, web-2 is no longer listed once it has, and the watcher sees
-	// Alice deregister web-2, not the chain remove it.
+	// Alice deregister web-2, not the chain remove it, after its registration, in a block where
+	// web-2's lease still stands.
 	agents[1].signal(libc::SIGTERM);
 	let said = agents[1].wait_item("its deregistration", Duration::from_secs(60), |i| i["event"] == "deregistered")?;
 	assert!(said.get("expired").is_none(), "web-2's lease ran out before its agent deregistered it: {said}");
@@ -330,6 +372,13 @@ fn discovery_agents_register_list_watch_and_leave() -> Result<()> {
 	})?;
 	assert_eq!(ended["kind"], "deregistered", "{ended}");
 	assert_eq!(ended["who"], ss58(Sr25519Keyring::Alice), "{ended}");
+	assert_watched_lifecycle(&watcher, "web-2", "deregistered");
+	let at = node.rpc.call("registry_lease", json!([leases[1], ended["block_hash"]]))?;
+	assert!(at["lease"].is_object(), "web-2's lease had ended by the block of its deregistration: {at}");
+	assert!(
+		at["lease"]["instances"].as_array().is_some_and(|a| a.is_empty()),
+		"web-2 still attached to its lease once deregistered: {at}"
+	);
 	assert_eq!(instance_ids(&endpoint, "web")?, vec!["web-3".to_string()]);
 	Ok(())
 }

@@ -287,6 +287,7 @@ fn an_unauthorized_node_cannot_sync_until_authorized() -> Result<()> {
 
 	// A stranger (node key 0x00…06) boots from Alice but is refused: no peers, no blocks.
 	let stranger = net.start_extra("stranger", 6, &[])?;
+	// A fixed wait, as the claim is that nothing happens: the stranger gets no peer, no block.
 	std::thread::sleep(Duration::from_secs(15));
 	let health = stranger.rpc.call("system_health", json!([]))?;
 	assert_eq!(health["peers"], json!(0), "the stranger must see no peers: {health}");
