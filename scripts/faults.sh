@@ -115,6 +115,8 @@ say "$("$REGCHAIN_NODE" --version), $(etcdctl version | head -1), $([ "$QUICK" =
 	"tests: ${TESTS[*]}; reports in $REPORTS"
 unset FAULTS_TEST
 source "$REGCHAIN_ROOT/scripts/faults/lib.sh" # faults_prepare_chain, $PYTHON
+# The checker first: it must fail on what each test counts on it to catch.
+"$PYTHON" "$CHAIN_PY" selftest || die "the write checker (scripts/faults/chain.py verify) failed its self-test"
 t=$SECONDS
 faults_prepare_chain "$RUN_DIR/chain" >"$RUN_DIR/prepare.log" 2>&1 || die "preparing the chain spec and keys: $(tail -3 "$RUN_DIR/prepare.log")"
 say "chain spec and keystores ready in $((SECONDS - t)) s ($RUN_DIR/chain)"

@@ -28,6 +28,7 @@ process can watch validators that live in different namespaces.
 """
 import argparse
 import base64
+import contextlib
 import ctypes
 import http.client
 import json
@@ -286,14 +287,37 @@ def cmd_latency(a):
     print(len(lat), *(f"{v:.3f}" for v in (pct(50), pct(90), pct(99), lat[-1])))
 
 
+# Errors that tell an etcd client its put was NOT applied (etcd's and this API's refusals made
+# before anything is submitted, or by the pool). Any other failure (a time-out, a lost
+# connection, "request timed out", etcdctl killed) leaves the outcome unknown: the put may
+# have been applied, and a client must read to know.
+DEFINITE_ERRORS = (
+    "too many requests",
+    "permission denied",
+    "database space exceeded",
+    "transaction refused",
+    "request is too large",
+    "key is not provided",
+    "requested lease not found",
+    "duplicate key given in txn request",
+    "code = InvalidArgument",
+)
+
+
+def definite(error):
+    """Whether a failed put's error says that the put was not applied."""
+    return any(d in error for d in DEFINITE_ERRORS)
+
+
 def cmd_verify(a):
     attempts = []
     for line in open(a.writes):
         f = line.rstrip("\n").split("\t")
         if len(f) >= 6:
-            attempts.append((f[0], f[1], f[5] == "0"))
-    acked = {k: v for k, v, ok in attempts if ok}
-    failed = {k: v for k, v, ok in attempts if not ok}
+            attempts.append((f[0], f[1], f[5] == "0", f[6] if len(f) > 6 else ""))
+    acked = {k: v for k, v, ok, _ in attempts if ok}
+    failed = {k: v for k, v, ok, _ in attempts if not ok}
+    refused = {k: (v, e) for k, v, ok, e in attempts if not ok and definite(e)}
     report = open(a.report, "a")
     report.write(f"writes.sent\t{len(attempts)}\nwrites.acked\t{len(acked)}\nwrites.failed\t{len(failed)}\n")
     names = {"1": "Alice", "2": "Bob", "3": "Charlie", "4": "Dave", "5": "Alice-twin"}
@@ -306,18 +330,66 @@ def cmd_verify(a):
         found = sum(1 for k, v in acked.items() if kv.get(k) == v)
         wrong = sum(1 for k, v in acked.items() if k in kv and kv[k] != v)
         applied = sum(1 for k, v in failed.items() if kv.get(k) == v)
+        # A put refused with a definite error and applied all the same: a lie to its client.
+        lies = [(k, e) for k, (v, e) in refused.items() if kv.get(k) == v]
         name = names.get(i, i)
         report.write(f"writes.found.{name}\t{found}\nwrites.missing.{name}\t{len(acked) - found}\n"
-                     f"writes.unacked_but_applied.{name}\t{applied}\n")
+                     f"writes.unacked_but_applied.{name}\t{applied}\n"
+                     f"writes.refused_but_applied.{name}\t{len(lies)}\n")
         founds.append(found)
         parts.append(f"{name} {found}" + (f" (missing {len(acked) - found}, wrong value {wrong})" if found < len(acked) else ""))
         if found < len(acked):
             ok = False
+        if lies:
+            ok = False
+            k, e = lies[0]
+            parts.append(f"{name}: {len(lies)} puts refused with a definite error were applied (first {k}: {e[:120]})")
     report.write(f"writes.found\t{min(founds) if founds else 0}\n")
-    print(f"puts sent {len(attempts)}, acknowledged {len(acked)}, failed {len(failed)}; "
+    report.write(f"writes.failed_definite\t{len(refused)}\n")
+    print(f"puts sent {len(attempts)}, acknowledged {len(acked)}, failed {len(failed)} ({len(refused)} refused definitely); "
           f"acknowledged puts found: {', '.join(parts)}"
           + (f"; failed puts applied anyway: {applied}" if failed else ""))
     sys.exit(0 if ok else 1)
+
+
+def cmd_selftest(_a):
+    """Shows that `verify` fails on what it must catch: an acknowledged put missing or changed,
+    and a put refused with a definite error yet applied; and passes an indeterminate failure
+    that was applied (the client was told the outcome is unknown)."""
+    import tempfile
+
+    def run(writes, kv):
+        d = tempfile.mkdtemp()
+        w, r, rb = (os.path.join(d, n) for n in ("writes.tsv", "report.tsv", "readback.json"))
+        with open(w, "w") as f:
+            f.writelines("\t".join(row) + "\n" for row in writes)
+        with open(rb, "w") as f:
+            json.dump({"kvs": [{"key": base64.b64encode(k.encode()).decode(),
+                                "value": base64.b64encode(v.encode()).decode()} for k, v in kv.items()]}, f)
+        args = argparse.Namespace(writes=w, report=r, readbacks=[f"1={rb}"])
+        try:
+            with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
+                cmd_verify(args)
+        except SystemExit as e:
+            return e.code
+        return 0
+
+    ack = ["/k/1", "a", "1", "0", "1", "0", ""]
+    timeout = ["/k/2", "b", "1", "0", "1", "1", "Error: context deadline exceeded"]
+    refused = ["/k/3", "c", "1", "0", "1", "1", "Error: etcdserver: too many requests"]
+    cases = [
+        ("an acknowledged put read back", [ack], {"/k/1": "a"}, 0),
+        ("an acknowledged put missing", [ack], {}, 1),
+        ("an acknowledged put with another value", [ack], {"/k/1": "x"}, 1),
+        ("a timed-out put applied (indeterminate)", [ack, timeout], {"/k/1": "a", "/k/2": "b"}, 0),
+        ("a refused put not applied", [ack, refused], {"/k/1": "a"}, 0),
+        ("a refused put applied (a lie)", [ack, refused], {"/k/1": "a", "/k/3": "c"}, 1),
+    ]
+    for what, writes, kv, expected in cases:
+        got = run(writes, kv)
+        if got != expected:
+            sys.exit(f"chain verify self-test: {what}: exit status {got}, {expected} expected")
+    print(f"chain verify self-test: {len(cases)} cases")
 
 
 def uleb(d, p):
@@ -550,6 +622,7 @@ def main():
     s.add_argument("--writes", required=True)
     s.add_argument("--report", required=True)
     s.add_argument("readbacks", nargs="+")
+    sub.add_parser("selftest")
     s = sub.add_parser("permissive-runtime")
     s.add_argument("--spec", required=True)
     s.add_argument("--out", required=True)
@@ -567,7 +640,7 @@ def main():
         s.add_argument(f"--{opt}", default="")
     a = p.parse_args()
     {"heads": cmd_heads, "at": cmd_at, "snapshot": cmd_snapshot, "monitor": cmd_monitor, "progress": cmd_progress,
-     "first-rise": cmd_first_rise, "stall": cmd_stall, "errors": cmd_errors, "blocks": cmd_blocks, "latency": cmd_latency, "verify": cmd_verify, "permissive-runtime": cmd_permissive_runtime,
+     "first-rise": cmd_first_rise, "stall": cmd_stall, "errors": cmd_errors, "blocks": cmd_blocks, "latency": cmd_latency, "verify": cmd_verify, "selftest": cmd_selftest, "permissive-runtime": cmd_permissive_runtime,
      "nonce": cmd_nonce, "signed-by": cmd_signed_by,
      "report": cmd_report}[a.cmd](a)
 
