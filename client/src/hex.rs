@@ -14,18 +14,42 @@ pub fn to_hex(bytes: &[u8]) -> String {
 	out
 }
 
+/// Why hex digits did not decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HexError {
+	/// An odd number of digits.
+	OddLength,
+	/// A character that is not a hex digit (a sign, a space, a non-ASCII character...).
+	NotHex,
+}
+
+/// Decodes hex digits, without a prefix: the one rule for every hex this workspace reads.
+/// Digits only, upper or lower case: no sign (Rust's `from_str_radix` takes a leading `+`),
+/// no space, and any other input is an error, never a panic.
+pub fn decode_digits(digits: &str) -> Result<Vec<u8>, HexError> {
+	fn nibble(c: u8) -> Result<u8, HexError> {
+		match c {
+			b'0'..=b'9' => Ok(c - b'0'),
+			b'a'..=b'f' => Ok(c - b'a' + 10),
+			b'A'..=b'F' => Ok(c - b'A' + 10),
+			_ => Err(HexError::NotHex),
+		}
+	}
+	let bytes = digits.as_bytes();
+	if bytes.len() % 2 != 0 {
+		// A non-ASCII character makes the length odd or even: say what is wrong with it first.
+		return Err(if digits.is_ascii() { HexError::OddLength } else { HexError::NotHex });
+	}
+	bytes.chunks_exact(2).map(|pair| Ok(nibble(pair[0])? << 4 | nibble(pair[1])?)).collect()
+}
+
 /// Parses `0x`-prefixed (or bare) hex.
 pub fn from_hex(text: &str) -> Result<Vec<u8>, Error> {
 	let digits = text.strip_prefix("0x").unwrap_or(text);
-	if digits.len() % 2 != 0 {
-		return Err(Error::decode("hex", format!("odd number of hex digits: {text}")));
-	}
-	(0..digits.len() / 2)
-		.map(|i| {
-			u8::from_str_radix(&digits[2 * i..2 * i + 2], 16)
-				.map_err(|_| Error::decode("hex", format!("not hex: {text}")))
-		})
-		.collect()
+	decode_digits(digits).map_err(|e| match e {
+		HexError::OddLength => Error::decode("hex", format!("odd number of hex digits: {text}")),
+		HexError::NotHex => Error::decode("hex", format!("not hex: {text}")),
+	})
 }
 
 /// Parses a `0x`-prefixed 32-byte hash.
@@ -55,6 +79,13 @@ mod tests {
 		assert_eq!(from_hex("").unwrap(), b"");
 		assert!(from_hex("0x0").is_err());
 		assert!(from_hex("0xzz").is_err());
+		assert_eq!(from_hex("0xAbCd").unwrap(), [0xab, 0xcd]);
+		for text in ["0x+a", "0x+a+b", "0x-1", "0x 1", "0xé", "0xéé", "é", "0x0é"] {
+			assert!(from_hex(text).is_err(), "{text:?}");
+		}
+		assert_eq!(decode_digits("+a"), Err(HexError::NotHex));
+		assert_eq!(decode_digits("abc"), Err(HexError::OddLength));
+		assert_eq!(decode_digits("é"), Err(HexError::NotHex));
 	}
 
 	#[test]

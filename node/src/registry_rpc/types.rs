@@ -18,21 +18,11 @@ pub fn parse_hex(name: &str, text: &str) -> Result<Vec<u8>, jsonrpsee::types::Er
 	let digits = text
 		.strip_prefix("0x")
 		.ok_or_else(|| invalid_params(format!("{name}: expected 0x-prefixed hex, got {text:?}")))?;
-	if digits.len() % 2 != 0 {
-		return Err(invalid_params(format!("{name}: odd number of hex digits in {text:?}")));
-	}
-	(0..digits.len())
-		.step_by(2)
-		.map(|i| {
-			digits
-				.get(i..i + 2)
-				// Hex digits only: `from_str_radix` alone also takes a sign, so that "0x+a+b"
-				// would read as 0x0a0b.
-				.filter(|pair| pair.bytes().all(|b| b.is_ascii_hexdigit()))
-				.and_then(|pair| u8::from_str_radix(pair, 16).ok())
-				.ok_or_else(|| invalid_params(format!("{name}: not a hex digit in {text:?}")))
-		})
-		.collect()
+	regchain_client::hex::decode_digits(digits).map_err(|e| match e {
+		regchain_client::hex::HexError::OddLength =>
+			invalid_params(format!("{name}: odd number of hex digits in {text:?}")),
+		regchain_client::hex::HexError::NotHex => invalid_params(format!("{name}: not a hex digit in {text:?}")),
+	})
 }
 
 /// An account as SS58 (prefix 42).
