@@ -1198,3 +1198,121 @@ fn the_http_gateway_refuses_other_hosts_and_browser_origins() -> Result<()> {
 	);
 	Ok(())
 }
+
+/// The etcd API's account at its key quota (issue #28), as an etcd client meets it. The etcd
+/// API signs with the node's development account (`--alice`: Alice's), and the genesis gives
+/// that account an override of 5 keys. The registry has no genesis config, so the plain spec
+/// has no field for quotas: the override is an entry of `QuotaOverrides` added to the raw dev
+/// spec's storage. Five new keys are written; a sixth is refused with etcd's `mvcc: database
+/// space exceeded`, and so is a txn that would create one, whole: neither writes anything nor
+/// takes a revision. Overwriting a key the account holds still succeeds, since a quota counts
+/// keys, not writes (etcd, once out of space, refuses every put). Deleting a key frees its
+/// place at once: a new key then fits, and the one after is refused again. The runtime API
+/// reports the override and the use at each step, and the default (`InitialRegistryQuota`)
+/// for an account without an override.
+#[test]
+fn an_etcd_client_at_its_accounts_key_quota_gets_etcds_error_and_nothing_is_written() -> Result<()> {
+	use codec::{Decode, Encode};
+	use pallet_service_registry::{AccountQuota, Quota, QuotaOverrides};
+	use regchain_runtime::AccountId;
+	use regchain_testing::extrinsic::{from_hex, to_hex};
+	use sp_keyring::Sr25519Keyring;
+	const KEYS: u32 = 5;
+	let dir = tempfile::tempdir()?;
+	let alice = Sr25519Keyring::Alice.to_account_id();
+	let quota = Quota { leases: 1_000, instances: 1_000, keys: KEYS };
+
+	// The dev chain, raw, with Alice's override in its genesis storage.
+	let spec = dir.path().join("dev-key-quota.json");
+	let spec_path = spec.to_str().context("a UTF-8 path")?;
+	let out = regchain_testing::run_node_command(&["export-chain-spec", "--chain", "dev", "--raw", "--output", spec_path])?;
+	ensure!(out.status.success(), "export-chain-spec failed: {}", String::from_utf8_lossy(&out.stderr));
+	let mut chain: Value = serde_json::from_slice(&std::fs::read(&spec)?)?;
+	let top = chain
+		.pointer_mut("/genesis/raw/top")
+		.and_then(Value::as_object_mut)
+		.context("the raw spec has no genesis.raw.top")?;
+	let key = to_hex(&QuotaOverrides::<regchain_runtime::Runtime>::hashed_key_for(&alice));
+	ensure!(top.insert(key, json!(to_hex(&quota.encode()))).is_none(), "the dev genesis already overrides Alice's quota");
+	std::fs::write(&spec, serde_json::to_vec(&chain)?)?;
+
+	// What `--dev` implies that matters here: Alice's keys (the etcd API's account, and the one
+	// validator), authoring alone, and a node key, which a validator without `--dev` must have.
+	let args = [
+		"--chain", spec_path, "--alice", "--validator", "--force-authoring", "--node-key",
+		"0000000000000000000000000000000000000000000000000000000000000001",
+	];
+	let node = Node::start_finalized(NodeConfig::new("quota", dir.path(), &args).with_etcd())?;
+	let ep = node.etcd_endpoint().context("an etcd endpoint")?;
+	wait_for("the etcd API to answer", Duration::from_secs(60), || etcdctl(&ep, &["get", "/probe"]).ok())?;
+	// An account's quota and use at the finalized head, where every acknowledged write is.
+	let account_quota = |who: &AccountId| -> Result<AccountQuota> {
+		let at = node.rpc.finalized_head()?;
+		let raw = node.rpc.call("state_call", json!(["ServiceRegistryApi_account_quota", to_hex(&who.encode()), at]))?;
+		Ok(AccountQuota::decode(&mut &from_hex(raw.as_str().context("state_call answers hex")?)?[..])?)
+	};
+	let keys_held = || account_quota(&alice).map(|a| a.usage.keys);
+	let keys = || -> Result<Vec<String>> {
+		let listed = etcdctl(&ep, &["get", "--prefix", "/quota/", "--keys-only"])?;
+		Ok(lines(&listed).into_iter().filter(|l| !l.is_empty()).map(String::from).collect())
+	};
+	let refused = |what: &str, err: &str| {
+		assert!(
+			err.contains("etcdserver: mvcc: database space exceeded") && err.contains("KeyQuotaExceeded"),
+			"{what}: not etcd's error for a key quota: {err}"
+		);
+	};
+
+	// The genesis override applies to the API's account; an account without one has the default.
+	let start = account_quota(&alice)?;
+	assert_eq!((start.quota, start.overridden, start.usage.keys), (quota, true, 0), "Alice's quota from genesis: {start:?}");
+	let bob = account_quota(&Sr25519Keyring::Bob.to_account_id())?;
+	assert_eq!(
+		(bob.quota, bob.overridden),
+		(regchain_runtime::configs::InitialRegistryQuota::get(), false),
+		"an account without an override has the default quota: {bob:?}"
+	);
+	assert_eq!(bob.quota.keys, 10_000, "the default key quota");
+
+	// Up to the quota, new keys are written.
+	for i in 0..KEYS {
+		assert_eq!(etcdctl(&ep, &["put", &format!("/quota/{i}"), &format!("v{i}")])?, "OK\n", "key {i} of {KEYS}");
+	}
+	assert_eq!(keys_held()?, KEYS);
+	let before = etcdctl_json(&ep, &["get", "--prefix", "/quota/"])?;
+	let revision = before["header"]["revision"].as_i64().context("a revision")?;
+
+	// One more new key is refused with etcd's error, alone or in a txn that also overwrites a
+	// key the account holds: the whole txn is refused.
+	refused("a put of a new key", &etcdctl_error(&ep, &["put", "/quota/new", "x"])?);
+	let txn = "\nput /quota/0 from-txn\nput /quota/new from-txn\n\n\n";
+	let out = etcdctl_with_input(&ep, &["txn", "-i"], txn)?;
+	assert!(!out.status.success(), "a txn creating a key over the quota succeeded: {}", String::from_utf8_lossy(&out.stdout));
+	refused("a txn creating a key", &String::from_utf8_lossy(&out.stderr));
+	let after = etcdctl_json(&ep, &["get", "--prefix", "/quota/"])?;
+	assert_eq!(
+		(&after["header"]["revision"], &after["kvs"]),
+		(&before["header"]["revision"], &before["kvs"]),
+		"a refused write changed the key space"
+	);
+	assert_eq!(etcdctl(&ep, &["get", "/quota/new"])?, "", "the refused key was written");
+	assert_eq!(keys_held()?, KEYS);
+
+	// At the quota, a key the account holds is still overwritten: the next revision, so neither
+	// refused write took one.
+	assert_eq!(etcdctl(&ep, &["put", "/quota/0", "again"])?, "OK\n");
+	let overwritten = etcdctl_json(&ep, &["get", "/quota/0"])?;
+	assert_eq!(overwritten["kvs"][0]["mod_revision"].as_i64(), Some(revision + 1), "{overwritten}");
+	assert_eq!(overwritten["kvs"][0]["version"], 2, "{overwritten}");
+	assert_eq!(lines(&etcdctl(&ep, &["get", "/quota/0"])?), ["/quota/0", "again"]);
+	assert_eq!(keys_held()?, KEYS, "an overwrite creates no key");
+
+	// Deleting a key frees its place at once: a new key fits, and the next is refused again.
+	assert_eq!(etcdctl(&ep, &["del", "/quota/1"])?, "1\n");
+	assert_eq!(keys_held()?, KEYS - 1);
+	assert_eq!(etcdctl(&ep, &["put", "/quota/new", "fits"])?, "OK\n");
+	assert_eq!(keys_held()?, KEYS);
+	refused("a put of a new key after the freed place was taken", &etcdctl_error(&ep, &["put", "/quota/newer", "x"])?);
+	assert_eq!(keys()?, ["/quota/0", "/quota/2", "/quota/3", "/quota/4", "/quota/new"]);
+	Ok(())
+}
