@@ -40,5 +40,9 @@ if ! rustup target list --installed | grep -qx wasm32v1-none; then
 	echo "setup: adding the wasm32v1-none Rust target"
 	rustup target add wasm32v1-none
 fi
+if ! rustup component list --installed | grep -q '^rustfmt'; then
+	echo "setup: adding rustfmt (scripts/test.sh checks the formatting)"
+	rustup component add rustfmt
+fi
 
 echo "setup: ok (protoc $(protoc --version | cut -d' ' -f2), $(rustc --version))"

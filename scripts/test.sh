@@ -20,6 +20,9 @@ case "${1:-}" in
 esac
 
 started=$(date +%s)
+# Formatting is part of the build: rustfmt.toml (polkadot-sdk's options that stable rustfmt
+# has); `cargo fmt --all` fixes what this refuses. The vendored crates are not workspace members.
+cargo fmt --all --check >/dev/null || { echo "test: not formatted as rustfmt.toml says: run cargo fmt --all" >&2; exit 1; }
 build_release
 echo "test: build took $(( $(date +%s) - started )) s"
 
