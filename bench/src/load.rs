@@ -129,7 +129,8 @@ impl Samples {
 	pub fn summary(mut self) -> Summary {
 		let ok = self.latencies_ms.len() as u64;
 		let timeout_ms = REQUEST_TIMEOUT.as_secs_f64() * 1e3;
-		self.latencies_ms.extend(std::iter::repeat(timeout_ms).take(self.timeouts as usize));
+		self.latencies_ms
+			.extend(std::iter::repeat(timeout_ms).take(self.timeouts as usize));
 		self.latencies_ms.sort_by(|a, b| a.total_cmp(b));
 		let v = &self.latencies_ms;
 		let seconds = self.elapsed.as_secs_f64();
@@ -149,7 +150,10 @@ impl Samples {
 			mean_ms: if v.is_empty() { f64::NAN } else { v.iter().sum::<f64>() / v.len() as f64 },
 			first_error: self.first_error,
 			distribution_ms: v.iter().step_by(step).copied().collect(),
-			harness_cpu_cores: self.harness_cpu_seconds.filter(|_| seconds > 0.0).map(|cpu| cpu / seconds),
+			harness_cpu_cores: self
+				.harness_cpu_seconds
+				.filter(|_| seconds > 0.0)
+				.map(|cpu| cpu / seconds),
 		}
 	}
 }
@@ -188,7 +192,8 @@ where
 	}
 	let mut samples = std::mem::take(&mut *samples.lock().unwrap());
 	samples.elapsed = start.elapsed();
-	samples.harness_cpu_seconds = cpu_before.zip(harness_cpu_seconds()).map(|(before, after)| after - before);
+	samples.harness_cpu_seconds =
+		cpu_before.zip(harness_cpu_seconds()).map(|(before, after)| after - before);
 	samples
 }
 
@@ -204,7 +209,12 @@ where
 /// used. A request not answered within [`REQUEST_TIMEOUT`] of that time is given up and
 /// recorded as a time-out. Shed requests are counted apart, never sent, and not in the
 /// percentiles.
-pub async fn open_loop<F, Fut>(rate: f64, duration: Duration, max_in_flight: usize, op: F) -> Samples
+pub async fn open_loop<F, Fut>(
+	rate: f64,
+	duration: Duration,
+	max_in_flight: usize,
+	op: F,
+) -> Samples
 where
 	F: Fn(u64) -> Fut + Send + Sync + 'static,
 	Fut: Future<Output = Result<Duration>> + Send + 'static,
@@ -253,7 +263,8 @@ where
 	}
 	let mut samples = std::mem::take(&mut *samples.lock().unwrap());
 	samples.elapsed = start.elapsed();
-	samples.harness_cpu_seconds = cpu_before.zip(harness_cpu_seconds()).map(|(before, after)| after - before);
+	samples.harness_cpu_seconds =
+		cpu_before.zip(harness_cpu_seconds()).map(|(before, after)| after - before);
 	samples
 }
 

@@ -155,8 +155,11 @@ async fn main() -> Result<()> {
 	let cli = Cli::parse();
 	if cli.report_only {
 		let path = cli.out.join("results.json");
-		let results: Results = serde_json::from_str(&std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?)
-			.with_context(|| format!("parsing {}", path.display()))?;
+		let results: Results = serde_json::from_str(
+			&std::fs::read_to_string(&path)
+				.with_context(|| format!("reading {}", path.display()))?,
+		)
+		.with_context(|| format!("parsing {}", path.display()))?;
 		return report::write(&cli.out, &results);
 	}
 	// Dropping the run stops every process it started.
@@ -207,10 +210,22 @@ async fn run(mut cli: Cli) -> Result<()> {
 	let mut kept = Vec::new();
 	if cli.merge {
 		let path = cli.out.join("results.json");
-		let earlier: Results = serde_json::from_str(&std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?)
-			.with_context(|| format!("parsing {}", path.display()))?;
-		kept = earlier.systems.into_iter().filter(|s| !cli.systems.iter().any(|k| k.name() == s.system)).collect();
-		results.settings = format!("{} (then {}: {})", earlier.settings, cli.systems.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "), results.settings);
+		let earlier: Results = serde_json::from_str(
+			&std::fs::read_to_string(&path)
+				.with_context(|| format!("reading {}", path.display()))?,
+		)
+		.with_context(|| format!("parsing {}", path.display()))?;
+		kept = earlier
+			.systems
+			.into_iter()
+			.filter(|s| !cli.systems.iter().any(|k| k.name() == s.system))
+			.collect();
+		results.settings = format!(
+			"{} (then {}: {})",
+			earlier.settings,
+			cli.systems.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "),
+			results.settings
+		);
 	}
 	eprintln!("bench: {}; {}", results.machine, results.settings);
 	let started = Instant::now();
@@ -240,7 +255,9 @@ async fn run(mut cli: Cli) -> Result<()> {
 		for earlier in std::mem::take(&mut kept) {
 			results.systems.push(earlier);
 		}
-		results.systems.sort_by_key(|s| ["etcd1", "etcd3", "regchain"].iter().position(|n| *n == s.system));
+		results
+			.systems
+			.sort_by_key(|s| ["etcd1", "etcd3", "regchain"].iter().position(|n| *n == s.system));
 		// Written after each system, so that an interrupted run keeps what it measured.
 		report::write(&cli.out, &results)?;
 	}
@@ -250,14 +267,24 @@ async fn run(mut cli: Cli) -> Result<()> {
 		cli.out.join("results.json").display(),
 		cli.out.join("results.md").display()
 	);
-	let failed: Vec<_> = results.systems.iter().filter(|s| !s.failures.is_empty()).map(|s| s.system.clone()).collect();
+	let failed: Vec<_> = results
+		.systems
+		.iter()
+		.filter(|s| !s.failures.is_empty())
+		.map(|s| s.system.clone())
+		.collect();
 	anyhow::ensure!(failed.is_empty(), "workloads failed on {failed:?} (see results.md)");
 	Ok(())
 }
 
 /// Every workload on one system, in an order that leaves the destructive one (a member killed)
 /// last.
-async fn measure(system: &mut System, s: &Settings, cli: &Cli, result: &mut SystemResult) -> Result<()> {
+async fn measure(
+	system: &mut System,
+	s: &Settings,
+	cli: &Cli,
+	result: &mut SystemResult,
+) -> Result<()> {
 	let kind = system.kind;
 	let record = |result: &mut SystemResult, p: Point| {
 		progress(&p);
@@ -275,7 +302,11 @@ async fn measure(system: &mut System, s: &Settings, cli: &Cli, result: &mut Syst
 	metric(result, "idle_rss_max_mb", idle.max_rss as f64 / 1048576.0);
 	metric(result, "idle_rss_total_mb", idle.total_rss as f64 / 1048576.0);
 	metric(result, "idle_disk_growth_mb_per_hour", idle_growth * 3600.0 / 1048576.0);
-	metric(result, "idle_cpu_percent", (idle.cpu_seconds - before_idle.cpu_seconds) / s.idle.as_secs_f64() * 100.0);
+	metric(
+		result,
+		"idle_cpu_percent",
+		(idle.cpu_seconds - before_idle.cpu_seconds) / s.idle.as_secs_f64() * 100.0,
+	);
 	eprintln!(
 		"bench: {} at rest: largest member {:.0} MB resident, disk +{:.1} MB/h",
 		kind.name(),
@@ -301,7 +332,11 @@ async fn measure(system: &mut System, s: &Settings, cli: &Cli, result: &mut Syst
 	let after_writes = Usage::of(system);
 	let write_secs = before_writes.1.elapsed().as_secs_f64();
 	let per_10k = |v: f64| if writes > 0 { v / writes as f64 * 10_000.0 } else { f64::NAN };
-	metric(result, "cpu_seconds_per_10k_writes", per_10k(after_writes.cpu_seconds - before_writes.0.cpu_seconds));
+	metric(
+		result,
+		"cpu_seconds_per_10k_writes",
+		per_10k(after_writes.cpu_seconds - before_writes.0.cpu_seconds),
+	);
 	let disk = after_writes.disk as f64 - before_writes.0.disk as f64 - idle_growth * write_secs;
 	metric(result, "disk_mb_per_10k_writes", per_10k(disk) / 1048576.0);
 	metric(result, "peak_rss_max_mb", after_writes.max_rss as f64 / 1048576.0);
@@ -310,7 +345,14 @@ async fn measure(system: &mut System, s: &Settings, cli: &Cli, result: &mut Syst
 		for &c in &cli.concurrency {
 			for wait in [Wait::Finalized, Wait::Best] {
 				let before = (Usage::of(system), Instant::now());
-				let mut p = workloads::native_writes(system, &format!("native{c}{wait:?}"), c, s.seconds, wait).await?;
+				let mut p = workloads::native_writes(
+					system,
+					&format!("native{c}{wait:?}"),
+					c,
+					s.seconds,
+					wait,
+				)
+				.await?;
 				members_cpu(&mut p, before, Usage::of(system));
 				record(result, p);
 			}
@@ -343,7 +385,12 @@ async fn measure(system: &mut System, s: &Settings, cli: &Cli, result: &mut Syst
 	// check perf, then leases with every member up and with one down.
 	for run in 0..s.check_perf {
 		let outcome = check_perf(&system.write_endpoints).await?;
-		eprintln!("bench: {} check perf run {}: {}", kind.name(), run + 1, outcome.verdicts.join("; "));
+		eprintln!(
+			"bench: {} check perf run {}: {}",
+			kind.name(),
+			run + 1,
+			outcome.verdicts.join("; ")
+		);
 		result.check_perf.push(outcome);
 	}
 	let p = workloads::lease_expiry(system, "all-up", s.leases, 5).await?;
@@ -377,7 +424,9 @@ fn members_cpu(p: &mut Point, before: (Usage, Instant), after: Usage) {
 fn unexpected_errors(points: &[Point]) -> Option<String> {
 	let bad: Vec<String> = points
 		.iter()
-		.filter(|p| !p.workload.starts_with("throughput") && (p.summary.errors > 0 || p.summary.ok == 0))
+		.filter(|p| {
+			!p.workload.starts_with("throughput") && (p.summary.errors > 0 || p.summary.ok == 0)
+		})
 		.map(|p| {
 			format!(
 				"{} ({}, {} in flight): {} of {} failed{}",
@@ -386,11 +435,16 @@ fn unexpected_errors(points: &[Point]) -> Option<String> {
 				p.concurrency,
 				p.summary.errors,
 				p.summary.errors + p.summary.ok,
-				p.summary.first_error.as_deref().map(|e| format!(", first: {e}")).unwrap_or_default()
+				p.summary
+					.first_error
+					.as_deref()
+					.map(|e| format!(", first: {e}"))
+					.unwrap_or_default()
 			)
 		})
 		.collect();
-	(!bad.is_empty()).then(|| format!("requests failed in workloads that should have none: {}", bad.join("; ")))
+	(!bad.is_empty())
+		.then(|| format!("requests failed in workloads that should have none: {}", bad.join("; ")))
 }
 
 /// One `etcdctl check perf --load=s` against `endpoints`.
@@ -407,14 +461,19 @@ async fn check_perf(endpoints: &[String]) -> Result<CheckPerf> {
 	.await
 	.context("check perf ran for over 4 minutes")?
 	.context("running etcdctl (Debian's etcd-client)")?;
-	let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+	let text = String::from_utf8_lossy(&output.stdout).into_owned()
+		+ &String::from_utf8_lossy(&output.stderr);
 	let verdicts: Vec<String> = text.lines().filter_map(verdict).collect();
 	let passed = verdicts.last().map(|l| l == "PASS").unwrap_or(false);
 	if verdicts.is_empty() {
 		// etcdctl gave up before judging (it ends with "Error: ..." when its clean-up or its
 		// requests fail): a failed run, recorded with the reason, not the end of the benchmark.
-		let reason = text.lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or("no output");
-		return Ok(CheckPerf { passed: false, verdicts: vec![format!("FAIL: no verdict ({reason})")] });
+		let reason =
+			text.lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or("no output");
+		return Ok(CheckPerf {
+			passed: false,
+			verdicts: vec![format!("FAIL: no verdict ({reason})")],
+		});
 	}
 	Ok(CheckPerf { passed, verdicts })
 }
@@ -435,7 +494,11 @@ fn machine() -> String {
 	let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
 	let mem_kib: u64 = std::fs::read_to_string("/proc/meminfo")
 		.ok()
-		.and_then(|m| m.lines().find_map(|l| l.strip_prefix("MemTotal:")).map(|v| v.trim().trim_end_matches(" kB").trim().to_string()))
+		.and_then(|m| {
+			m.lines()
+				.find_map(|l| l.strip_prefix("MemTotal:"))
+				.map(|v| v.trim().trim_end_matches(" kB").trim().to_string())
+		})
 		.and_then(|v| v.parse().ok())
 		.unwrap_or(0);
 	format!("{cores} cores, {:.0} GiB", mem_kib as f64 / 1048576.0)
@@ -463,16 +526,29 @@ mod tests {
 			client: "etcd-api".into(),
 			concurrency: 10,
 			offered_rate: None,
-			summary: Summary { ok, errors, first_error: (errors > 0).then(|| "refused".into()), ..Default::default() },
+			summary: Summary {
+				ok,
+				errors,
+				first_error: (errors > 0).then(|| "refused".into()),
+				..Default::default()
+			},
 			members_cpu_cores: None,
 		}
 	}
 
 	#[test]
 	fn the_quick_run_fails_on_any_failed_request_but_the_ramp_s() {
-		assert_eq!(unexpected_errors(&[point("write", 100, 0), point("throughput-step", 50, 9)]), None);
-		let failure = unexpected_errors(&[point("write", 99, 1), point("read-linearizable", 100, 0)]).unwrap();
-		assert!(failure.contains("write (etcd-api, 10 in flight): 1 of 100 failed, first: refused"), "{failure}");
+		assert_eq!(
+			unexpected_errors(&[point("write", 100, 0), point("throughput-step", 50, 9)]),
+			None
+		);
+		let failure =
+			unexpected_errors(&[point("write", 99, 1), point("read-linearizable", 100, 0)])
+				.unwrap();
+		assert!(
+			failure.contains("write (etcd-api, 10 in flight): 1 of 100 failed, first: refused"),
+			"{failure}"
+		);
 		assert!(!failure.contains("read-linearizable"), "{failure}");
 		// Nothing acknowledged at all is a failure even without an error counted.
 		assert!(unexpected_errors(&[point("watch-delivery", 0, 0)]).is_some());

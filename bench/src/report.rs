@@ -43,19 +43,32 @@ const LATENCY_ROWS: &[(&str, &str, &str)] = &[
 /// Writes `results.json` and `results.md` into `dir`.
 pub fn write(dir: &Path, results: &Results) -> Result<()> {
 	let json = dir.join("results.json");
-	std::fs::write(&json, serde_json::to_string_pretty(results)?).with_context(|| format!("writing {}", json.display()))?;
+	std::fs::write(&json, serde_json::to_string_pretty(results)?)
+		.with_context(|| format!("writing {}", json.display()))?;
 	let md = dir.join("results.md");
 	std::fs::write(&md, markdown(results)).with_context(|| format!("writing {}", md.display()))?;
 	Ok(())
 }
 
-fn find<'a>(system: &'a SystemResult, workload: &str, client: &str, concurrency: usize) -> Option<&'a Point> {
-	system.points.iter().find(|p| p.workload == workload && p.client == client && p.concurrency == concurrency)
+fn find<'a>(
+	system: &'a SystemResult,
+	workload: &str,
+	client: &str,
+	concurrency: usize,
+) -> Option<&'a Point> {
+	system
+		.points
+		.iter()
+		.find(|p| p.workload == workload && p.client == client && p.concurrency == concurrency)
 }
 
 /// The system regchain is compared with: etcd with three members if measured, else one.
 fn peer(results: &Results) -> Option<&SystemResult> {
-	results.systems.iter().find(|s| s.system == "etcd3").or_else(|| results.systems.iter().find(|s| s.system == "etcd1"))
+	results
+		.systems
+		.iter()
+		.find(|s| s.system == "etcd3")
+		.or_else(|| results.systems.iter().find(|s| s.system == "etcd1"))
 }
 
 /// regchain's figure divided by the peer's, when both are positive: a watch event can arrive
@@ -121,7 +134,11 @@ fn step_text(p: &Point) -> String {
 	let e = &p.summary;
 	let extra = if e.errors + e.shed > 0 {
 		let errors = errors(e);
-		format!("{}, {} shed", if errors.is_empty() { ", 0 err".to_string() } else { errors }, e.shed)
+		format!(
+			"{}, {} shed",
+			if errors.is_empty() { ", 0 err".to_string() } else { errors },
+			e.shed
+		)
 	} else {
 		String::new()
 	};
@@ -173,16 +190,32 @@ pub fn markdown(results: &Results) -> String {
 			for s in systems {
 				let _ = write!(md, " {} |", cell(find(s, workload, client, c)));
 			}
-			let p50 = |s: Option<&SystemResult>| s.and_then(|s| find(s, workload, client, c)).map(|p| p.summary.p50_ms);
+			let p50 = |s: Option<&SystemResult>| {
+				s.and_then(|s| find(s, workload, client, c)).map(|p| p.summary.p50_ms)
+			};
 			// A native figure is compared with etcd's through its API.
-			let p50_peer = peer.and_then(|s| find(s, workload, "etcd-api", c)).map(|p| p.summary.p50_ms);
-			let _ = writeln!(md, " {} |", if peer.is_some() { ratio(p50(regchain), p50_peer) } else { "–".into() });
+			let p50_peer =
+				peer.and_then(|s| find(s, workload, "etcd-api", c)).map(|p| p.summary.p50_ms);
+			let _ = writeln!(
+				md,
+				" {} |",
+				if peer.is_some() { ratio(p50(regchain), p50_peer) } else { "–".into() }
+			);
 		}
 	}
 
-	let _ = writeln!(md, "\n## Write throughput with a fixed number in flight (acknowledged writes/s)\n");
+	let _ = writeln!(
+		md,
+		"\n## Write throughput with a fixed number in flight (acknowledged writes/s)\n"
+	);
 	header(&mut md, "Workload");
-	for c in systems.iter().flat_map(|s| s.points.iter()).filter(|p| p.workload == "write" && p.client == "etcd-api").map(|p| p.concurrency).collect::<std::collections::BTreeSet<_>>() {
+	for c in systems
+		.iter()
+		.flat_map(|s| s.points.iter())
+		.filter(|p| p.workload == "write" && p.client == "etcd-api")
+		.map(|p| p.concurrency)
+		.collect::<std::collections::BTreeSet<_>>()
+	{
 		let _ = write!(md, "| Put, etcd API | {c} |");
 		let tp = |s: &SystemResult| find(s, "write", "etcd-api", c).map(|p| p.summary.throughput);
 		for s in systems {
@@ -191,18 +224,28 @@ pub fn markdown(results: &Results) -> String {
 		let _ = writeln!(md, " {} |", ratio(regchain.and_then(tp), peer.and_then(tp)));
 	}
 
-	let _ = writeln!(md, "\n## Offered write rate (open loop, at most 1,000 in flight): achieved writes/s, p99 ms\n");
+	let _ = writeln!(
+		md,
+		"\n## Offered write rate (open loop, at most 1,000 in flight): achieved writes/s, p99 ms\n"
+	);
 	let _ = write!(md, "| Offered (writes/s) |");
 	for s in systems {
 		let _ = write!(md, " {} |", s.title);
 	}
 	let _ = writeln!(md, "\n|---|{}", "---|".repeat(systems.len()));
-	let mut rates: Vec<f64> =
-		systems.iter().flat_map(|s| s.points.iter()).filter(|p| p.workload == "throughput-step").filter_map(|p| p.offered_rate).collect();
+	let mut rates: Vec<f64> = systems
+		.iter()
+		.flat_map(|s| s.points.iter())
+		.filter(|p| p.workload == "throughput-step")
+		.filter_map(|p| p.offered_rate)
+		.collect();
 	rates.sort_by(|a, b| a.total_cmp(b));
 	rates.dedup();
 	let step = |s: &SystemResult, rate: f64| {
-		s.points.iter().find(|p| p.workload == "throughput-step" && p.offered_rate == Some(rate)).map(step_text)
+		s.points
+			.iter()
+			.find(|p| p.workload == "throughput-step" && p.offered_rate == Some(rate))
+			.map(step_text)
 	};
 	for rate in &rates {
 		let _ = write!(md, "| {rate:.0} |");
@@ -213,7 +256,10 @@ pub fn markdown(results: &Results) -> String {
 	}
 	// Every hold tried, from the highest passing rate down (results of the harness before this
 	// rule hold one attempt, at the highest passing rate only).
-	let _ = write!(md, "| **offered again for the sustained period, from the highest passing rate down** |");
+	let _ = write!(
+		md,
+		"| **offered again for the sustained period, from the highest passing rate down** |"
+	);
 	for s in systems {
 		let held = s.metrics.get("sustained_writes_per_s").copied().unwrap_or(0.0);
 		let attempts: Vec<String> = s
@@ -226,16 +272,27 @@ pub fn markdown(results: &Results) -> String {
 				format!("{rate:.0} for {:.0} s: {} ({verdict})", p.summary.seconds, step_text(p))
 			})
 			.collect();
-		let _ = write!(md, " {} |", if attempts.is_empty() { "–".to_string() } else { attempts.join("; ") });
+		let _ = write!(
+			md,
+			" {} |",
+			if attempts.is_empty() { "–".to_string() } else { attempts.join("; ") }
+		);
 	}
 	let _ = writeln!(md);
 
 	// The CPU of the harness beside the members', where measured: a harness near a whole core
 	// or more, on a machine shared with the members, bounds the figures it measures.
 	let mut loads: Vec<&Point> = Vec::new();
-	for p in systems.iter().flat_map(|s| s.points.iter()).filter(|p| p.summary.harness_cpu_cores.is_some()) {
+	for p in systems
+		.iter()
+		.flat_map(|s| s.points.iter())
+		.filter(|p| p.summary.harness_cpu_cores.is_some())
+	{
 		let same = |q: &&Point| {
-			q.workload == p.workload && q.client == p.client && q.concurrency == p.concurrency && q.offered_rate == p.offered_rate
+			q.workload == p.workload
+				&& q.client == p.client
+				&& q.concurrency == p.concurrency
+				&& q.offered_rate == p.offered_rate
 		};
 		if !loads.iter().any(same) {
 			loads.push(p);
@@ -256,10 +313,21 @@ pub fn markdown(results: &Results) -> String {
 			let _ = write!(md, "| {} | {} | {}{rate} |", l.workload, l.client, l.concurrency);
 			for s in systems {
 				let p = s.points.iter().find(|p| {
-					p.workload == l.workload && p.client == l.client && p.concurrency == l.concurrency && p.offered_rate == l.offered_rate
+					p.workload == l.workload
+						&& p.client == l.client
+						&& p.concurrency == l.concurrency
+						&& p.offered_rate == l.offered_rate
 				});
-				let cores = |v: Option<f64>| v.filter(|v| v.is_finite()).map(|v| format!("{v:.2}")).unwrap_or("–".into());
-				let text = p.map(|p| format!("{} / {}", cores(p.summary.harness_cpu_cores), cores(p.members_cpu_cores)));
+				let cores = |v: Option<f64>| {
+					v.filter(|v| v.is_finite()).map(|v| format!("{v:.2}")).unwrap_or("–".into())
+				};
+				let text = p.map(|p| {
+					format!(
+						"{} / {}",
+						cores(p.summary.harness_cpu_cores),
+						cores(p.members_cpu_cores)
+					)
+				});
 				let _ = write!(md, " {} |", text.unwrap_or("–".into()));
 			}
 			let _ = writeln!(md);
@@ -276,7 +344,13 @@ pub fn markdown(results: &Results) -> String {
 		let _ = write!(md, "| {label} |");
 		for s in systems {
 			let v = s.metrics.get(*key).copied();
-			let _ = write!(md, " {} |", v.filter(|v| v.is_finite()).map(|v| format!("{v:.*}", decimals)).unwrap_or("–".into()));
+			let _ = write!(
+				md,
+				" {} |",
+				v.filter(|v| v.is_finite())
+					.map(|v| format!("{v:.*}", decimals))
+					.unwrap_or("–".into())
+			);
 		}
 		let get = |s: Option<&SystemResult>| s.and_then(|s| s.metrics.get(*key).copied());
 		let _ = writeln!(md, " {} |", ratio(get(regchain), get(peer)));
@@ -293,14 +367,16 @@ pub fn markdown(results: &Results) -> String {
 		for run in 0..runs {
 			let _ = write!(md, "| {} |", run + 1);
 			for s in systems {
-				let text = s.check_perf.get(run).map(|c| c.verdicts.join("; ")).unwrap_or("–".into());
+				let text =
+					s.check_perf.get(run).map(|c| c.verdicts.join("; ")).unwrap_or("–".into());
 				let _ = write!(md, " {text} |");
 			}
 			let _ = writeln!(md);
 		}
 	}
 
-	let failures: Vec<_> = systems.iter().flat_map(|s| s.failures.iter().map(move |f| (s, f))).collect();
+	let failures: Vec<_> =
+		systems.iter().flat_map(|s| s.failures.iter().map(move |f| (s, f))).collect();
 	if !failures.is_empty() {
 		let _ = writeln!(md, "\n## Failures\n");
 		for (s, f) in failures {
@@ -322,7 +398,13 @@ mod tests {
 			client: "etcd-api".into(),
 			concurrency: 1,
 			offered_rate: None,
-			summary: Summary { ok: 10, p50_ms: p50, p99_ms: p50 * 2.0, throughput, ..Default::default() },
+			summary: Summary {
+				ok: 10,
+				p50_ms: p50,
+				p99_ms: p50 * 2.0,
+				throughput,
+				..Default::default()
+			},
 			members_cpu_cores: None,
 		}
 	}
@@ -332,7 +414,11 @@ mod tests {
 			system: name.into(),
 			title: name.into(),
 			points,
-			metrics: [("idle_rss_max_mb".to_string(), if name == "regchain" { 150.0 } else { 30.0 })].into(),
+			metrics: [(
+				"idle_rss_max_mb".to_string(),
+				if name == "regchain" { 150.0 } else { 30.0 },
+			)]
+			.into(),
 			check_perf: vec![],
 			failures: vec![],
 		}
@@ -350,7 +436,8 @@ mod tests {
 			settings: "s".into(),
 			systems: vec![regchain],
 		};
-		let back: Results = serde_json::from_str(&serde_json::to_string(&results).unwrap()).unwrap();
+		let back: Results =
+			serde_json::from_str(&serde_json::to_string(&results).unwrap()).unwrap();
 		let point = &back.systems[0].points[0];
 		assert!(point.summary.p50_ms.is_nan() && point.summary.ok == 10);
 		assert!(back.systems[0].metrics["disk_mb_per_10k_writes"].is_nan());

@@ -73,7 +73,9 @@ impl System {
 		let mut endpoints = system.write_endpoints.clone();
 		endpoints.push(system.watch_endpoint.clone());
 		for endpoint in endpoints {
-			wait_serving(&endpoint).await.with_context(|| format!("{} at {endpoint}", kind.title()))?;
+			wait_serving(&endpoint)
+				.await
+				.with_context(|| format!("{} at {endpoint}", kind.title()))?;
 		}
 		Ok(system)
 	}
@@ -184,17 +186,20 @@ fn start_etcd(members: usize) -> Result<System> {
 fn start_regchain() -> Result<System> {
 	let net = Testnet::start_with_etcd("local")?;
 	let endpoint = |i: usize| -> Result<String> {
-		net.nodes[i].etcd_endpoint().ok_or_else(|| anyhow!("validator {i} serves no etcd API"))
+		net.nodes[i]
+			.etcd_endpoint()
+			.ok_or_else(|| anyhow!("validator {i} serves no etcd API"))
 	};
 	let write_endpoints = vec![endpoint(0)?, endpoint(1)?, endpoint(2)?];
 	let watch_endpoint = endpoint(3)?;
-	let native = Some((
-		net.nodes[3].ws_url(),
-		format!("ws://127.0.0.1:{}", net.nodes[0].config.rpc_port),
-	));
+	let native =
+		Some((net.nodes[3].ws_url(), format!("ws://127.0.0.1:{}", net.nodes[0].config.rpc_port)));
 	let data_dirs = net.nodes.iter().map(|n| n.config.base_path.clone()).collect();
 	regchain_testing::wait_for("the testnet's finality", Duration::from_secs(90), || {
-		net.nodes.iter().all(|n| n.finalized_number().map(|f| f >= 2).unwrap_or(false)).then_some(())
+		net.nodes
+			.iter()
+			.all(|n| n.finalized_number().map(|f| f >= 2).unwrap_or(false))
+			.then_some(())
 	})
 	.map_err(|e| anyhow!("{e}\n{}", net.log_tails()))?;
 	Ok(System {

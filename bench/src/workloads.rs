@@ -76,7 +76,13 @@ pub async fn kv_clients(endpoints: &[String], n: usize) -> Result<Vec<KvClient>>
 	Ok(clients)
 }
 
-fn point(system: &System, workload: &str, client: &str, concurrency: usize, summary: Summary) -> Point {
+fn point(
+	system: &System,
+	workload: &str,
+	client: &str,
+	concurrency: usize,
+	summary: Summary,
+) -> Point {
 	Point {
 		system: system.kind.name().into(),
 		workload: workload.into(),
@@ -114,7 +120,12 @@ pub fn progress(p: &Point) {
 // ---------------------------------------------------------------------------------------------
 
 /// Puts through the etcd API at `in_flight` requests in flight, for `duration`.
-pub async fn etcd_writes(system: &System, tag: &str, in_flight: usize, duration: Duration) -> Result<Point> {
+pub async fn etcd_writes(
+	system: &System,
+	tag: &str,
+	in_flight: usize,
+	duration: Duration,
+) -> Result<Point> {
 	let clients = kv_clients(&system.write_endpoints, connections(in_flight)).await?;
 	let tag = tag.to_string();
 	let value = value();
@@ -129,9 +140,16 @@ pub async fn etcd_writes(system: &System, tag: &str, in_flight: usize, duration:
 
 /// regchain's native client, signing as Dave through Dave's node: one batcher groups the calls
 /// in flight into one transaction a block, each acknowledged as `wait` says.
-pub async fn native_writes(system: &System, tag: &str, in_flight: usize, duration: Duration, wait: Wait) -> Result<Point> {
+pub async fn native_writes(
+	system: &System,
+	tag: &str,
+	in_flight: usize,
+	duration: Duration,
+	wait: Wait,
+) -> Result<Point> {
 	let (url, _) = system.native.clone().context("a native client needs regchain")?;
-	let client = Client::connect(&url, Some(Signer::from_uri("//Dave")?), ConnectOptions::default()).await?;
+	let client =
+		Client::connect(&url, Some(Signer::from_uri("//Dave")?), ConnectOptions::default()).await?;
 	let batcher = Batcher::new(Arc::new(client), wait);
 	let tag = tag.to_string();
 	let value = value();
@@ -174,7 +192,8 @@ pub async fn throughput(
 	let mut points = Vec::new();
 	let mut passed = Vec::new();
 	for (i, &rate) in rates.iter().enumerate() {
-		let summary = offered(&clients, &format!("ramp{i}"), rate, step, max_in_flight, &value).await;
+		let summary =
+			offered(&clients, &format!("ramp{i}"), rate, step, max_in_flight, &value).await;
 		let held = holds(&summary, rate);
 		let mut p = point(system, "throughput-step", "etcd-api", max_in_flight, summary);
 		p.offered_rate = Some(rate);
@@ -202,7 +221,14 @@ pub async fn throughput(
 	Ok((points, None))
 }
 
-async fn offered(clients: &[KvClient], tag: &str, rate: f64, duration: Duration, cap: usize, value: &[u8]) -> Summary {
+async fn offered(
+	clients: &[KvClient],
+	tag: &str,
+	rate: f64,
+	duration: Duration,
+	cap: usize,
+	value: &[u8],
+) -> Summary {
 	let (clients, tag, value) = (clients.to_vec(), tag.to_string(), value.to_vec());
 	open_loop(rate, duration, cap, move |seq| {
 		let mut kv = clients[seq as usize % clients.len()].clone();
@@ -243,7 +269,10 @@ pub async fn prepare_reads(system: &System) -> Result<()> {
 		outcome.context("writing the keys to read")?;
 	}
 	// Every key is there, at the endpoint readers use too.
-	let n = kv.get("/bench/read/", Some(GetOptions::new().with_prefix().with_count_only())).await?.count();
+	let n = kv
+		.get("/bench/read/", Some(GetOptions::new().with_prefix().with_count_only()))
+		.await?
+		.count();
 	if n != READ_KEYS as i64 {
 		bail!("{n} of {READ_KEYS} keys to read were written");
 	}
@@ -258,7 +287,9 @@ pub async fn wait_drained(system: &System, timeout: Duration) -> Result<Duration
 	let mut seq = 0;
 	while start.elapsed() < timeout {
 		let t0 = Instant::now();
-		let put = tokio::time::timeout(Duration::from_secs(10), kv.put(key("drain", seq), "x", None)).await;
+		let put =
+			tokio::time::timeout(Duration::from_secs(10), kv.put(key("drain", seq), "x", None))
+				.await;
 		if matches!(put, Ok(Ok(_))) && t0.elapsed() < Duration::from_secs(2) {
 			return Ok(start.elapsed());
 		}
@@ -269,7 +300,12 @@ pub async fn wait_drained(system: &System, timeout: Duration) -> Result<Duration
 }
 
 /// Gets of the prepared keys through the etcd API.
-pub async fn etcd_reads(system: &System, in_flight: usize, duration: Duration, serializable: bool) -> Result<Point> {
+pub async fn etcd_reads(
+	system: &System,
+	in_flight: usize,
+	duration: Duration,
+	serializable: bool,
+) -> Result<Point> {
 	let mut endpoints = system.write_endpoints.clone();
 	endpoints.push(system.watch_endpoint.clone());
 	let clients = kv_clients(&endpoints, connections(in_flight)).await?;
@@ -362,10 +398,19 @@ const WATCH_GRACE: Duration = Duration::from_secs(10);
 /// The puts cycle through [`KEY_SPACE`] keys, like the write workloads, so that the run stays
 /// within regchain's per-account key quota whatever its length; each carries its sequence
 /// number in its value, which is how the watcher's events are matched to puts.
-pub async fn watch_delivery(system: &System, in_flight: usize, duration: Duration) -> Result<Point> {
+pub async fn watch_delivery(
+	system: &System,
+	in_flight: usize,
+	duration: Duration,
+) -> Result<Point> {
 	let tag = format!("watch{in_flight}");
-	let (seen, task) =
-		watch_prefix(&system.watch_endpoint, &format!("/bench/{tag}/"), EventType::Put, by_put_number).await?;
+	let (seen, task) = watch_prefix(
+		&system.watch_endpoint,
+		&format!("/bench/{tag}/"),
+		EventType::Put,
+		by_put_number,
+	)
+	.await?;
 	let clients = kv_clients(&system.write_endpoints, connections(in_flight)).await?;
 	let acked: Seen = Default::default();
 	let sink = acked.clone();
@@ -421,7 +466,8 @@ fn signed_ms(a: Instant, b: Instant) -> f64 {
 /// key under it (the etcd idiom), until a watcher on another member or validator (with one
 /// etcd member, the same member) sees it.
 pub async fn etcd_registration(system: &System, n: u64) -> Result<Point> {
-	let (seen, task) = watch_prefix(&system.watch_endpoint, "/bench/services/", EventType::Put, by_key).await?;
+	let (seen, task) =
+		watch_prefix(&system.watch_endpoint, "/bench/services/", EventType::Put, by_key).await?;
 	let client = etcd_client::Client::connect(&system.write_endpoints, None).await?;
 	let (mut kv, mut leases) = (client.kv_client(), client.lease_client());
 	let mut samples = Samples::default();
@@ -431,9 +477,15 @@ pub async fn etcd_registration(system: &System, n: u64) -> Result<Point> {
 		let t0 = Instant::now();
 		let outcome: Result<Duration> = async {
 			let lease = leases.grant(30, None).await?.id();
-			kv.put(key.clone(), "127.0.0.1:8080", Some(PutOptions::new().with_lease(lease))).await?;
+			kv.put(key.clone(), "127.0.0.1:8080", Some(PutOptions::new().with_lease(lease)))
+				.await?;
 			wait_seen(&seen, std::slice::from_ref(&key), Duration::from_secs(10)).await;
-			let at = seen.lock().unwrap().get(&key).copied().context("the watcher never saw the instance")?;
+			let at = seen
+				.lock()
+				.unwrap()
+				.get(&key)
+				.copied()
+				.context("the watcher never saw the instance")?;
 			Ok(at - t0)
 		}
 		.await;
@@ -448,10 +500,13 @@ pub async fn etcd_registration(system: &System, n: u64) -> Result<Point> {
 /// acknowledged at finality), until a native watch of the service on another validator sees it.
 pub async fn native_registration(system: &System, n: u64) -> Result<Point> {
 	let (write_url, watch_url) = system.native.clone().context("a native client needs regchain")?;
-	let client = Client::connect(&write_url, Some(Signer::from_uri("//Dave")?), ConnectOptions::default()).await?;
+	let client =
+		Client::connect(&write_url, Some(Signer::from_uri("//Dave")?), ConnectOptions::default())
+			.await?;
 	let seen: Seen = Default::default();
 	let sink = seen.clone();
-	let mut watch = Watch::new(&watch_url, WatchTarget::Instances { service: b"bench-web".to_vec() }, None);
+	let mut watch =
+		Watch::new(&watch_url, WatchTarget::Instances { service: b"bench-web".to_vec() }, None);
 	let task = tokio::spawn(async move {
 		while let Ok(item) = watch.next().await {
 			let WatchItem::Change(change) = item else { continue };
@@ -473,10 +528,23 @@ pub async fn native_registration(system: &System, n: u64) -> Result<Point> {
 		let outcome: Result<Duration> = async {
 			let (lease, _, _) = client.grant_lease(30, Wait::Finalized).await?;
 			client
-				.register_instance(b"bench-web", id.as_bytes(), b"127.0.0.1:8080", vec![], vec![], lease, Wait::Finalized)
+				.register_instance(
+					b"bench-web",
+					id.as_bytes(),
+					b"127.0.0.1:8080",
+					vec![],
+					vec![],
+					lease,
+					Wait::Finalized,
+				)
 				.await?;
 			wait_seen(&seen, std::slice::from_ref(&id), Duration::from_secs(10)).await;
-			let at = seen.lock().unwrap().get(&id).copied().context("the watcher never saw the instance")?;
+			let at = seen
+				.lock()
+				.unwrap()
+				.get(&id)
+				.copied()
+				.context("the watcher never saw the instance")?;
 			Ok(at - t0)
 		}
 		.await;
@@ -499,7 +567,8 @@ const LEASE_SPACING: Duration = Duration::from_millis(370);
 /// the same member) sees the key's deletion.
 pub async fn lease_expiry(system: &System, phase: &str, n: u64, ttl: i64) -> Result<Point> {
 	let prefix = format!("/bench/lease-{phase}/");
-	let (seen, task) = watch_prefix(&system.watch_endpoint, &prefix, EventType::Delete, by_key).await?;
+	let (seen, task) =
+		watch_prefix(&system.watch_endpoint, &prefix, EventType::Delete, by_key).await?;
 	let client = etcd_client::Client::connect(&system.write_endpoints, None).await?;
 	let (kv, leases) = (client.kv_client(), client.lease_client());
 	let grants = (0..n).map(|i| {
@@ -511,7 +580,8 @@ pub async fn lease_expiry(system: &System, phase: &str, n: u64, ttl: i64) -> Res
 			if granted.ttl() != ttl {
 				bail!("asked for a {ttl} s lease, got {} s", granted.ttl());
 			}
-			kv.put(key.clone(), "x", Some(PutOptions::new().with_lease(granted.id()))).await?;
+			kv.put(key.clone(), "x", Some(PutOptions::new().with_lease(granted.id())))
+				.await?;
 			Ok::<_, anyhow::Error>((key, t0 + Duration::from_secs(ttl as u64)))
 		}
 	});

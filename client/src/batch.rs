@@ -81,10 +81,14 @@ impl Batcher {
 	/// Submits `call` in the next batch and returns its own receipt, or its own error.
 	pub async fn submit(&self, call: RuntimeCall) -> Result<Receipt, Error> {
 		let (reply, answer) = oneshot::channel();
-		self.jobs.try_send(Job { call, reply, queued: std::time::Instant::now() }).map_err(|e| match e {
-			mpsc::error::TrySendError::Full(_) => Error::Overloaded { queued: MAX_QUEUED_CALLS },
-			mpsc::error::TrySendError::Closed(_) => closed(),
-		})?;
+		self.jobs
+			.try_send(Job { call, reply, queued: std::time::Instant::now() })
+			.map_err(|e| match e {
+				mpsc::error::TrySendError::Full(_) => {
+					Error::Overloaded { queued: MAX_QUEUED_CALLS }
+				},
+				mpsc::error::TrySendError::Closed(_) => closed(),
+			})?;
 		answer.await.map_err(|_| closed())?
 	}
 }
@@ -115,7 +119,9 @@ async fn run(client: Arc<Client>, wait: Wait, mut rx: mpsc::Receiver<Job>) {
 	let bytes_budget = Budget::new(MAX_IN_FLIGHT_BYTES as u64 / 1024);
 	let mut carried: Option<Job> = None;
 	loop {
-		let Some((jobs, weight, bytes)) = next_batch(&mut rx, &mut carried, &limits).await else { return };
+		let Some((jobs, weight, bytes)) = next_batch(&mut rx, &mut carried, &limits).await else {
+			return;
+		};
 		// Wait for room among the batches under way, then drop the calls given up meanwhile.
 		let permit = (
 			weight_budget.reserve(weight / 1_000_000).await,
@@ -126,7 +132,11 @@ async fn run(client: Arc<Client>, wait: Wait, mut rx: mpsc::Receiver<Job>) {
 			continue;
 		}
 		if log::log_enabled!(target: LOG_TARGET, log::Level::Debug) {
-			let waited = jobs.iter().map(|job| job.queued.elapsed().as_millis()).max().unwrap_or_default();
+			let waited = jobs
+				.iter()
+				.map(|job| job.queued.elapsed().as_millis())
+				.max()
+				.unwrap_or_default();
 			log::debug!(target: LOG_TARGET, "submitting a batch of {} calls, the oldest queued {waited} ms ago", jobs.len());
 		}
 
@@ -134,7 +144,8 @@ async fn run(client: Arc<Client>, wait: Wait, mut rx: mpsc::Receiver<Job>) {
 		let (handed_over, in_pool) = oneshot::channel();
 		let client = client.clone();
 		tokio::spawn(async move {
-			let (calls, replies): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.call, j.reply)).unzip();
+			let (calls, replies): (Vec<_>, Vec<_>) =
+				jobs.into_iter().map(|j| (j.call, j.reply)).unzip();
 			let results = submit_batch(&client, calls, wait, handed_over).await;
 			drop(permit);
 			for (reply, result) in replies.into_iter().zip(results) {
@@ -174,7 +185,10 @@ async fn next_batch(
 		}
 		let w = weight.saturating_add(job.call.get_dispatch_info().call_weight);
 		let b = bytes.saturating_add(job.call.encoded_size());
-		if w.ref_time() > limits.ref_time || w.proof_size() > limits.proof_size || b > MAX_BATCH_BYTES {
+		if w.ref_time() > limits.ref_time
+			|| w.proof_size() > limits.proof_size
+			|| b > MAX_BATCH_BYTES
+		{
 			*carried = Some(job);
 			break;
 		}
@@ -192,7 +206,8 @@ struct Budget {
 
 impl Budget {
 	fn new(total: u64) -> Self {
-		let total = u32::try_from(total).unwrap_or(u32::MAX).clamp(1, Semaphore::MAX_PERMITS as u32);
+		let total =
+			u32::try_from(total).unwrap_or(u32::MAX).clamp(1, Semaphore::MAX_PERMITS as u32);
 		Budget { permits: Arc::new(Semaphore::new(total as usize)), total }
 	}
 
@@ -200,7 +215,11 @@ impl Budget {
 	/// budget waits until it has the budget to itself), and holds it until the permit drops.
 	async fn reserve(&self, amount: u64) -> OwnedSemaphorePermit {
 		let units = u32::try_from(amount).unwrap_or(u32::MAX).clamp(1, self.total);
-		self.permits.clone().acquire_many_owned(units).await.expect("the semaphore is never closed; qed")
+		self.permits
+			.clone()
+			.acquire_many_owned(units)
+			.await
+			.expect("the semaphore is never closed; qed")
 	}
 }
 
@@ -245,8 +264,9 @@ fn split_batch(
 	let mut current = Vec::new();
 	for event in events {
 		match event {
-			RuntimeEvent::Utility(pallet_utility::Event::ItemCompleted) =>
-				items.push(Ok(std::mem::take(&mut current))),
+			RuntimeEvent::Utility(pallet_utility::Event::ItemCompleted) => {
+				items.push(Ok(std::mem::take(&mut current)))
+			},
 			RuntimeEvent::Utility(pallet_utility::Event::ItemFailed { error }) => {
 				current.clear();
 				items.push(Err(*error));
@@ -298,7 +318,11 @@ mod tests {
 	}
 
 	fn put(n: u8) -> RuntimeCall {
-		RuntimeCall::ServiceRegistry(crate::registry::Call::put { key: vec![n], value: vec![n], lease: None })
+		RuntimeCall::ServiceRegistry(crate::registry::Call::put {
+			key: vec![n],
+			value: vec![n],
+			lease: None,
+		})
 	}
 
 	fn job(n: u8) -> (Job, oneshot::Receiver<Result<Receipt, Error>>) {
@@ -315,7 +339,8 @@ mod tests {
 			let (job, _) = job(n as u8);
 			batcher.jobs.try_send(job).unwrap_or_else(|_| panic!("room for call {n}"));
 		}
-		let refused = tokio::time::timeout(std::time::Duration::from_secs(1), batcher.submit(put(1))).await;
+		let refused =
+			tokio::time::timeout(std::time::Duration::from_secs(1), batcher.submit(put(1))).await;
 		assert!(
 			matches!(refused, Ok(Err(Error::Overloaded { queued: MAX_QUEUED_CALLS }))),
 			"{refused:?}"
@@ -344,7 +369,9 @@ mod tests {
 	#[tokio::test]
 	async fn batches_wait_for_room_in_the_budget() {
 		async fn blocked(budget: &Budget, amount: u64) -> bool {
-			tokio::time::timeout(Duration::from_millis(50), budget.reserve(amount)).await.is_err()
+			tokio::time::timeout(Duration::from_millis(50), budget.reserve(amount))
+				.await
+				.is_err()
 		}
 		let budget = Budget::new(10);
 		let first = budget.reserve(6).await;

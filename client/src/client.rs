@@ -54,14 +54,19 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
 	fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-		f.debug_struct("Client").field("url", &self.url).field("signer", &self.signer).finish()
+		f.debug_struct("Client")
+			.field("url", &self.url)
+			.field("signer", &self.signer)
+			.finish()
 	}
 }
 
 /// The version of the runtime at the node's best block, as the runtime itself reports it
 /// (`Core_version`): what `CheckSpecVersion` compares a signature's version with.
 async fn runtime_version(rpc: &Rpc) -> Result<sp_version::RuntimeVersion, Error> {
-	let raw: String = rpc.request("state_call", vec![Value::from("Core_version"), Value::from("0x")]).await?;
+	let raw: String = rpc
+		.request("state_call", vec![Value::from("Core_version"), Value::from("0x")])
+		.await?;
 	let bytes = crate::hex::from_hex(&raw)?;
 	codec::Decode::decode(&mut &bytes[..]).map_err(|e| Error::decode("the runtime version", e))
 }
@@ -71,7 +76,9 @@ async fn runtime_version(rpc: &Rpc) -> Result<sp_version::RuntimeVersion, Error>
 /// changes how calls or extensions are encoded). Upgrades that only raise `spec_version` leave
 /// this client working: it signs with the runtime's.
 fn signing_version(version: sp_version::RuntimeVersion) -> Result<u32, Error> {
-	if version.spec_name != VERSION.spec_name || version.transaction_version != VERSION.transaction_version {
+	if version.spec_name != VERSION.spec_name
+		|| version.transaction_version != VERSION.transaction_version
+	{
 		return Err(Error::RuntimeMismatch {
 			node_spec: version.spec_name.to_string(),
 			node_spec_version: version.spec_version,
@@ -109,8 +116,10 @@ impl Client {
 			other => other,
 		};
 		let spec_version = signing_version(runtime_version(&rpc).await.map_err(unreachable)?)?;
-		let genesis: String =
-			rpc.request("chain_getBlockHash", vec![Value::from(0)]).await.map_err(unreachable)?;
+		let genesis: String = rpc
+			.request("chain_getBlockHash", vec![Value::from(0)])
+			.await
+			.map_err(unreachable)?;
 		let genesis = parse_hash(&genesis)?;
 		log::debug!(target: LOG_TARGET, "connected to {url}, genesis {genesis:?}");
 		Ok(Client {
@@ -154,7 +163,10 @@ impl Client {
 		}
 		Err(match urls {
 			[] => Error::BadInput("no endpoint given".into()),
-			_ => Error::Unreachable { url: format!("any of {}", urls.join(", ")), reason: reasons.join("; ") },
+			_ => Error::Unreachable {
+				url: format!("any of {}", urls.join(", ")),
+				reason: reasons.join("; "),
+			},
 		})
 	}
 
@@ -244,8 +256,14 @@ impl Client {
 
 	/// Grants a lease of `ttl_secs` (raised to the chain's minimum). Returns its id, the time to
 	/// live really granted and the receipt.
-	pub async fn grant_lease(&self, ttl_secs: u32, wait: Wait) -> Result<(LeaseId, u32, Receipt), Error> {
-		let receipt = self.submit(registry(pallet_service_registry::Call::grant_lease { ttl_secs }), wait).await?;
+	pub async fn grant_lease(
+		&self,
+		ttl_secs: u32,
+		wait: Wait,
+	) -> Result<(LeaseId, u32, Receipt), Error> {
+		let receipt = self
+			.submit(registry(pallet_service_registry::Call::grant_lease { ttl_secs }), wait)
+			.await?;
 		let (id, ttl, _) = receipt
 			.lease_granted()
 			.ok_or_else(|| Error::decode("the grant's events", "no LeaseGranted event"))?;
@@ -254,14 +272,17 @@ impl Client {
 
 	/// Keeps `lease` alive; returns its new expiry in chain milliseconds.
 	pub async fn keep_alive(&self, lease: LeaseId, wait: Wait) -> Result<(u64, Receipt), Error> {
-		let receipt = self.submit(registry(pallet_service_registry::Call::keep_alive { lease }), wait).await?;
+		let receipt = self
+			.submit(registry(pallet_service_registry::Call::keep_alive { lease }), wait)
+			.await?;
 		let until = receipt.kept_alive_until().unwrap_or_default();
 		Ok((until, receipt))
 	}
 
 	/// Revokes `lease`, deleting its keys, instances and candidacies.
 	pub async fn revoke_lease(&self, lease: LeaseId, wait: Wait) -> Result<Receipt, Error> {
-		self.submit(registry(pallet_service_registry::Call::revoke_lease { lease }), wait).await
+		self.submit(registry(pallet_service_registry::Call::revoke_lease { lease }), wait)
+			.await
 	}
 
 	// -----------------------------------------------------------------------------------------
@@ -276,10 +297,12 @@ impl Client {
 		lease: Option<LeaseId>,
 		wait: Wait,
 	) -> Result<(Revision, Receipt), Error> {
-		let call = pallet_service_registry::Call::put { key: key.to_vec(), value: value.to_vec(), lease };
+		let call =
+			pallet_service_registry::Call::put { key: key.to_vec(), value: value.to_vec(), lease };
 		let receipt = self.submit(registry(call), wait).await?;
-		let revision =
-			receipt.revision().ok_or_else(|| Error::decode("the put's events", "no KeyPut event"))?;
+		let revision = receipt
+			.revision()
+			.ok_or_else(|| Error::decode("the put's events", "no KeyPut event"))?;
 		Ok((revision, receipt))
 	}
 
@@ -399,7 +422,12 @@ impl Client {
 	}
 
 	/// Changes the leader's value (leader only).
-	pub async fn proclaim(&self, election: &[u8], value: &[u8], wait: Wait) -> Result<Receipt, Error> {
+	pub async fn proclaim(
+		&self,
+		election: &[u8],
+		value: &[u8],
+		wait: Wait,
+	) -> Result<Receipt, Error> {
 		let call = pallet_service_registry::Call::proclaim {
 			election: election.to_vec(),
 			value: value.to_vec(),
@@ -409,8 +437,11 @@ impl Client {
 
 	/// Leaves `election`'s queue.
 	pub async fn resign(&self, election: &[u8], wait: Wait) -> Result<Receipt, Error> {
-		self.submit(registry(pallet_service_registry::Call::resign { election: election.to_vec() }), wait)
-			.await
+		self.submit(
+			registry(pallet_service_registry::Call::resign { election: election.to_vec() }),
+			wait,
+		)
+		.await
 	}
 
 	/// A put fenced by `election`'s term: it is applied only while the election is still at
@@ -428,10 +459,7 @@ impl Client {
 		let success = vec![TxnOp::Put { key: key.to_vec(), value: value.to_vec(), lease }];
 		let (outcome, receipt) = self.txn(compares, success, vec![], wait).await?;
 		if !outcome.succeeded {
-			return Err(Error::Fenced {
-				election: crate::hex::display_bytes(election),
-				term,
-			});
+			return Err(Error::Fenced { election: crate::hex::display_bytes(election), term });
 		}
 		Ok((outcome.revision, receipt))
 	}
@@ -466,17 +494,25 @@ mod tests {
 	#[tokio::test]
 	async fn connect_any_names_each_endpoint_it_could_not_reach() {
 		let (a, b) = (nowhere(), nowhere());
-		let e = Client::connect_any(&[a.clone(), b.clone()], None, ConnectOptions::default()).await.unwrap_err();
+		let e = Client::connect_any(&[a.clone(), b.clone()], None, ConnectOptions::default())
+			.await
+			.unwrap_err();
 		let text = e.to_string();
 		assert!(matches!(e, Error::Unreachable { .. }), "{e:?}");
-		assert!(text.contains(&format!("any of {a}, {b}: {a}: ")) && text.contains(&format!("; {b}: ")), "{text}");
+		assert!(
+			text.contains(&format!("any of {a}, {b}: {a}: ")) && text.contains(&format!("; {b}: ")),
+			"{text}"
+		);
 	}
 
 	#[tokio::test]
 	async fn connect_any_refuses_a_malformed_endpoint_before_trying_any() {
 		let urls = [nowhere(), "127.0.0.1:9944".to_string()];
 		let e = Client::connect_any(&urls, None, ConnectOptions::default()).await.unwrap_err();
-		assert!(matches!(&e, Error::BadInput(m) if m.contains("\"127.0.0.1:9944\" is not a ws://")), "{e:?}");
+		assert!(
+			matches!(&e, Error::BadInput(m) if m.contains("\"127.0.0.1:9944\" is not a ws://")),
+			"{e:?}"
+		);
 		let e = Client::connect_any(&[], None, ConnectOptions::default()).await.unwrap_err();
 		assert!(matches!(&e, Error::BadInput(m) if m == "no endpoint given"), "{e:?}");
 	}

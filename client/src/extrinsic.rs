@@ -5,7 +5,9 @@
 //! hence no payment extension.
 
 use codec::Encode;
-use regchain_runtime::{Nonce, RuntimeCall, SignedPayload, TxExtension, UncheckedExtrinsic, VERSION};
+use regchain_runtime::{
+	Nonce, RuntimeCall, SignedPayload, TxExtension, UncheckedExtrinsic, VERSION,
+};
 use sp_core::{crypto::Pair as _, sr25519, H256};
 use sp_runtime::generic::Era;
 
@@ -30,8 +32,7 @@ pub fn signed(
 		frame_system::CheckNonce::from(nonce),
 		frame_system::CheckWeight::new(),
 	);
-	let implicit =
-		((), (), spec_version, VERSION.transaction_version, genesis, genesis, (), ());
+	let implicit = ((), (), spec_version, VERSION.transaction_version, genesis, genesis, (), ());
 	let payload = SignedPayload::from_raw(call.clone(), tx_ext.clone(), implicit);
 	let signature = payload.using_encoded(|bytes| signer.sign(bytes));
 	let account: regchain_runtime::AccountId = signer.public().into();

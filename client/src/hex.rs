@@ -40,7 +40,10 @@ pub fn decode_digits(digits: &str) -> Result<Vec<u8>, HexError> {
 		// A non-ASCII character makes the length odd or even: say what is wrong with it first.
 		return Err(if digits.is_ascii() { HexError::OddLength } else { HexError::NotHex });
 	}
-	bytes.chunks_exact(2).map(|pair| Ok(nibble(pair[0])? << 4 | nibble(pair[1])?)).collect()
+	bytes
+		.chunks_exact(2)
+		.map(|pair| Ok(nibble(pair[0])? << 4 | nibble(pair[1])?))
+		.collect()
 }
 
 /// Parses `0x`-prefixed (or bare) hex.

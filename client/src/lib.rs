@@ -65,10 +65,10 @@ pub use signer::Signer;
 pub use submit::{Receipt, Wait};
 pub use types::*;
 
-/// The runtime's types this client speaks.
-pub use regchain_runtime as runtime;
 /// The registry pallet's types (compares, txn operations, health).
 pub use pallet_service_registry as registry;
+/// The runtime's types this client speaks.
+pub use regchain_runtime as runtime;
 
 /// The log target of this crate.
 pub const LOG_TARGET: &str = "regchain-client";

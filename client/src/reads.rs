@@ -79,7 +79,9 @@ impl Client {
 
 	/// `registry_election`: an election's leader, term and candidates.
 	pub async fn election(&self, name: &[u8], at: &AtBlock) -> Result<ElectionAnswer, Error> {
-		self.rpc().request("registry_election", vec![json!(Bytes::from(name)), at_param(at)]).await
+		self.rpc()
+			.request("registry_election", vec![json!(Bytes::from(name)), at_param(at)])
+			.await
 	}
 
 	/// `registry_elections`: the names of the elections with candidates.
@@ -129,25 +131,31 @@ impl Client {
 					range["range_end"] = json!(Bytes::from(&range_end[..]));
 				}
 				self.rpc()
-					.subscribe("registry_subscribeKeys", vec![range, options], "registry_unsubscribeKeys")
+					.subscribe(
+						"registry_subscribeKeys",
+						vec![range, options],
+						"registry_unsubscribeKeys",
+					)
 					.await
 			},
-			WatchTarget::Instances { service } =>
+			WatchTarget::Instances { service } => {
 				self.rpc()
 					.subscribe(
 						"registry_subscribeInstances",
 						vec![json!(Bytes::from(&service[..])), options],
 						"registry_unsubscribeInstances",
 					)
-					.await,
-			WatchTarget::Election { name } =>
+					.await
+			},
+			WatchTarget::Election { name } => {
 				self.rpc()
 					.subscribe(
 						"registry_subscribeElection",
 						vec![json!(Bytes::from(&name[..])), options],
 						"registry_unsubscribeElection",
 					)
-					.await,
+					.await
+			},
 		}
 	}
 }

@@ -106,7 +106,10 @@ impl Rpc {
 
 /// Refuses an endpoint that is not a `ws://`, `wss://`, `http://` or `https://` URL.
 pub(crate) fn check_url(url: &str) -> Result<(), Error> {
-	match ["ws://", "wss://", "http://", "https://"].iter().any(|scheme| url.starts_with(scheme)) {
+	match ["ws://", "wss://", "http://", "https://"]
+		.iter()
+		.any(|scheme| url.starts_with(scheme))
+	{
 		true => Ok(()),
 		false => Err(Error::BadInput(format!(
 			"endpoint {url:?} is not a ws://, wss://, http:// or https:// URL"
@@ -117,7 +120,8 @@ pub(crate) fn check_url(url: &str) -> Result<(), Error> {
 fn array(params: Vec<Value>) -> Result<ArrayParams, Error> {
 	let mut out = ArrayParams::new();
 	for p in params {
-		out.insert(p).map_err(|e| Error::BadInput(format!("cannot encode parameter: {e}")))?;
+		out.insert(p)
+			.map_err(|e| Error::BadInput(format!("cannot encode parameter: {e}")))?;
 	}
 	Ok(out)
 }
@@ -129,15 +133,18 @@ pub(crate) fn rpc_error(method: &str, e: RpcError) -> Error {
 			let mut message = obj.message().to_string();
 			if let Some(data) = obj.data() {
 				let data = data.get();
-				let data = serde_json::from_str::<String>(data).unwrap_or_else(|_| data.to_string());
+				let data =
+					serde_json::from_str::<String>(data).unwrap_or_else(|_| data.to_string());
 				if !data.is_empty() && data != "null" {
 					message = format!("{message}: {data}");
 				}
 			}
 			Error::Rpc { method: method.to_string(), code: obj.code(), message: one_line(&message) }
 		},
-		RpcError::RequestTimeout =>
-			Error::Timeout { what: format!("the node's answer to {method}"), after: REQUEST_TIMEOUT },
+		RpcError::RequestTimeout => Error::Timeout {
+			what: format!("the node's answer to {method}"),
+			after: REQUEST_TIMEOUT,
+		},
 		RpcError::ParseError(e) => Error::decode(format!("the answer to {method}"), e),
 		other => Error::Connection(one_line(&other.to_string())),
 	}

@@ -113,8 +113,8 @@ impl Receipt {
 	pub fn revision(&self) -> Option<Revision> {
 		self.registry_events()
 			.filter_map(|e| match e {
-				RegistryEvent::KeyPut { revision, .. } |
-				RegistryEvent::KeysDeleted { revision, .. } => Some(*revision),
+				RegistryEvent::KeyPut { revision, .. }
+				| RegistryEvent::KeysDeleted { revision, .. } => Some(*revision),
 				RegistryEvent::TxnApplied { revision, wrote: true, .. } => Some(*revision),
 				RegistryEvent::LeaseEnded { revision, .. } => *revision,
 				_ => None,
@@ -125,8 +125,9 @@ impl Receipt {
 	/// The granted lease: (id, time to live really granted, expiry in chain milliseconds).
 	pub fn lease_granted(&self) -> Option<(LeaseId, u32, u64)> {
 		self.registry_events().find_map(|e| match e {
-			RegistryEvent::LeaseGranted { lease, ttl_secs, expires_at_ms, .. } =>
-				Some((*lease, *ttl_secs, *expires_at_ms)),
+			RegistryEvent::LeaseGranted { lease, ttl_secs, expires_at_ms, .. } => {
+				Some((*lease, *ttl_secs, *expires_at_ms))
+			},
 			_ => None,
 		})
 	}
@@ -142,19 +143,25 @@ impl Receipt {
 	/// The outcome of a txn: (succeeded, wrote, revision).
 	pub fn txn_applied(&self) -> Option<(bool, bool, Revision)> {
 		self.registry_events().find_map(|e| match e {
-			RegistryEvent::TxnApplied { succeeded, wrote, revision, .. } =>
-				Some((*succeeded, *wrote, *revision)),
+			RegistryEvent::TxnApplied { succeeded, wrote, revision, .. } => {
+				Some((*succeeded, *wrote, *revision))
+			},
 			_ => None,
 		})
 	}
 
 	/// The new term of `election`, if its leader changed in this extrinsic.
-	pub fn leader_changed(&self, election: &[u8]) -> Option<(Option<regchain_runtime::AccountId>, u64)> {
+	pub fn leader_changed(
+		&self,
+		election: &[u8],
+	) -> Option<(Option<regchain_runtime::AccountId>, u64)> {
 		self.registry_events()
 			.filter_map(|e| match e {
 				RegistryEvent::LeaderChanged { election: name, leader, term }
 					if &name[..] == election =>
-					Some((leader.clone(), *term)),
+				{
+					Some((leader.clone(), *term))
+				},
 				_ => None,
 			})
 			.last()
@@ -218,7 +225,8 @@ impl Trace {
 	fn log_if_slow(&self) {
 		let total = self.started.elapsed();
 		if total >= SLOW_TRANSACTION && log::log_enabled!(target: LOG_TARGET, log::Level::Debug) {
-			let steps: Vec<String> = self.steps.iter().map(|(what, ms)| format!("{what} {ms}")).collect();
+			let steps: Vec<String> =
+				self.steps.iter().map(|(what, ms)| format!("{what} {ms}")).collect();
 			log::debug!(target: LOG_TARGET, "slow transaction, {} ms: {}", total.as_millis(), steps.join(", "));
 		}
 	}
@@ -278,13 +286,19 @@ impl Client {
 	/// Signs `call` at the account's next nonce: `next` (the submission lock's content) if
 	/// known, else the node's `system_accountNextIndex`. Leaves `next` empty: the caller
 	/// stores the following nonce once the pool has accepted the transaction.
-	async fn sign_next(&self, call: &RuntimeCall, next: &mut Option<u32>) -> Result<(Signed, u32), Error> {
+	async fn sign_next(
+		&self,
+		call: &RuntimeCall,
+		next: &mut Option<u32>,
+	) -> Result<(Signed, u32), Error> {
 		let signer = self.signer().ok_or(Error::NoSigner)?;
 		let nonce = match next.take() {
 			Some(nonce) => nonce,
 			None => {
-				let nonce: u64 =
-					self.rpc().request("system_accountNextIndex", vec![json!(signer.ss58())]).await?;
+				let nonce: u64 = self
+					.rpc()
+					.request("system_accountNextIndex", vec![json!(signer.ss58())])
+					.await?;
 				u32::try_from(nonce).map_err(|_| Error::decode("the nonce", nonce))?
 			},
 		};
@@ -338,7 +352,10 @@ impl Client {
 						// view took the transaction from the pool's own queue while it was being
 						// submitted, and then forgets to watch it. It may well be included.
 						trace.step("refused as already imported");
-						if let Some(receipt) = self.settle(&call, &xt, nonce, before, deadline, true, &mut trace).await? {
+						if let Some(receipt) = self
+							.settle(&call, &xt, nonce, before, deadline, true, &mut trace)
+							.await?
+						{
 							break receipt;
 						}
 						self.forget_nonce().await;
@@ -353,7 +370,9 @@ impl Client {
 					}
 					// Signed for the runtime before an upgrade (this call, or another batch that
 					// read the new version first): sign for the new one.
-					if bad_signature(&refusal) && resigns < 5 && self.refresh_spec_version().await? != xt.spec_version {
+					if bad_signature(&refusal)
+						&& resigns < 5 && self.refresh_spec_version().await? != xt.spec_version
+					{
 						resigns += 1;
 						trace.step("refused: signed for the runtime before an upgrade");
 						continue;
@@ -371,7 +390,8 @@ impl Client {
 			if let Some(in_pool) = in_pool.take() {
 				let _ = in_pool.send(());
 			}
-			let outcome = match self.follow(xt.hash, subscription, wait, deadline, &mut trace).await {
+			let outcome = match self.follow(xt.hash, subscription, wait, deadline, &mut trace).await
+			{
 				Ok(outcome) => outcome,
 				Err(e) => {
 					self.forget_nonce().await;
@@ -385,21 +405,28 @@ impl Client {
 					// The pool dropped it, and maybe the transactions after it too: ask the node
 					// for the nonce again next time.
 					self.forget_nonce().await;
-					match self.settle(&call, &xt, nonce, before, deadline, true, &mut trace).await? {
+					match self.settle(&call, &xt, nonce, before, deadline, true, &mut trace).await?
+					{
 						Some(receipt) => break receipt,
 						None => "dropped, and its nonce was taken by another transaction",
 					}
 				},
 				// Typically a transaction signed at the same nonce after a drop, while the
 				// dropped one was still included elsewhere: this call then never ran.
-				Outcome::Invalid => match self.settle(&call, &xt, nonce, before, deadline, false, &mut trace).await? {
+				Outcome::Invalid => match self
+					.settle(&call, &xt, nonce, before, deadline, false, &mut trace)
+					.await?
+				{
 					Some(receipt) => break receipt,
 					None => "invalidated, its nonce taken by another transaction",
 				},
 			};
 			self.forget_nonce().await;
 			if resigns >= 5 {
-				return Err(Error::NotIncluded { status: why.into(), detail: ", again after resubmitting".into() });
+				return Err(Error::NotIncluded {
+					status: why.into(),
+					detail: ", again after resubmitting".into(),
+				});
 			}
 			log::info!(target: LOG_TARGET, "transaction {why}: signing it again");
 			trace.step(why);
@@ -432,7 +459,10 @@ impl Client {
 		// Every finalized block above the one finalized before the call was first signed, however
 		// long ago: a block that included it on another validator may have been finalized there
 		// long before this node learnt of it (a partition, a finality stall).
-		let header: Value = self.rpc().request("chain_getHeader", vec![json!(format!("{before:?}"))]).await?;
+		let header: Value = self
+			.rpc()
+			.request("chain_getHeader", vec![json!(format!("{before:?}"))])
+			.await?;
 		let mut next = header_number(&header)?.saturating_add(1);
 		let mut last_copy = Instant::now();
 		loop {
@@ -481,17 +511,26 @@ impl Client {
 			// nonce. A new signature makes new bytes; at most one copy can ever run.
 			last_copy = Instant::now();
 			let spec_version = self.spec_version();
-			let copy =
-				Signed::new(&signed(call.clone(), signer.pair(), nonce, self.genesis(), spec_version), spec_version);
+			let copy = Signed::new(
+				&signed(call.clone(), signer.pair(), nonce, self.genesis(), spec_version),
+				spec_version,
+			);
 			copies.push(copy.hash);
 			trace.step(format!("copy {} at nonce {nonce}", copies.len() - 1));
 			log::info!(target: LOG_TARGET, "dropped transaction not finalized: submitting it again at nonce {nonce}");
 			let subscription = self
 				.rpc()
-				.subscribe::<Value>("author_submitAndWatchExtrinsic", vec![json!(copy.hex)], "author_unwatchExtrinsic")
+				.subscribe::<Value>(
+					"author_submitAndWatchExtrinsic",
+					vec![json!(copy.hex)],
+					"author_unwatchExtrinsic",
+				)
 				.await;
 			match subscription {
-				Ok(subscription) => match self.follow(copy.hash, subscription, Wait::Finalized, deadline, trace).await {
+				Ok(subscription) => match self
+					.follow(copy.hash, subscription, Wait::Finalized, deadline, trace)
+					.await
+				{
 					Ok(Outcome::Included(receipt)) => return Ok(Some(receipt)),
 					// Dropped or usurped in turn, or invalid because an earlier copy ran: the
 					// chain tells which.
@@ -500,16 +539,26 @@ impl Client {
 					Err(e) => log::debug!(target: LOG_TARGET, "copy at nonce {nonce}: {e}"),
 				},
 				// Most likely an earlier copy still pending: the chain will tell.
-				Err(e) => log::debug!(target: LOG_TARGET, "copy at nonce {nonce} refused: {}", refusal(e)),
+				Err(e) => {
+					log::debug!(target: LOG_TARGET, "copy at nonce {nonce} refused: {}", refusal(e))
+				},
 			}
 		}
 	}
 
 	/// Calls the runtime API function `method` with `arg` at block `at` (`state_call`).
-	async fn runtime_call<T: Decode>(&self, method: &str, arg: &impl codec::Encode, at: H256) -> Result<T, Error> {
+	async fn runtime_call<T: Decode>(
+		&self,
+		method: &str,
+		arg: &impl codec::Encode,
+		at: H256,
+	) -> Result<T, Error> {
 		let raw: String = self
 			.rpc()
-			.request("state_call", vec![json!(method), json!(to_hex(&arg.encode())), json!(format!("{at:?}"))])
+			.request(
+				"state_call",
+				vec![json!(method), json!(to_hex(&arg.encode())), json!(format!("{at:?}"))],
+			)
 			.await?;
 		T::decode(&mut &from_hex(&raw)?[..]).map_err(|e| Error::decode(method, e))
 	}
@@ -531,21 +580,21 @@ impl Client {
 				() = &mut prefetch, if !prefetch.is_terminated() => continue,
 				next = tokio::time::timeout_at(deadline.into(), subscription.next()) => next,
 			};
-			let next = next
-				.map_err(|_| Error::Timeout {
-					what: format!(
-						"the transaction to be {}",
-						if wait == Wait::Best { "included" } else { "finalized" }
-					),
-					after: timeout,
-				})?;
+			let next = next.map_err(|_| Error::Timeout {
+				what: format!(
+					"the transaction to be {}",
+					if wait == Wait::Best { "included" } else { "finalized" }
+				),
+				after: timeout,
+			})?;
 			let status = match next {
 				Some(Ok(status)) => status,
 				Some(Err(e)) => return Err(Error::decode("a transaction status", e)),
-				None =>
+				None => {
 					return Err(Error::Connection(
 						"the node ended the transaction's status stream".into(),
-					)),
+					))
+				},
 			};
 			let name = status_name(&status);
 			log::trace!(target: LOG_TARGET, "transaction status: {status}");
@@ -577,13 +626,15 @@ impl Client {
 				"usurped" => return Ok(Outcome::Resign("usurped")),
 				"dropped" => return Ok(Outcome::Dropped),
 				"invalid" => return Ok(Outcome::Invalid),
-				"finalityTimeout" =>
+				"finalityTimeout" => {
 					return Err(Error::NotIncluded {
 						status: "timed out".into(),
 						detail: ": its block was not finalized in time".into(),
-					}),
-				other =>
-					return Err(Error::decode("a transaction status", format!("unknown: {other}"))),
+					})
+				},
+				other => {
+					return Err(Error::decode("a transaction status", format!("unknown: {other}")))
+				},
 			}
 		}
 	}
@@ -601,7 +652,9 @@ impl Client {
 				Ok(_) => break (xt, best + 1),
 				Err(e) => {
 					let refusal = refusal(e);
-					if bad_signature(&refusal) && resigns < 5 && self.refresh_spec_version().await? != xt.spec_version {
+					if bad_signature(&refusal)
+						&& resigns < 5 && self.refresh_spec_version().await? != xt.spec_version
+					{
 						resigns += 1;
 						continue;
 					}
@@ -621,7 +674,9 @@ impl Client {
 				Wait::Best => self.best_number().await?,
 				Wait::Finalized => self.finalized_number().await?,
 			};
-			if let Some(receipt) = self.scan_blocks(&mut next, head, &wanted, wait == Wait::Finalized).await? {
+			if let Some(receipt) =
+				self.scan_blocks(&mut next, head, &wanted, wait == Wait::Finalized).await?
+			{
 				return Ok(receipt);
 			}
 			if Instant::now() >= deadline {
@@ -640,7 +695,10 @@ impl Client {
 	/// hold it.
 	async fn receipt(&self, hash: H256, xt: H256, finalized: bool) -> Result<Receipt, Error> {
 		self.receipt_of_any(hash, &[xt], finalized).await?.ok_or_else(|| {
-			Error::decode("the including block", format!("block {hash:?} does not hold the extrinsic"))
+			Error::decode(
+				"the including block",
+				format!("block {hash:?} does not hold the extrinsic"),
+			)
 		})
 	}
 
@@ -655,9 +713,12 @@ impl Client {
 		finalized: bool,
 	) -> Result<Option<Receipt>, Error> {
 		while *next <= head {
-			let hash: Option<String> = self.rpc().request("chain_getBlockHash", vec![json!(*next)]).await?;
+			let hash: Option<String> =
+				self.rpc().request("chain_getBlockHash", vec![json!(*next)]).await?;
 			let Some(hash) = hash else { break };
-			if let Some(receipt) = self.receipt_of_any(parse_hash(&hash)?, wanted, finalized).await? {
+			if let Some(receipt) =
+				self.receipt_of_any(parse_hash(&hash)?, wanted, finalized).await?
+			{
 				return Ok(Some(receipt));
 			}
 			*next += 1;
@@ -743,9 +804,8 @@ impl Client {
 		let raw: Option<String> = self.rpc().request("state_getStorage", params).await?;
 		let Some(raw) = raw else { return Ok(None) };
 		let bytes = from_hex(&raw)?;
-		let what = || {
-			format!("{}::{}", String::from_utf8_lossy(pallet), String::from_utf8_lossy(item))
-		};
+		let what =
+			|| format!("{}::{}", String::from_utf8_lossy(pallet), String::from_utf8_lossy(item));
 		T::decode(&mut &bytes[..]).map(Some).map_err(|e| Error::decode(what(), e))
 	}
 
@@ -770,14 +830,16 @@ impl Client {
 
 fn header_number(header: &Value) -> Result<u32, Error> {
 	let number = header["number"].as_str().ok_or_else(|| Error::decode("a header", header))?;
-	u32::from_str_radix(number.trim_start_matches("0x"), 16).map_err(|e| Error::decode("a header", e))
+	u32::from_str_radix(number.trim_start_matches("0x"), 16)
+		.map_err(|e| Error::decode("a header", e))
 }
 
 /// A failed call as [`Error::Dispatch`].
 fn check_success(receipt: &Receipt) -> Result<(), Error> {
 	for event in &receipt.events {
-		if let RuntimeEvent::System(frame_system::Event::ExtrinsicFailed { dispatch_error, .. }) =
-			event
+		if let RuntimeEvent::System(frame_system::Event::ExtrinsicFailed {
+			dispatch_error, ..
+		}) = event
 		{
 			return Err(Error::Dispatch {
 				name: dispatch_error_name(*dispatch_error),
@@ -840,9 +902,15 @@ mod tests {
 	#[test]
 	fn nonce_races_are_told_from_refusals() {
 		assert!(nonce_taken(&Error::Refused("Priority is too low: (1 vs 1): ...".into())));
-		assert!(nonce_taken(&Error::Refused("Invalid Transaction: Transaction is outdated".into())));
-		assert!(!nonce_taken(&Error::Refused("Invalid Transaction: Invalid signing address".into())));
-		assert!(already_imported(&Error::Refused("Transaction Already Imported: Any { .. }".into())));
+		assert!(nonce_taken(&Error::Refused(
+			"Invalid Transaction: Transaction is outdated".into()
+		)));
+		assert!(!nonce_taken(&Error::Refused(
+			"Invalid Transaction: Invalid signing address".into()
+		)));
+		assert!(already_imported(&Error::Refused(
+			"Transaction Already Imported: Any { .. }".into()
+		)));
 		assert!(!already_imported(&Error::Refused("Transaction is temporarily banned".into())));
 	}
 }

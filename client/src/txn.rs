@@ -62,7 +62,11 @@ pub fn parse(text: &str) -> Result<TxnSpec, Error> {
 			0 => spec.compares.push(parse_compare(line).map_err(at)?),
 			1 => spec.success.push(parse_op(line).map_err(at)?),
 			2 => spec.failure.push(parse_op(line).map_err(at)?),
-			_ => return Err(at(Error::BadInput("more than three blocks (compares, success, failure)".into()))),
+			_ => {
+				return Err(at(Error::BadInput(
+					"more than three blocks (compares, success, failure)".into(),
+				)))
+			},
 		}
 	}
 	Ok(spec)
@@ -90,17 +94,21 @@ pub fn parse_compare(line: &str) -> Result<Compare<AccountId>, Error> {
 		return Err(bad(format!("unexpected `{}` at the end of `{line}`", rest.trim())));
 	}
 	let number = |v: &str| {
-		v.parse::<u64>().map_err(|_| bad(format!("`{v}` is not a number (in `{line}`)")))
+		v.parse::<u64>()
+			.map_err(|_| bad(format!("`{v}` is not a number (in `{line}`)")))
 	};
 	let key = name.clone().into_bytes();
 	let target = match target.as_str() {
 		"val" | "value" => KeyTarget::Value(value.into_bytes()),
 		"ver" | "version" => KeyTarget::Version(number(&value)?),
-		"create" | "create_revision" | "createrevision" => KeyTarget::CreateRevision(number(&value)?),
+		"create" | "create_revision" | "createrevision" => {
+			KeyTarget::CreateRevision(number(&value)?)
+		},
 		"mod" | "mod_revision" | "modrevision" => KeyTarget::ModRevision(number(&value)?),
 		"lease" => KeyTarget::Lease(number(&value)?),
-		"term" =>
-			return Ok(Compare::ElectionTerm { election: key, result, term: number(&value)? }),
+		"term" => {
+			return Ok(Compare::ElectionTerm { election: key, result, term: number(&value)? })
+		},
 		"leader" => {
 			if !matches!(result, CompareResult::Equal | CompareResult::NotEqual) {
 				return Err(bad("a leader compare takes `=` or `!=`"));
@@ -114,10 +122,11 @@ pub fn parse_compare(line: &str) -> Result<Compare<AccountId>, Error> {
 			};
 			return Ok(Compare::ElectionLeader { election: key, result, leader });
 		},
-		other =>
+		other => {
 			return Err(bad(format!(
 				"unknown compare target `{other}` (val, ver, create, mod, lease, term, leader)"
-			))),
+			)))
+		},
 	};
 	Ok(Compare::Key { key, result, target })
 }
@@ -257,11 +266,18 @@ mod tests {
 		assert_eq!(
 			spec.success,
 			vec![
-				TxnOp::Put { key: b"/config".to_vec(), value: b"new value".to_vec(), lease: Some(7) },
+				TxnOp::Put {
+					key: b"/config".to_vec(),
+					value: b"new value".to_vec(),
+					lease: Some(7)
+				},
 				TxnOp::DeleteRange { key: b"/cache/".to_vec(), range_end: b"/cache0".to_vec() },
 			]
 		);
-		assert_eq!(spec.failure, vec![TxnOp::Range { key: b"/config".to_vec(), range_end: vec![] }]);
+		assert_eq!(
+			spec.failure,
+			vec![TxnOp::Range { key: b"/config".to_vec(), range_end: vec![] }]
+		);
 		// An empty success branch: two empty lines in a row.
 		let spec = parse("ver(a) = 1\n\n\nput b c\n").unwrap();
 		assert!(spec.success.is_empty());

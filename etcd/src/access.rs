@@ -21,8 +21,8 @@ use axum::{
 	extract::Request,
 	http::{
 		header::{
-			ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
-			HOST, ORIGIN, VARY,
+			ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
+			ACCESS_CONTROL_ALLOW_ORIGIN, HOST, ORIGIN, VARY,
 		},
 		HeaderValue, Method, StatusCode,
 	},
@@ -52,16 +52,18 @@ impl Access {
 			return true;
 		}
 		let name = hostname(host).to_ascii_lowercase();
-		host.parse::<IpAddr>().is_ok() ||
-			name.parse::<IpAddr>().is_ok() ||
-			name == "localhost" ||
-			name.ends_with(".localhost") ||
-			self.hosts.iter().any(|h| h.eq_ignore_ascii_case(&name))
+		host.parse::<IpAddr>().is_ok()
+			|| name.parse::<IpAddr>().is_ok()
+			|| name == "localhost"
+			|| name.ends_with(".localhost")
+			|| self.hosts.iter().any(|h| h.eq_ignore_ascii_case(&name))
 	}
 
 	/// Whether a browser request from `origin` may be served.
 	pub fn origin_allowed(&self, origin: &str) -> bool {
-		self.origins.iter().any(|o| o == "*" || o.trim_end_matches('/').eq_ignore_ascii_case(origin))
+		self.origins
+			.iter()
+			.any(|o| o == "*" || o.trim_end_matches('/').eq_ignore_ascii_case(origin))
 	}
 }
 
@@ -78,12 +80,15 @@ fn hostname(host: &str) -> &str {
 
 /// The middleware that applies `access` to every gateway request, and answers CORS preflights
 /// from allowed origins.
-pub async fn check(access: axum::extract::State<std::sync::Arc<Access>>, request: Request, next: Next) -> Response {
-	let host = request
-		.uri()
-		.authority()
-		.map(|a| a.as_str().to_string())
-		.or_else(|| request.headers().get(HOST).and_then(|h| h.to_str().ok()).map(str::to_string));
+pub async fn check(
+	access: axum::extract::State<std::sync::Arc<Access>>,
+	request: Request,
+	next: Next,
+) -> Response {
+	let host =
+		request.uri().authority().map(|a| a.as_str().to_string()).or_else(|| {
+			request.headers().get(HOST).and_then(|h| h.to_str().ok()).map(str::to_string)
+		});
 	if let Some(host) = host.filter(|h| !access.host_allowed(h)) {
 		log::warn!(
 			target: crate::LOG_TARGET,
@@ -121,8 +126,12 @@ pub async fn check(access: axum::extract::State<std::sync::Arc<Access>>, request
 	headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
 	headers.insert(VARY, HeaderValue::from_static("Origin"));
 	if preflight {
-		headers.insert(ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
-		headers.insert(ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Content-Type, Authorization"));
+		headers
+			.insert(ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
+		headers.insert(
+			ACCESS_CONTROL_ALLOW_HEADERS,
+			HeaderValue::from_static("Content-Type, Authorization"),
+		);
 	}
 	response
 }
@@ -130,7 +139,8 @@ pub async fn check(access: axum::extract::State<std::sync::Arc<Access>>, request
 /// A refusal in the gateway's error shape, with gRPC's `PermissionDenied` code.
 fn refusal(status: StatusCode, message: String) -> Response {
 	let body = json!({ "error": message, "message": message, "code": tonic::Code::PermissionDenied as i32 });
-	(status, [(axum::http::header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+	(status, [(axum::http::header::CONTENT_TYPE, "application/json")], body.to_string())
+		.into_response()
 }
 
 #[cfg(test)]
@@ -140,10 +150,21 @@ mod tests {
 	#[test]
 	fn loopback_names_and_ip_literals_are_allowed_other_names_only_when_listed() {
 		let default = Access::default();
-		for host in ["localhost", "localhost:2379", "LOCALHOST", "a.localhost:1", "127.0.0.1:2379", "[::1]:2379", "::1", "10.1.2.3"] {
+		for host in [
+			"localhost",
+			"localhost:2379",
+			"LOCALHOST",
+			"a.localhost:1",
+			"127.0.0.1:2379",
+			"[::1]:2379",
+			"::1",
+			"10.1.2.3",
+		] {
 			assert!(default.host_allowed(host), "{host}");
 		}
-		for host in ["evil.example", "evil.example:2379", "localhost.evil.example", "127.0.0.1.nip.io"] {
+		for host in
+			["evil.example", "evil.example:2379", "localhost.evil.example", "127.0.0.1.nip.io"]
+		{
 			assert!(!default.host_allowed(host), "{host}");
 		}
 		let listed = Access { hosts: vec!["etcd.internal".into()], ..Default::default() };

@@ -69,11 +69,11 @@ pub fn in_range(key: &[u8], start: &[u8], end: &[u8]) -> bool {
 /// fetches the whole range when it sorts by anything but the stored key order or filters by
 /// revision, and applies the limit afterwards.
 pub fn needs_whole_range(r: &PbRangeRequest) -> bool {
-	effective_order(r) != sort_order::NONE ||
-		r.min_mod_revision != 0 ||
-		r.max_mod_revision != 0 ||
-		r.min_create_revision != 0 ||
-		r.max_create_revision != 0
+	effective_order(r) != sort_order::NONE
+		|| r.min_mod_revision != 0
+		|| r.max_mod_revision != 0
+		|| r.min_create_revision != 0
+		|| r.max_create_revision != 0
 }
 
 /// etcd sorts ascending when a target other than the key is given without an order.
@@ -102,12 +102,16 @@ pub fn check_range(r: &PbRangeRequest) -> Result<(), Status> {
 /// The answer to `r` from `kvs`, every key of the range in key order (or the first `limit` of
 /// them when [`needs_whole_range`] is false): etcd's filters, sort and limit, in etcd's order.
 /// Returns the keys and `more`.
-pub fn finish_range(r: &PbRangeRequest, mut kvs: Vec<PbKeyValue>, more_stored: bool) -> (Vec<PbKeyValue>, bool) {
+pub fn finish_range(
+	r: &PbRangeRequest,
+	mut kvs: Vec<PbKeyValue>,
+	more_stored: bool,
+) -> (Vec<PbKeyValue>, bool) {
 	let keep = |kv: &PbKeyValue| {
-		(r.max_mod_revision == 0 || kv.mod_revision <= r.max_mod_revision) &&
-			(r.min_mod_revision == 0 || kv.mod_revision >= r.min_mod_revision) &&
-			(r.max_create_revision == 0 || kv.create_revision <= r.max_create_revision) &&
-			(r.min_create_revision == 0 || kv.create_revision >= r.min_create_revision)
+		(r.max_mod_revision == 0 || kv.mod_revision <= r.max_mod_revision)
+			&& (r.min_mod_revision == 0 || kv.mod_revision >= r.min_mod_revision)
+			&& (r.max_create_revision == 0 || kv.create_revision <= r.max_create_revision)
+			&& (r.min_create_revision == 0 || kv.create_revision >= r.min_create_revision)
 	};
 	kvs.retain(keep);
 	let order = effective_order(r);
@@ -153,7 +157,9 @@ pub fn compare_result(result: i32) -> Result<CompareResult, Status> {
 		1 => Ok(CompareResult::Greater),
 		2 => Ok(CompareResult::Less),
 		3 => Ok(CompareResult::NotEqual),
-		other => Err(Status::invalid_argument(format!("etcdserver: unknown compare result {other}"))),
+		other => {
+			Err(Status::invalid_argument(format!("etcdserver: unknown compare result {other}")))
+		},
 	}
 }
 
@@ -163,7 +169,9 @@ pub fn compare_of(c: &PbCompare) -> Result<Compare<AccountId>, Status> {
 		return Err(empty_key());
 	}
 	if !c.range_end.is_empty() {
-		return Err(unsupported("a txn compare over a key range is not supported; compare single keys"));
+		return Err(unsupported(
+			"a txn compare over a key range is not supported; compare single keys",
+		));
 	}
 	let result = compare_result(c.result)?;
 	let non_negative = |n: i64| u64::try_from(n).unwrap_or(0);
@@ -180,7 +188,11 @@ pub fn compare_of(c: &PbCompare) -> Result<Compare<AccountId>, Status> {
 		(2, None) => KeyTarget::ModRevision(0),
 		(3, None) => KeyTarget::Value(Vec::new()),
 		(4, None) => KeyTarget::Lease(0),
-		_ => return Err(Status::invalid_argument("etcdserver: compare target does not match its value")),
+		_ => {
+			return Err(Status::invalid_argument(
+				"etcdserver: compare target does not match its value",
+			))
+		},
 	};
 	Ok(Compare::Key { key: c.key.clone(), result, target })
 }
@@ -197,7 +209,9 @@ pub fn op_of(op: &Option<PbTxnOpRequest>) -> Result<TxnOp, Status> {
 				return Err(empty_key());
 			}
 			if p.ignore_value || p.ignore_lease {
-				return Err(unsupported("ignore_value and ignore_lease are not supported inside a txn"));
+				return Err(unsupported(
+					"ignore_value and ignore_lease are not supported inside a txn",
+				));
 			}
 			Ok(TxnOp::Put { key: p.key.clone(), value: p.value.clone(), lease: lease_of(p.lease)? })
 		},
@@ -207,8 +221,7 @@ pub fn op_of(op: &Option<PbTxnOpRequest>) -> Result<TxnOp, Status> {
 			}
 			Ok(TxnOp::DeleteRange { key: d.key.clone(), range_end: d.range_end.clone() })
 		},
-		Some(PbTxnOpRequest::RequestTxn(_)) =>
-			Err(unsupported("nested txns are not supported")),
+		Some(PbTxnOpRequest::RequestTxn(_)) => Err(unsupported("nested txns are not supported")),
 		None => Err(Status::invalid_argument("etcdserver: txn operation without a request")),
 	}
 }
@@ -242,7 +255,8 @@ mod tests {
 
 	#[test]
 	fn lock_and_election_reads_sort_filter_and_limit_as_etcd() {
-		let all = vec![kv("/l/a", 7, 7, 1, "x"), kv("/l/b", 5, 9, 2, "y"), kv("/l/c", 6, 6, 1, "z")];
+		let all =
+			vec![kv("/l/a", 7, 7, 1, "x"), kv("/l/b", 5, 9, 2, "y"), kv("/l/c", 6, 6, 1, "z")];
 		// etcdctl lock's "waitDeletes": the last created key below my create revision.
 		let r = PbRangeRequest {
 			key: b"/l/".to_vec(),
@@ -266,7 +280,12 @@ mod tests {
 		let r = PbRangeRequest { max_create_revision: 0, ..r };
 		assert_eq!(keys(&finish_range(&r, all.clone(), false).0), ["/l/b"]);
 		// A target without an order sorts ascending.
-		let r = PbRangeRequest { sort_order: sort_order::NONE, sort_target: sort_target::MOD, limit: 0, ..r };
+		let r = PbRangeRequest {
+			sort_order: sort_order::NONE,
+			sort_target: sort_target::MOD,
+			limit: 0,
+			..r
+		};
 		assert!(needs_whole_range(&r));
 		assert_eq!(keys(&finish_range(&r, all.clone(), false).0), ["/l/c", "/l/a", "/l/b"]);
 		// Keys only and count only.
@@ -296,7 +315,11 @@ mod tests {
 		};
 		assert_eq!(
 			compare_of(&c).unwrap(),
-			Compare::Key { key: b"/k".to_vec(), result: CompareResult::Equal, target: KeyTarget::CreateRevision(0) }
+			Compare::Key {
+				key: b"/k".to_vec(),
+				result: CompareResult::Equal,
+				target: KeyTarget::CreateRevision(0)
+			}
 		);
 		let mismatched = PbCompare { target: 3, ..c.clone() };
 		assert!(compare_of(&mismatched).is_err());
@@ -452,7 +475,16 @@ pub(crate) mod strategies {
 			3 => Just(Vec::<u8>::new()),
 			1 => any_range_end(),
 		];
-		(any_enum(4), 0..6usize, prop::bool::weighted(0.8), any_enum(5), any_key(), range_end, any_int(), any_value())
+		(
+			any_enum(4),
+			0..6usize,
+			prop::bool::weighted(0.8),
+			any_enum(5),
+			any_key(),
+			range_end,
+			any_int(),
+			any_value(),
+		)
 			.prop_map(|(result, field, matching, other_target, key, range_end, n, value)| {
 				let target_union = match field {
 					0 => Some(PbTargetUnion::Version(n)),
@@ -489,7 +521,11 @@ pub(crate) mod strategies {
 			prop::collection::vec(any_flat_op(), 0..3),
 		)
 			.prop_map(|(compare, success, failure)| {
-				Some(PbTxnOpRequest::RequestTxn(PbTxnRequest { compare, success: ops(success), failure: ops(failure) }))
+				Some(PbTxnOpRequest::RequestTxn(PbTxnRequest {
+					compare,
+					success: ops(success),
+					failure: ops(failure),
+				}))
 			});
 		prop_oneof![
 			9 => any_flat_op(),
@@ -526,12 +562,12 @@ mod proptests {
 	fn target_matches(c: &PbCompare) -> bool {
 		matches!(
 			(c.target, &c.target_union),
-			(0..=4, None) |
-				(0, Some(PbTargetUnion::Version(_))) |
-				(1, Some(PbTargetUnion::CreateRevision(_))) |
-				(2, Some(PbTargetUnion::ModRevision(_))) |
-				(3, Some(PbTargetUnion::Value(_))) |
-				(4, Some(PbTargetUnion::Lease(_)))
+			(0..=4, None)
+				| (0, Some(PbTargetUnion::Version(_)))
+				| (1, Some(PbTargetUnion::CreateRevision(_)))
+				| (2, Some(PbTargetUnion::ModRevision(_)))
+				| (3, Some(PbTargetUnion::Value(_)))
+				| (4, Some(PbTargetUnion::Lease(_)))
 		)
 	}
 

@@ -65,9 +65,12 @@ pub fn status_of(err: Error) -> Status {
 	match &err {
 		Error::Rpc { code: 4001, .. } => return future_revision(),
 		// registry_readIndex: no quorum of validators confirmed a linearizable read in time.
-		Error::Rpc { code: 4004, message, .. } =>
-			return Status::unavailable(format!("etcdserver: request timed out ({message})")),
-		Error::Rpc { code: -32602, message, .. } => return Status::invalid_argument(message.clone()),
+		Error::Rpc { code: 4004, message, .. } => {
+			return Status::unavailable(format!("etcdserver: request timed out ({message})"))
+		},
+		Error::Rpc { code: -32602, message, .. } => {
+			return Status::invalid_argument(message.clone())
+		},
 		// An answer larger than the node's RPC server sends (jsonrpsee's "Response is too big").
 		Error::Rpc { code: -32008, message, .. } => {
 			return Status::resource_exhausted(format!(
@@ -76,26 +79,32 @@ pub fn status_of(err: Error) -> Status {
 			))
 		},
 		// A range too large for the runtime to answer in one piece.
-		Error::Rpc { code: 4005, message, .. } => return Status::resource_exhausted(format!("regchain: {message}")),
+		Error::Rpc { code: 4005, message, .. } => {
+			return Status::resource_exhausted(format!("regchain: {message}"))
+		},
 		_ => {},
 	}
 	if let Some(name) = err.dispatch_name() {
 		return dispatch_status(name.strip_prefix("ServiceRegistry::").unwrap_or(name));
 	}
 	match err {
-		Error::Refused(reason) if reason.contains("Invalid signing address") => Status::permission_denied(
-			format!(
+		Error::Refused(reason) if reason.contains("Invalid signing address") => {
+			Status::permission_denied(format!(
 				"etcdserver: permission denied: this node's etcd account is not an orchestrator \
 				 ({reason})"
-			),
-		),
-		Error::Refused(reason) => Status::unavailable(format!("regchain: transaction refused: {reason}")),
+			))
+		},
+		Error::Refused(reason) => {
+			Status::unavailable(format!("regchain: transaction refused: {reason}"))
+		},
 		Error::Timeout { .. } => Status::unavailable("etcdserver: request timed out"),
 		Error::Overloaded { .. } => Status::resource_exhausted("etcdserver: too many requests"),
 		Error::NotIncluded { .. } => Status::unavailable(format!(
 			"etcdserver: request timed out, possibly due to previous leader failure ({err})"
 		)),
-		Error::Unreachable { .. } | Error::Connection(_) => Status::unavailable(format!("regchain: {err}")),
+		Error::Unreachable { .. } | Error::Connection(_) => {
+			Status::unavailable(format!("regchain: {err}"))
+		},
 		Error::BadInput(_) | Error::Key(_) => Status::invalid_argument(err.to_string()),
 		other => Status::new(Code::Internal, format!("regchain: {other}")),
 	}
@@ -151,16 +160,26 @@ mod tests {
 
 	#[test]
 	fn an_answer_too_large_is_resource_exhausted_and_other_runtime_failures_are_not() {
-		let large = status_of(rpc(4005, "the answer is larger than the runtime can return (32 MiB)"));
+		let large =
+			status_of(rpc(4005, "the answer is larger than the runtime can return (32 MiB)"));
 		assert_eq!(large.code(), Code::ResourceExhausted);
 		assert!(large.message().contains("32 MiB"), "{}", large.message());
-		assert_ne!(status_of(rpc(4003, "runtime API failure: trap")).code(), Code::ResourceExhausted);
+		assert_ne!(
+			status_of(rpc(4003, "runtime API failure: trap")).code(),
+			Code::ResourceExhausted
+		);
 	}
 
 	#[test]
 	fn pallet_errors_become_etcds_messages() {
-		let err = |name: &str| Error::Dispatch { name: format!("ServiceRegistry::{name}"), block: "0x".into() };
-		assert_eq!(status_of(err("LeaseNotFound")).message(), "etcdserver: requested lease not found");
+		let err = |name: &str| Error::Dispatch {
+			name: format!("ServiceRegistry::{name}"),
+			block: "0x".into(),
+		};
+		assert_eq!(
+			status_of(err("LeaseNotFound")).message(),
+			"etcdserver: requested lease not found"
+		);
 		assert_eq!(status_of(err("LeaseNotFound")).code(), Code::NotFound);
 		assert_eq!(
 			status_of(err("TooManyTxnOps")).message(),

@@ -24,13 +24,14 @@ use axum::{
 };
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
 use etcd_client::proto::{
-	PbClusterService, PbCompare, PbDeleteRequest, PbDeleteResponse, PbEvent, PbKeyValue, PbKvService,
-	PbLeaseGrantRequest, PbLeaseGrantResponse, PbLeaseKeepAliveRequest, PbLeaseKeepAliveResponse,
-	PbLeaseRevokeRequest, PbLeaseService, PbLeaseTimeToLiveRequest, PbLeaseTimeToLiveResponse,
-	PbMaintenanceService, PbMemberListRequest, PbMemberListResponse, PbPutRequest, PbPutResponse,
-	PbRangeRequest, PbRangeResponse, PbResponseHeader, PbResponseOp, PbStatusRequest, PbStatusResponse,
-	PbTargetUnion, PbTxnOpRequest, PbTxnOpResponse, PbTxnRequest, PbTxnRequestOp, PbTxnResponse,
-	PbWatchRequest, PbWatchRequestUnion, PbWatchResponse,
+	PbClusterService, PbCompare, PbDeleteRequest, PbDeleteResponse, PbEvent, PbKeyValue,
+	PbKvService, PbLeaseGrantRequest, PbLeaseGrantResponse, PbLeaseKeepAliveRequest,
+	PbLeaseKeepAliveResponse, PbLeaseRevokeRequest, PbLeaseService, PbLeaseTimeToLiveRequest,
+	PbLeaseTimeToLiveResponse, PbMaintenanceService, PbMemberListRequest, PbMemberListResponse,
+	PbPutRequest, PbPutResponse, PbRangeRequest, PbRangeResponse, PbResponseHeader, PbResponseOp,
+	PbStatusRequest, PbStatusResponse, PbTargetUnion, PbTxnOpRequest, PbTxnOpResponse,
+	PbTxnRequest, PbTxnRequestOp, PbTxnResponse, PbWatchRequest, PbWatchRequestUnion,
+	PbWatchResponse,
 };
 use futures::StreamExt;
 use serde_json::{json, Map, Value};
@@ -138,7 +139,8 @@ async fn txn(axum::extract::State(api): State, body: Bytes) -> Response {
 async fn lease_grant(axum::extract::State(api): State, body: Bytes) -> Response {
 	answer(async {
 		let request = lease_grant_request(&Fields::parse(&body)?)?;
-		let r: PbLeaseGrantResponse = Lease(api).lease_grant(Request::new(request)).await?.into_inner();
+		let r: PbLeaseGrantResponse =
+			Lease(api).lease_grant(Request::new(request)).await?.into_inner();
 		let mut out = object(&r.header);
 		put_int(&mut out, "ID", r.id);
 		put_int(&mut out, "TTL", r.ttl);
@@ -173,7 +175,8 @@ async fn lease_keep_alive(axum::extract::State(api): State, body: Bytes) -> Resp
 async fn lease_time_to_live(axum::extract::State(api): State, body: Bytes) -> Response {
 	answer(async {
 		let request = lease_time_to_live_request(&Fields::parse(&body)?)?;
-		let r: PbLeaseTimeToLiveResponse = Lease(api).lease_time_to_live(Request::new(request)).await?.into_inner();
+		let r: PbLeaseTimeToLiveResponse =
+			Lease(api).lease_time_to_live(Request::new(request)).await?.into_inner();
 		let mut out = object(&r.header);
 		put_int(&mut out, "ID", r.id);
 		put_int(&mut out, "TTL", r.ttl);
@@ -188,8 +191,10 @@ async fn lease_time_to_live(axum::extract::State(api): State, body: Bytes) -> Re
 
 async fn member_list(axum::extract::State(api): State, _body: Bytes) -> Response {
 	answer(async {
-		let r: PbMemberListResponse =
-			Cluster(api).member_list(Request::new(PbMemberListRequest::default())).await?.into_inner();
+		let r: PbMemberListResponse = Cluster(api)
+			.member_list(Request::new(PbMemberListRequest::default()))
+			.await?
+			.into_inner();
 		let mut out = object(&r.header);
 		let members = r.members.iter().map(|m| {
 			let mut member = Map::new();
@@ -210,8 +215,10 @@ async fn member_list(axum::extract::State(api): State, _body: Bytes) -> Response
 
 async fn status(axum::extract::State(api): State, _body: Bytes) -> Response {
 	answer(async {
-		let r: PbStatusResponse =
-			Maintenance(api).status(Request::new(PbStatusRequest::default())).await?.into_inner();
+		let r: PbStatusResponse = Maintenance(api)
+			.status(Request::new(PbStatusRequest::default()))
+			.await?
+			.into_inner();
 		let mut out = object(&r.header);
 		put_str(&mut out, "version", &r.version);
 		put_int(&mut out, "dbSize", r.db_size);
@@ -226,7 +233,10 @@ async fn status(axum::extract::State(api): State, _body: Bytes) -> Response {
 }
 
 async fn version() -> Response {
-	json_response(StatusCode::OK, json!({ "etcdserver": ETCD_SERVER_VERSION, "etcdcluster": ETCD_CLUSTER_VERSION }))
+	json_response(
+		StatusCode::OK,
+		json!({ "etcdserver": ETCD_SERVER_VERSION, "etcdcluster": ETCD_CLUSTER_VERSION }),
+	)
 }
 
 /// Healthy when the node answers a read at its finalized head, as etcd's `/health` is when a
@@ -251,8 +261,10 @@ async fn watch(axum::extract::State(api): State, body: Bytes) -> Response {
 	let (tx, rx) = tokio::sync::mpsc::channel(256);
 	let closed = tx.clone();
 	// The request stream ends when the client does, which ends the watchers.
-	let requests = futures::stream::once(async move { Ok(request) })
-		.chain(futures::stream::once(async move { closed.closed().await }).filter_map(|()| async { None::<Result<PbWatchRequest, Status>> }));
+	let requests = futures::stream::once(async move { Ok(request) }).chain(
+		futures::stream::once(async move { closed.closed().await })
+			.filter_map(|()| async { None::<Result<PbWatchRequest, Status>> }),
+	);
 	tokio::spawn(serve_stream(api, Box::pin(requests), tx));
 	let lines = tokio_stream::wrappers::ReceiverStream::new(rx).map(|item| {
 		let line = match item {
@@ -355,14 +367,18 @@ impl Fields {
 	}
 
 	fn get(&self, name: &str) -> Option<&Value> {
-		self.0.get(name).or_else(|| self.0.get(&json_name(name))).filter(|v| !v.is_null())
+		self.0
+			.get(name)
+			.or_else(|| self.0.get(&json_name(name)))
+			.filter(|v| !v.is_null())
 	}
 
 	fn bytes(&self, name: &str) -> Result<Vec<u8>, Status> {
 		match self.get(name) {
 			None => Ok(Vec::new()),
-			Some(Value::String(s)) =>
-				BASE64.decode(s).map_err(|e| bad(format!("{name}: not base64 ({e})"))),
+			Some(Value::String(s)) => {
+				BASE64.decode(s).map_err(|e| bad(format!("{name}: not base64 ({e})")))
+			},
 			Some(other) => Err(bad(format!("{name}: expected a base64 string, got {other}"))),
 		}
 	}
@@ -370,8 +386,12 @@ impl Fields {
 	fn int(&self, name: &str) -> Result<i64, Status> {
 		match self.get(name) {
 			None => Ok(0),
-			Some(Value::String(s)) => s.parse().map_err(|_| bad(format!("{name}: not an integer: {s:?}"))),
-			Some(Value::Number(n)) => n.as_i64().ok_or_else(|| bad(format!("{name}: not an integer: {n}"))),
+			Some(Value::String(s)) => {
+				s.parse().map_err(|_| bad(format!("{name}: not an integer: {s:?}")))
+			},
+			Some(Value::Number(n)) => {
+				n.as_i64().ok_or_else(|| bad(format!("{name}: not an integer: {n}")))
+			},
 			Some(other) => Err(bad(format!("{name}: expected an integer, got {other}"))),
 		}
 	}
@@ -454,7 +474,11 @@ fn put_request(f: &Fields) -> Result<PbPutRequest, Status> {
 }
 
 fn delete_request(f: &Fields) -> Result<PbDeleteRequest, Status> {
-	Ok(PbDeleteRequest { key: f.bytes("key")?, range_end: f.bytes("range_end")?, prev_kv: f.bool("prev_kv")? })
+	Ok(PbDeleteRequest {
+		key: f.bytes("key")?,
+		range_end: f.bytes("range_end")?,
+		prev_kv: f.bool("prev_kv")?,
+	})
 }
 
 fn compare(f: &Fields) -> Result<PbCompare, Status> {
@@ -504,7 +528,9 @@ fn txn_request(f: &Fields) -> Result<PbTxnRequest, Status> {
 }
 
 fn watch_request(f: &Fields) -> Result<PbWatchRequest, Status> {
-	let c = f.object("create_request")?.ok_or_else(|| bad("/v3/watch takes a create_request".into()))?;
+	let c = f
+		.object("create_request")?
+		.ok_or_else(|| bad("/v3/watch takes a create_request".into()))?;
 	let mut union = PbWatchRequestUnion::CreateRequest(Default::default());
 	if let PbWatchRequestUnion::CreateRequest(create) = &mut union {
 		create.key = c.bytes("key")?;
@@ -524,7 +550,9 @@ fn watch_request(f: &Fields) -> Result<PbWatchRequest, Status> {
 							.as_i64()
 							.and_then(|n| i32::try_from(n).ok())
 							.ok_or_else(|| bad(format!("filters: not an enum value: {n}")))?,
-						other => return Err(bad(format!("filters: {other} is not NOPUT or NODELETE"))),
+						other => {
+							return Err(bad(format!("filters: {other} is not NOPUT or NODELETE")))
+						},
 					});
 				}
 			},
@@ -642,7 +670,9 @@ fn response_op(op: &PbResponseOp) -> Value {
 	match &op.response {
 		Some(PbTxnOpResponse::ResponseRange(r)) => json!({ "response_range": range_response(r) }),
 		Some(PbTxnOpResponse::ResponsePut(r)) => json!({ "response_put": put_response(r) }),
-		Some(PbTxnOpResponse::ResponseDeleteRange(r)) => json!({ "response_delete_range": delete_response(r) }),
+		Some(PbTxnOpResponse::ResponseDeleteRange(r)) => {
+			json!({ "response_delete_range": delete_response(r) })
+		},
 		Some(PbTxnOpResponse::ResponseTxn(r)) => json!({ "response_txn": txn_response(r) }),
 		None => json!({}),
 	}
@@ -693,28 +723,43 @@ mod tests {
 
 	#[test]
 	fn fields_take_both_spellings_and_etcd_encodings() {
-		let f = Fields::parse(br#"{"key":"L2E=","rangeEnd":"L2I=","limit":"2","revision":7,"sort_order":"DESCEND"}"#)
-			.unwrap();
+		let f = Fields::parse(
+			br#"{"key":"L2E=","rangeEnd":"L2I=","limit":"2","revision":7,"sort_order":"DESCEND"}"#,
+		)
+		.unwrap();
 		let r = range_request(&f).unwrap();
-		assert_eq!((r.key, r.range_end, r.limit, r.revision, r.sort_order), (b"/a".to_vec(), b"/b".to_vec(), 2, 7, 2));
-		assert!(Fields::parse(br#"{"key":"not base64!"}"#).and_then(|f| range_request(&f)).is_err());
+		assert_eq!(
+			(r.key, r.range_end, r.limit, r.revision, r.sort_order),
+			(b"/a".to_vec(), b"/b".to_vec(), 2, 7, 2)
+		);
+		assert!(Fields::parse(br#"{"key":"not base64!"}"#)
+			.and_then(|f| range_request(&f))
+			.is_err());
 		assert!(Fields::parse(b"[1]").is_err());
 	}
 
 	#[test]
 	fn txn_ops_nest_under_either_spelling() {
-		let body = br#"{"compare":[{"key":"YQ==","target":"VERSION","result":"EQUAL","version":"0"}],
+		let body =
+			br#"{"compare":[{"key":"YQ==","target":"VERSION","result":"EQUAL","version":"0"}],
 			"success":[{"requestPut":{"key":"YQ==","value":"MQ=="}}],
 			"failure":[{"request_range":{"key":"YQ=="}}]}"#;
 		let t = txn_request(&Fields::parse(body).unwrap()).unwrap();
 		assert_eq!(t.compare[0].target_union, Some(PbTargetUnion::Version(0)));
-		assert!(matches!(t.success[0].request, Some(PbTxnOpRequest::RequestPut(ref p)) if p.value == b"1"));
+		assert!(
+			matches!(t.success[0].request, Some(PbTxnOpRequest::RequestPut(ref p)) if p.value == b"1")
+		);
 		assert!(matches!(t.failure[0].request, Some(PbTxnOpRequest::RequestRange(_))));
 	}
 
 	#[test]
 	fn answers_write_integers_as_strings_and_leave_out_zeros() {
-		let kv = PbKeyValue { key: b"k".to_vec(), value: b"v".to_vec(), mod_revision: 5, ..Default::default() };
+		let kv = PbKeyValue {
+			key: b"k".to_vec(),
+			value: b"v".to_vec(),
+			mod_revision: 5,
+			..Default::default()
+		};
 		assert_eq!(key_value(&kv), json!({ "key": "aw==", "value": "dg==", "mod_revision": "5" }));
 		assert_eq!(http_status(Code::NotFound), StatusCode::NOT_FOUND);
 	}

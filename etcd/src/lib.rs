@@ -62,8 +62,8 @@ use std::sync::Arc;
 
 use regchain_client::{Batcher, Client, Receipt, Wait};
 use tokio::net::TcpListener;
-use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
 pub use errors::status_of;
 

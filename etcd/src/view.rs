@@ -19,7 +19,9 @@
 
 use etcd_client::proto::{PbCompare, PbKeyValue};
 use pallet_service_registry::{prefix_end, Compare, RESERVED_PREFIX};
-use regchain_client::{runtime::AccountId, AtBlock, Candidate, ElectionState, Instance, InstanceFilter};
+use regchain_client::{
+	runtime::AccountId, AtBlock, Candidate, ElectionState, Instance, InstanceFilter,
+};
 use serde_json::{json, Value};
 use tonic::Status;
 
@@ -88,7 +90,10 @@ pub fn compare_of(c: &PbCompare) -> Option<Result<Compare<AccountId>, Status>> {
 			 /_registry/elections/NAME, which is the election's term",
 		)
 	};
-	let Some(name) = c.key.strip_prefix(ELECTIONS).filter(|n| !n.is_empty() && c.range_end.is_empty())
+	let Some(name) = c
+		.key
+		.strip_prefix(ELECTIONS)
+		.filter(|n| !n.is_empty() && c.range_end.is_empty())
 	else {
 		return Some(Err(refuse()));
 	};
@@ -97,7 +102,11 @@ pub fn compare_of(c: &PbCompare) -> Option<Result<Compare<AccountId>, Status>> {
 		(0, None) => 0,
 		_ => return Some(Err(refuse())),
 	};
-	Some(compare_result(c.result).map(|result| Compare::ElectionTerm { election: name.to_vec(), result, term }))
+	Some(compare_result(c.result).map(|result| Compare::ElectionTerm {
+		election: name.to_vec(),
+		result,
+		term,
+	}))
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -201,7 +210,11 @@ impl Api {
 					continue;
 				}
 				let filter = InstanceFilter::default();
-				let instances = self.client.instances(&service.name.0, &filter, &block).await.map_err(status_of)?;
+				let instances = self
+					.client
+					.instances(&service.name.0, &filter, &block)
+					.await
+					.map_err(status_of)?;
 				for instance in instances.instances {
 					let instance_key = instance_key(&instance);
 					if in_range(&instance_key, key, range_end) {
@@ -279,11 +292,18 @@ mod tests {
 		};
 		assert_eq!(
 			compare_of(&term(7, 0)).unwrap().unwrap(),
-			Compare::ElectionTerm { election: b"leader".to_vec(), result: CompareResult::Equal, term: 7 }
+			Compare::ElectionTerm {
+				election: b"leader".to_vec(),
+				result: CompareResult::Equal,
+				term: 7
+			}
 		);
 		assert!(compare_of(&PbCompare { key: b"/svc/a".to_vec(), ..term(7, 0) }).is_none());
 		let on_instance = PbCompare { key: b"/_registry/services/web/1".to_vec(), ..term(1, 0) };
-		assert_eq!(compare_of(&on_instance).unwrap().unwrap_err().code(), tonic::Code::InvalidArgument);
+		assert_eq!(
+			compare_of(&on_instance).unwrap().unwrap_err().code(),
+			tonic::Code::InvalidArgument
+		);
 		let value = PbCompare {
 			target: 3,
 			target_union: Some(etcd_client::proto::PbTargetUnion::Value(b"x".to_vec())),

@@ -40,7 +40,9 @@ impl SubstrateCli for Cli {
 			"" | "local" => Box::new(chain_spec::local_chain_spec()?),
 			path => Box::new(
 				chain_spec::ChainSpec::from_json_file(std::path::PathBuf::from(path)).map_err(
-					|e| format!("--chain {path}: not `dev` or `local`, nor a valid chain spec file: {e}"),
+					|e| {
+						format!("--chain {path}: not `dev` or `local`, nor a valid chain spec file: {e}")
+					},
 				)?,
 			),
 		})
@@ -188,11 +190,19 @@ pub fn run() -> sc_cli::Result<()> {
 			runner.run_node_until_exit(|config| async move {
 				let config = strict_rpc_port(default_state_pruning(config), explicit_rpc_port);
 				match config.network.network_backend {
-					sc_network::config::NetworkBackendType::Libp2p => service::new_full::<
-						sc_network::NetworkWorker<Block, <Block as sp_runtime::traits::Block>::Hash>,
-					>(config, consensus, etcd, dev),
-					sc_network::config::NetworkBackendType::Litep2p =>
-						service::new_full::<sc_network::Litep2pNetworkBackend>(config, consensus, etcd, dev),
+					sc_network::config::NetworkBackendType::Libp2p => {
+						service::new_full::<
+							sc_network::NetworkWorker<
+								Block,
+								<Block as sp_runtime::traits::Block>::Hash,
+							>,
+						>(config, consensus, etcd, dev)
+					},
+					sc_network::config::NetworkBackendType::Litep2p => {
+						service::new_full::<sc_network::Litep2pNetworkBackend>(
+							config, consensus, etcd, dev,
+						)
+					},
 				}
 				.map_err(sc_cli::Error::Service)
 			})

@@ -96,7 +96,11 @@ fn error(message: String) -> ServiceError {
 ///
 /// An explicit `--etcd-listen` that cannot bind, or has no account to sign with, fails the
 /// node; the implicit `--dev` address only warns.
-pub fn start(params: &EtcdParams, node: NodeContext, spawn: &SpawnTaskHandle) -> Result<(), ServiceError> {
+pub fn start(
+	params: &EtcdParams,
+	node: NodeContext,
+	spawn: &SpawnTaskHandle,
+) -> Result<(), ServiceError> {
 	let (addr, explicit) = match params.etcd_listen {
 		Some(addr) => (addr, true),
 		None if node.dev => (SocketAddr::from(DEV_LISTEN), false),
@@ -118,14 +122,16 @@ pub fn start(params: &EtcdParams, node: NodeContext, spawn: &SpawnTaskHandle) ->
 			Signer::from_file(path)
 				.map_err(|e| error(format!("--etcd-signer-file {}: {e}", path.display())))?
 		},
-		(None, Some(seed)) =>
-			Signer::from_uri(seed).map_err(|e| error(format!("the development key: {e}")))?,
-		(None, None) =>
+		(None, Some(seed)) => {
+			Signer::from_uri(seed).map_err(|e| error(format!("the development key: {e}")))?
+		},
+		(None, None) => {
 			return Err(error(
 				"--etcd-listen needs an orchestrator account to sign writes with: pass \
 				 --etcd-signer-file, or run with --dev or --alice to --dave"
 					.into(),
-			)),
+			))
+		},
 	};
 	let listener = match std::net::TcpListener::bind(addr).and_then(|l| {
 		l.set_nonblocking(true)?;
@@ -142,15 +148,21 @@ pub fn start(params: &EtcdParams, node: NodeContext, spawn: &SpawnTaskHandle) ->
 		Err(e) => return Err(error(format!("--etcd-listen {addr}: {e}"))),
 	};
 	let scheme = if tls.is_some() { "https" } else { "http" };
-	let client_url = params.etcd_advertise_client_url.clone().unwrap_or_else(|| format!("{scheme}://{addr}"));
+	let client_url = params
+		.etcd_advertise_client_url
+		.clone()
+		.unwrap_or_else(|| format!("{scheme}://{addr}"));
 	let account = signer.ss58();
 	let Some(rpc) = rpc_target(&node.rpc_listen) else {
-		let why = format!("the node's JSON-RPC server listens on no TCP address ({:?})", node.rpc_listen);
+		let why =
+			format!("the node's JSON-RPC server listens on no TCP address ({:?})", node.rpc_listen);
 		if !explicit {
 			log::warn!("etcd API not started: {why}");
 			return Ok(());
 		}
-		return Err(error(format!("--etcd-listen {addr}: the etcd API needs the node's JSON-RPC server, but {why}")));
+		return Err(error(format!(
+			"--etcd-listen {addr}: the etcd API needs the node's JSON-RPC server, but {why}"
+		)));
 	};
 	let rpc = format!("ws://{rpc}");
 	let name = node.name;
@@ -247,7 +259,10 @@ mod tests {
 			rpc_target(&[addr("/ip4/127.0.0.1/tcp/41234"), addr("/ip6/::1/tcp/41234")]),
 			Some("127.0.0.1:41234".parse().unwrap())
 		);
-		assert_eq!(rpc_target(&[addr("/ip4/0.0.0.0/tcp/9944")]), Some("127.0.0.1:9944".parse().unwrap()));
+		assert_eq!(
+			rpc_target(&[addr("/ip4/0.0.0.0/tcp/9944")]),
+			Some("127.0.0.1:9944".parse().unwrap())
+		);
 		assert_eq!(rpc_target(&[addr("/ip6/::/tcp/9944")]), Some("[::1]:9944".parse().unwrap()));
 		assert_eq!(rpc_target(&[addr("/dns/example.invalid/tcp/9944")]), None);
 		assert_eq!(rpc_target(&[]), None);

@@ -275,7 +275,8 @@ impl ReadIndex {
 	/// This node's signed answer to `nonce`, if it is a voter.
 	fn answer(&self, nonce: &[u8; 32]) -> Option<ReadIndexResponse> {
 		let voter = self.local_voter()?;
-		let (mut genesis, mut nonce, mut set_id) = (self.genesis, *nonce, self.authorities.set_id());
+		let (mut genesis, mut nonce, mut set_id) =
+			(self.genesis, *nonce, self.authorities.set_id());
 		let mut best = self.client.info().best_number;
 		if let Some(liar) = &self.liar {
 			let (lie, previous_nonce) = liar.next(&nonce);
@@ -314,14 +315,13 @@ impl ReadIndex {
 	/// ahead of this node's clock (as Aura importers accept) and [`CLOCK_DRIFT_SLOTS`] more.
 	fn height_limit(&self) -> Result<u32, String> {
 		let info = self.client.info();
-		let header = self
-			.client
-			.header(info.finalized_hash)
-			.ok()
-			.flatten()
-			.ok_or_else(|| format!("the finalized block #{} is not in the database", info.finalized_number))?;
+		let header = self.client.header(info.finalized_hash).ok().flatten().ok_or_else(|| {
+			format!("the finalized block #{} is not in the database", info.finalized_number)
+		})?;
 		let finalized_slot = sc_consensus_aura::find_pre_digest::<Block, AuraSignature>(&header)
-			.map_err(|e| format!("the finalized block #{} has no Aura slot: {e:?}", info.finalized_number))?;
+			.map_err(|e| {
+				format!("the finalized block #{} has no Aura slot: {e:?}", info.finalized_number)
+			})?;
 		let now = Slot::from_timestamp(sp_timestamp::Timestamp::current(), self.slot_duration);
 		Ok(limit_of(info.finalized_number, *finalized_slot, *now))
 	}
@@ -341,7 +341,11 @@ impl ReadIndex {
 			tally.count_own(own, self.client.info().best_number);
 		}
 
-		let peers = self.sync.peers_info().await.map_err(|_| "the network has stopped".to_string())?;
+		let peers = self
+			.sync
+			.peers_info()
+			.await
+			.map_err(|_| "the network has stopped".to_string())?;
 		let request = ReadIndexRequest { nonce }.encode();
 		let mut answers = peers
 			.into_iter()
@@ -349,7 +353,13 @@ impl ReadIndex {
 				let request = request.clone();
 				async move {
 					self.network
-						.request(peer, self.protocol.clone(), request, None, IfDisconnected::ImmediateError)
+						.request(
+							peer,
+							self.protocol.clone(),
+							request,
+							None,
+							IfDisconnected::ImmediateError,
+						)
 						.await
 				}
 			})
@@ -394,7 +404,11 @@ impl ReadIndex {
 			));
 		}
 
-		Ok(Confirmed { target: tally.target, voters: tally.counted.len() as u32, set_id: tally.set_id })
+		Ok(Confirmed {
+			target: tally.target,
+			voters: tally.counted.len() as u32,
+			set_id: tally.set_id,
+		})
 	}
 
 	/// Waits until this node has finalized the confirmed height; returns that finalized block.
@@ -475,7 +489,16 @@ impl Tally {
 		nonce: [u8; 32],
 		set_id: u64,
 	) -> Self {
-		Tally { weights, threshold, genesis, nonce, set_id, counted: BTreeSet::new(), weight: 0, target: 0 }
+		Tally {
+			weights,
+			threshold,
+			genesis,
+			nonce,
+			set_id,
+			counted: BTreeSet::new(),
+			weight: 0,
+			target: 0,
+		}
 	}
 
 	/// Whether the voters counted hold the threshold.
@@ -558,17 +581,34 @@ mod tests {
 	}
 
 	/// `voter`'s answer `best`, signed as a voter signs it but over the given chain, nonce and set.
-	fn answer(voter: &ed25519::Pair, genesis: H256, nonce: [u8; 32], set_id: u64, best: u32) -> ReadIndexResponse {
+	fn answer(
+		voter: &ed25519::Pair,
+		genesis: H256,
+		nonce: [u8; 32],
+		set_id: u64,
+		best: u32,
+	) -> ReadIndexResponse {
 		let signature = voter.sign(&signed_payload(&genesis, &nonce, set_id, best));
-		ReadIndexResponse { set_id, best, voter: voter.public().into(), signature: signature.into() }
+		ReadIndexResponse {
+			set_id,
+			best,
+			voter: voter.public().into(),
+			signature: signature.into(),
+		}
 	}
 
 	#[test]
 	fn a_validly_signed_height_above_the_limit_is_not_counted_and_the_others_make_the_quorum() {
 		let v = voters();
 		let mut t = tally(&v);
-		assert_eq!(t.count(&answer(&v[3], GENESIS, NONCE, SET, u32::MAX), 120), Err(Refused::AboveLimit { limit: 120 }));
-		assert_eq!(t.count(&answer(&v[3], GENESIS, NONCE, SET, 121), 120), Err(Refused::AboveLimit { limit: 120 }));
+		assert_eq!(
+			t.count(&answer(&v[3], GENESIS, NONCE, SET, u32::MAX), 120),
+			Err(Refused::AboveLimit { limit: 120 })
+		);
+		assert_eq!(
+			t.count(&answer(&v[3], GENESIS, NONCE, SET, 121), 120),
+			Err(Refused::AboveLimit { limit: 120 })
+		);
 		for (voter, best) in v[..3].iter().zip([100, 102, 101]) {
 			assert!(!t.reached());
 			assert_eq!(t.count(&answer(voter, GENESIS, NONCE, SET, best), 120), Ok(()));
@@ -589,13 +629,19 @@ mod tests {
 		assert_eq!(t.count(&foreign, 200), Err(Refused::BadSignature));
 		let replayed = answer(&v[0], GENESIS, [2; 32], SET, 100);
 		assert_eq!(t.count(&replayed, 200), Err(Refused::BadSignature));
-		assert_eq!(t.count(&answer(&v[0], GENESIS, NONCE, SET + 1, 100), 200), Err(Refused::WrongSet));
+		assert_eq!(
+			t.count(&answer(&v[0], GENESIS, NONCE, SET + 1, 100), 200),
+			Err(Refused::WrongSet)
+		);
 		// Claiming the current set while signing for the next one.
 		let mut lying = answer(&v[0], GENESIS, NONCE, SET + 1, 100);
 		lying.set_id = SET;
 		assert_eq!(t.count(&lying, 200), Err(Refused::BadSignature));
 		let stranger = ed25519::Pair::from_seed(&[9; 32]);
-		assert_eq!(t.count(&answer(&stranger, GENESIS, NONCE, SET, 100), 200), Err(Refused::NotAVoter));
+		assert_eq!(
+			t.count(&answer(&stranger, GENESIS, NONCE, SET, 100), 200),
+			Err(Refused::NotAVoter)
+		);
 		assert_eq!(t.weight, 0);
 		assert_eq!(t.count(&answer(&v[0], GENESIS, NONCE, SET, 100), 200), Ok(()));
 		assert_eq!(t.count(&answer(&v[0], GENESIS, NONCE, SET, 150), 200), Err(Refused::Twice));

@@ -15,8 +15,11 @@ use sp_consensus_aura::sr25519::{AuthorityId as AuraId, AuthorityPair as AuraPai
 
 use crate::cli::ConsensusParams;
 
-pub(crate) type FullClient =
-	sc_service::TFullClient<Block, RuntimeApi, sc_executor::WasmExecutor<sp_io::SubstrateHostFunctions>>;
+pub(crate) type FullClient = sc_service::TFullClient<
+	Block,
+	RuntimeApi,
+	sc_executor::WasmExecutor<sp_io::SubstrateHostFunctions>,
+>;
 pub(crate) type FullBackend = sc_service::TFullBackend<Block>;
 type FullSelectChain = sc_consensus::LongestChain<FullBackend, Block>;
 
@@ -87,16 +90,18 @@ pub fn new_partial(config: &Configuration) -> Result<Service, ServiceError> {
 	)?;
 
 	let cidp_client = client.clone();
-	let import_queue =
-		sc_consensus_aura::import_queue::<AuraPair, _, _, _, _, _>(ImportQueueParams {
+	let import_queue = sc_consensus_aura::import_queue::<AuraPair, _, _, _, _, _>(
+		ImportQueueParams {
 			block_import: grandpa_block_import.clone(),
 			justification_import: Some(Box::new(grandpa_block_import.clone())),
 			client: client.clone(),
 			create_inherent_data_providers: move |parent_hash, _| {
 				let cidp_client = cidp_client.clone();
 				async move {
-					let slot_duration =
-						sc_consensus_aura::standalone::slot_duration_at(&*cidp_client, parent_hash)?;
+					let slot_duration = sc_consensus_aura::standalone::slot_duration_at(
+						&*cidp_client,
+						parent_hash,
+					)?;
 					let timestamp = sp_timestamp::InherentDataProvider::from_system_time();
 					let slot = sp_consensus_aura::inherents::InherentDataProvider::from_timestamp_and_slot_duration(
 						*timestamp,
@@ -110,7 +115,8 @@ pub fn new_partial(config: &Configuration) -> Result<Service, ServiceError> {
 			check_for_equivocation: Default::default(),
 			telemetry: telemetry.as_ref().map(|x| x.handle()),
 			compatibility_mode: Default::default(),
-		})?;
+		},
+	)?;
 
 	Ok(sc_service::PartialComponents {
 		client,
@@ -148,17 +154,20 @@ fn voting_rule(
 /// address, and why), not as Substrate's `Application(Os { code: 98, .. })`.
 fn rpc_bind_error(e: ServiceError, addrs: &[String]) -> ServiceError {
 	match e {
-		ServiceError::Application(inner) if inner.downcast_ref::<std::io::Error>().is_some() =>
+		ServiceError::Application(inner) if inner.downcast_ref::<std::io::Error>().is_some() => {
 			ServiceError::Other(format!(
 				"the JSON-RPC server cannot listen on {}: {inner}; choose another port with --rpc-port",
 				addrs.join(", ")
-			)),
+			))
+		},
 		other => other,
 	}
 }
 
 /// Builds and starts a full node: a validator when `--validator` (or `--dev`) is given.
-pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::traits::Block>::Hash>>(
+pub fn new_full<
+	N: sc_network::NetworkBackend<Block, <Block as sp_runtime::traits::Block>::Hash>,
+>(
 	mut config: Configuration,
 	consensus: ConsensusParams,
 	etcd: crate::etcd::EtcdParams,
@@ -303,7 +312,10 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 			let deps = crate::rpc::FullDeps {
 				client: client.clone(),
 				pool: pool.clone(),
-				registry: crate::registry_rpc::Registry::new(client.clone(), registry_index.clone()),
+				registry: crate::registry_rpc::Registry::new(
+					client.clone(),
+					registry_index.clone(),
+				),
 				read_index: read_index.clone(),
 			};
 			crate::rpc::create_full(deps).map_err(Into::into)
@@ -437,7 +449,8 @@ fn insert_dev_keys(keystore: &sp_keystore::KeystorePtr, seed: &str) -> Result<()
 		uri: &str,
 	) -> Result<(), ServiceError> {
 		let bad = |e: String| ServiceError::Other(format!("development key {uri}: {e}"));
-		let (pair, seed) = P::from_string_with_seed(uri, None).map_err(|e| bad(format!("{e:?}")))?;
+		let (pair, seed) =
+			P::from_string_with_seed(uri, None).map_err(|e| bad(format!("{e:?}")))?;
 		let suri = match seed {
 			Some(seed) => sp_core::bytes::to_hex(seed.as_ref(), false),
 			None => uri.to_string(),

@@ -23,9 +23,7 @@ use super::{
 #[cfg(feature = "runtime-benchmarks")]
 #[macro_use]
 mod benches {
-	frame_benchmarking::define_benchmarks!(
-		[pallet_service_registry, crate::ServiceRegistry]
-	);
+	frame_benchmarking::define_benchmarks!([pallet_service_registry, crate::ServiceRegistry]);
 }
 
 impl_runtime_apis! {

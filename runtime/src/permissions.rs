@@ -65,7 +65,14 @@ impl InitializeMembers<AccountId> for OrchestratorsChanged {
 /// clients such as polkadot.js sign without knowing it. Place it before `CheckNonce`, so that a
 /// non-member hears "not a member" rather than a nonce or fee complaint.
 #[derive(
-	Encode, Decode, DecodeWithMemTracking, DefaultNoBound, CloneNoBound, EqNoBound, PartialEqNoBound, TypeInfo,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	DefaultNoBound,
+	CloneNoBound,
+	EqNoBound,
+	PartialEqNoBound,
+	TypeInfo,
 )]
 #[scale_info(skip_type_params(M))]
 pub struct CheckMember<M>(PhantomData<M>);
@@ -171,8 +178,11 @@ fn connections_within_bounds(
 	connections: &[sp_core::OpaquePeerId],
 ) -> bool {
 	let max_len =
-		<<Runtime as pallet_node_authorization::Config>::MaxPeerIdLength as Get<u32>>::get() as usize;
-	if connections.len() > MAX_ADDITIONAL_CONNECTIONS || connections.iter().any(|c| c.0.len() >= max_len) {
+		<<Runtime as pallet_node_authorization::Config>::MaxPeerIdLength as Get<u32>>::get()
+			as usize;
+	if connections.len() > MAX_ADDITIONAL_CONNECTIONS
+		|| connections.iter().any(|c| c.0.len() >= max_len)
+	{
 		return false;
 	}
 	let mut set = pallet_node_authorization::AdditionalConnections::<Runtime>::get(node);
@@ -197,11 +207,15 @@ impl NodeAuthorizationWeights {
 	fn weight(reads: u64, writes: u64, peer_ids_read: u64) -> Weight {
 		<Runtime as frame_system::Config>::DbWeight::get()
 			.reads_writes(reads, writes)
-			.saturating_add(Weight::from_parts(Self::BASE, peer_ids_read * Self::PEER_ID + 64 * reads))
+			.saturating_add(Weight::from_parts(
+				Self::BASE,
+				peer_ids_read * Self::PEER_ID + 64 * reads,
+			))
 	}
 	/// The well-known set: at most `MaxWellKnownNodes` peer ids.
 	fn well_known() -> u64 {
-		<<Runtime as pallet_node_authorization::Config>::MaxWellKnownNodes as Get<u32>>::get() as u64
+		<<Runtime as pallet_node_authorization::Config>::MaxWellKnownNodes as Get<u32>>::get()
+			as u64
 	}
 	const CONNECTIONS: u64 = MAX_ADDITIONAL_CONNECTIONS as u64;
 }

@@ -16,10 +16,11 @@ use crate::{
 /// `patch` laid over `base`, as a chain spec lays a preset over the default genesis.
 fn merge(base: &mut serde_json::Value, patch: serde_json::Value) {
 	match (base, patch) {
-		(serde_json::Value::Object(base), serde_json::Value::Object(patch)) =>
+		(serde_json::Value::Object(base), serde_json::Value::Object(patch)) => {
 			for (key, value) in patch {
 				merge(base.entry(key).or_insert(serde_json::Value::Null), value);
-			},
+			}
+		},
 		(base, patch) => *base = patch,
 	}
 }
@@ -31,7 +32,8 @@ fn new_chain() -> sp_io::TestExternalities {
 	let genesis = serde_json::to_vec(&genesis).unwrap();
 	let mut chain = sp_io::TestExternalities::new_empty();
 	chain.execute_with(|| {
-		frame_support::genesis_builder_helper::build_state::<RuntimeGenesisConfig>(genesis).unwrap();
+		frame_support::genesis_builder_helper::build_state::<RuntimeGenesisConfig>(genesis)
+			.unwrap();
 		frame_system::Pallet::<Runtime>::set_block_number(1);
 	});
 	chain
@@ -68,8 +70,13 @@ fn peer(i: u32, len: usize) -> OpaquePeerId {
 fn a_member_cannot_move_its_membership_to_another_account() {
 	new_chain().execute_with(|| {
 		let fresh = Sr25519Keyring::Eve.to_account_id();
-		let call = RuntimeCall::Orchestrators(pallet_membership::Call::change_key { new: fresh.clone().into() });
-		assert_eq!(call.dispatch(signed(Sr25519Keyring::Bob)).map_err(|e| e.error), Err(filtered()));
+		let call = RuntimeCall::Orchestrators(pallet_membership::Call::change_key {
+			new: fresh.clone().into(),
+		});
+		assert_eq!(
+			call.dispatch(signed(Sr25519Keyring::Bob)).map_err(|e| e.error),
+			Err(filtered())
+		);
 		let members = Orchestrators::members();
 		assert!(members.contains(&Sr25519Keyring::Bob.to_account_id()));
 		assert!(!members.contains(&fresh));
@@ -95,7 +102,10 @@ fn node_claims_are_governance_s_and_connections_are_bounded() {
 
 		let node = alices_node();
 		let add = |connections: Vec<OpaquePeerId>| {
-			RuntimeCall::NodeAuthorization(Call::add_connections { node: node.clone(), connections })
+			RuntimeCall::NodeAuthorization(Call::add_connections {
+				node: node.clone(),
+				connections,
+			})
 		};
 		let stored = || pallet_node_authorization::AdditionalConnections::<Runtime>::get(&node);
 		let max_len: u32 = <Runtime as pallet_node_authorization::Config>::MaxPeerIdLength::get();
@@ -142,7 +152,8 @@ fn node_authorization_is_charged_for_what_it_reads() {
 	let max_len: u32 = <Runtime as pallet_node_authorization::Config>::MaxPeerIdLength::get();
 	assert!(W::add_well_known_node().proof_size() >= u64::from(max_nodes * max_len));
 	assert!(
-		W::add_connections().proof_size() >= (MAX_ADDITIONAL_CONNECTIONS as u64) * u64::from(max_len)
+		W::add_connections().proof_size()
+			>= (MAX_ADDITIONAL_CONNECTIONS as u64) * u64::from(max_len)
 	);
 }
 
@@ -150,7 +161,11 @@ fn node_authorization_is_charged_for_what_it_reads() {
 fn propose(remark: &[u8]) -> RuntimeCall {
 	let proposal = RuntimeCall::System(frame_system::Call::remark { remark: remark.to_vec() });
 	let length_bound = codec::Encode::encoded_size(&proposal) as u32;
-	RuntimeCall::Council(pallet_collective::Call::propose { threshold: 3, proposal: Box::new(proposal), length_bound })
+	RuntimeCall::Council(pallet_collective::Call::propose {
+		threshold: 3,
+		proposal: Box::new(proposal),
+		length_bound,
+	})
 }
 
 fn open_motions() -> Vec<sp_core::H256> {
@@ -164,13 +179,24 @@ fn the_collective_refuses_and_removes_motions_without_root() {
 		assert_ok!(propose(b"more spam").dispatch(signed(Sr25519Keyring::Bob)));
 		let hashes = open_motions();
 		assert_eq!(hashes.len(), 2);
-		let disapprove = |hash| RuntimeCall::Council(pallet_collective::Call::disapprove_proposal { proposal_hash: hash });
-		let kill = |hash| RuntimeCall::Council(pallet_collective::Call::kill { proposal_hash: hash });
+		let disapprove = |hash| {
+			RuntimeCall::Council(pallet_collective::Call::disapprove_proposal {
+				proposal_hash: hash,
+			})
+		};
+		let kill =
+			|hash| RuntimeCall::Council(pallet_collective::Call::kill { proposal_hash: hash });
 
 		// Not one member, nor a minority.
 		for origin in [signed(Sr25519Keyring::Alice), motion(2)] {
-			assert_noop!(disapprove(hashes[0]).dispatch(origin.clone()).map_err(|e| e.error), DispatchError::BadOrigin);
-			assert_noop!(kill(hashes[0]).dispatch(origin).map_err(|e| e.error), DispatchError::BadOrigin);
+			assert_noop!(
+				disapprove(hashes[0]).dispatch(origin.clone()).map_err(|e| e.error),
+				DispatchError::BadOrigin
+			);
+			assert_noop!(
+				kill(hashes[0]).dispatch(origin).map_err(|e| e.error),
+				DispatchError::BadOrigin
+			);
 		}
 		// A majority of the collective.
 		assert_ok!(disapprove(hashes[0]).dispatch(motion(3)));
@@ -187,7 +213,8 @@ fn one_member_holds_at_most_its_share_of_the_open_motions() {
 		for i in 0..MAX {
 			assert_ok!(propose(&[b'b', i as u8]).dispatch(bob.clone()));
 		}
-		let too_many: DispatchError = pallet_supermajority::Error::<Runtime>::TooManyOpenMotions.into();
+		let too_many: DispatchError =
+			pallet_supermajority::Error::<Runtime>::TooManyOpenMotions.into();
 		assert_noop!(propose(b"one more").dispatch(bob.clone()).map_err(|e| e.error), too_many);
 		// The others still propose: here the removal of the spammer.
 		assert_ok!(propose(b"alice").dispatch(signed(Sr25519Keyring::Alice)));
@@ -200,7 +227,10 @@ fn one_member_holds_at_most_its_share_of_the_open_motions() {
 		assert_noop!(propose(b"one more").dispatch(bob.clone()).map_err(|e| e.error), too_many);
 
 		// A closed motion, once released by anyone.
-		let end: u32 = 1 + <<Runtime as pallet_collective::Config<CouncilCollective>>::MotionDuration as Get<u32>>::get();
+		let end: u32 = 1
+			+ <<Runtime as pallet_collective::Config<CouncilCollective>>::MotionDuration as Get<
+				u32,
+			>>::get();
 		frame_system::Pallet::<Runtime>::set_block_number(end + 1);
 		let close = RuntimeCall::Council(pallet_collective::Call::close {
 			proposal_hash: bobs[1],
@@ -211,12 +241,21 @@ fn one_member_holds_at_most_its_share_of_the_open_motions() {
 		assert_ok!(close.dispatch(signed(Sr25519Keyring::Charlie)));
 		assert!(!open_motions().contains(&bobs[1]));
 		assert_noop!(propose(b"one more").dispatch(bob.clone()).map_err(|e| e.error), too_many);
-		let release =
-			RuntimeCall::Council(pallet_collective::Call::release_proposal_cost { proposal_hash: bobs[1] });
+		let release = RuntimeCall::Council(pallet_collective::Call::release_proposal_cost {
+			proposal_hash: bobs[1],
+		});
 		assert_ok!(release.dispatch(signed(Sr25519Keyring::Charlie)));
 		assert_ok!(propose(b"one more").dispatch(bob));
-		assert_eq!(pallet_supermajority::OpenMotions::<Runtime>::get(Sr25519Keyring::Bob.to_account_id()), MAX);
-		assert_eq!(pallet_supermajority::OpenMotions::<Runtime>::get(Sr25519Keyring::Alice.to_account_id()), 1);
+		assert_eq!(
+			pallet_supermajority::OpenMotions::<Runtime>::get(Sr25519Keyring::Bob.to_account_id()),
+			MAX
+		);
+		assert_eq!(
+			pallet_supermajority::OpenMotions::<Runtime>::get(
+				Sr25519Keyring::Alice.to_account_id()
+			),
+			1
+		);
 	});
 }
 
@@ -235,7 +274,9 @@ fn members_who_do_not_vote_count_against_the_motion_even_with_a_prime() {
 		);
 		let hash = sp_core::H256::repeat_byte(9);
 		let proposal = RuntimeCall::Supermajority(pallet_supermajority::Call::dispatch_as_root {
-			call: Box::new(RuntimeCall::System(frame_system::Call::authorize_upgrade { code_hash: hash })),
+			call: Box::new(RuntimeCall::System(frame_system::Call::authorize_upgrade {
+				code_hash: hash,
+			})),
 		});
 		let length_bound = codec::Encode::encoded_size(&proposal) as u32;
 		assert_ok!(RuntimeCall::Council(pallet_collective::Call::propose {
@@ -246,20 +287,33 @@ fn members_who_do_not_vote_count_against_the_motion_even_with_a_prime() {
 		.dispatch(signed(Sr25519Keyring::Alice)));
 		let proposal_hash = open_motions()[0];
 		for who in [Sr25519Keyring::Alice, Sr25519Keyring::Bob] {
-			assert_ok!(RuntimeCall::Council(pallet_collective::Call::vote { proposal: proposal_hash, index: 0, approve: true })
-				.dispatch(signed(who)));
+			assert_ok!(RuntimeCall::Council(pallet_collective::Call::vote {
+				proposal: proposal_hash,
+				index: 0,
+				approve: true
+			})
+			.dispatch(signed(who)));
 		}
-		let end: u32 = 1 + <<Runtime as pallet_collective::Config<CouncilCollective>>::MotionDuration as Get<u32>>::get();
+		let end: u32 = 1
+			+ <<Runtime as pallet_collective::Config<CouncilCollective>>::MotionDuration as Get<
+				u32,
+			>>::get();
 		frame_system::Pallet::<Runtime>::set_block_number(end + 1);
 		assert_ok!(RuntimeCall::Council(pallet_collective::Call::close {
 			proposal_hash,
 			index: 0,
-			proposal_weight_bound: frame_support::dispatch::GetDispatchInfo::get_dispatch_info(&proposal).call_weight,
+			proposal_weight_bound: frame_support::dispatch::GetDispatchInfo::get_dispatch_info(
+				&proposal
+			)
+			.call_weight,
 			length_bound,
 		})
 		.dispatch(signed(Sr25519Keyring::Charlie)));
 		assert!(open_motions().is_empty());
-		assert!(frame_system::Pallet::<Runtime>::authorized_upgrade().is_none(), "two ayes of four reached root");
+		assert!(
+			frame_system::Pallet::<Runtime>::authorized_upgrade().is_none(),
+			"two ayes of four reached root"
+		);
 	});
 }
 
@@ -267,26 +321,39 @@ fn members_who_do_not_vote_count_against_the_motion_even_with_a_prime() {
 fn only_two_thirds_of_the_collective_reach_root() {
 	new_chain().execute_with(|| {
 		let hash = sp_core::H256::repeat_byte(7);
-		let authorize = RuntimeCall::System(frame_system::Call::authorize_upgrade { code_hash: hash });
+		let authorize =
+			RuntimeCall::System(frame_system::Call::authorize_upgrade { code_hash: hash });
 		let as_root = RuntimeCall::Supermajority(pallet_supermajority::Call::dispatch_as_root {
 			call: Box::new(authorize.clone()),
 		});
 		let members = |ayes, total| -> RuntimeOrigin {
-			pallet_collective::RawOrigin::<AccountId, CouncilCollective>::Members(ayes, total).into()
+			pallet_collective::RawOrigin::<AccountId, CouncilCollective>::Members(ayes, total)
+				.into()
 		};
 		// Root-only calls are out of governance's reach as such, even for a unanimous motion.
-		assert_noop!(authorize.clone().dispatch(members(4, 4)).map_err(|e| e.error), DispatchError::BadOrigin);
+		assert_noop!(
+			authorize.clone().dispatch(members(4, 4)).map_err(|e| e.error),
+			DispatchError::BadOrigin
+		);
 		// One member, half of four, and a simple majority below two thirds (3 of 5) are refused.
 		for origin in [signed(Sr25519Keyring::Alice), members(2, 4), members(3, 5)] {
-			assert_noop!(as_root.clone().dispatch(origin).map_err(|e| e.error), DispatchError::BadOrigin);
+			assert_noop!(
+				as_root.clone().dispatch(origin).map_err(|e| e.error),
+				DispatchError::BadOrigin
+			);
 		}
 		assert!(frame_system::Pallet::<Runtime>::authorized_upgrade().is_none());
 		// Two thirds (3 of 4) dispatch it as root.
 		assert_ok!(as_root.dispatch(members(3, 4)));
-		assert_eq!(frame_system::Pallet::<Runtime>::authorized_upgrade().map(|a| *a.code_hash()), Some(hash));
+		assert_eq!(
+			frame_system::Pallet::<Runtime>::authorized_upgrade().map(|a| *a.code_hash()),
+			Some(hash)
+		);
 		assert!(frame_system::Pallet::<Runtime>::events().iter().any(|record| matches!(
 			record.event,
-			crate::RuntimeEvent::Supermajority(pallet_supermajority::Event::DispatchedAsRoot { result: Ok(()) })
+			crate::RuntimeEvent::Supermajority(pallet_supermajority::Event::DispatchedAsRoot {
+				result: Ok(())
+			})
 		)));
 	});
 }
@@ -295,7 +362,8 @@ fn only_two_thirds_of_the_collective_reach_root() {
 fn a_runtime_upgrade_fits_in_a_block() {
 	use frame_support::dispatch::GetDispatchInfo;
 	let code = crate::WASM_BINARY.expect("built with the wasm").to_vec();
-	let info = RuntimeCall::System(frame_system::Call::apply_authorized_upgrade { code }).get_dispatch_info();
+	let info = RuntimeCall::System(frame_system::Call::apply_authorized_upgrade { code })
+		.get_dispatch_info();
 	let weights = <Runtime as frame_system::Config>::BlockWeights::get();
 	let class = weights.get(info.class);
 	assert!(

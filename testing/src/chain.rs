@@ -80,9 +80,9 @@ pub fn events_of(rpc: &Rpc, hash: &str, index: u32) -> Result<Vec<RuntimeEvent>>
 
 /// Whether the events include `ExtrinsicSuccess`.
 pub fn succeeded(events: &[RuntimeEvent]) -> bool {
-	events.iter().any(|e| {
-		matches!(e, RuntimeEvent::System(frame_system::Event::ExtrinsicSuccess { .. }))
-	})
+	events
+		.iter()
+		.any(|e| matches!(e, RuntimeEvent::System(frame_system::Event::ExtrinsicSuccess { .. })))
 }
 
 /// A well-known development key.
@@ -146,7 +146,9 @@ pub fn govern(rpc: &Rpc, call: RuntimeCall) -> Result<sp_runtime::DispatchResult
 	let (_, released) = submit_finalized(
 		rpc,
 		&alice,
-		RuntimeCall::Council(pallet_collective::Call::release_proposal_cost { proposal_hash: hash }),
+		RuntimeCall::Council(pallet_collective::Call::release_proposal_cost {
+			proposal_hash: hash,
+		}),
 	)?;
 	if !succeeded(&released) {
 		bail!("releasing the motion's place failed: {released:?}");
@@ -159,8 +161,9 @@ pub fn executed_result(events: &[RuntimeEvent]) -> Result<sp_runtime::DispatchRe
 	events
 		.iter()
 		.find_map(|e| match e {
-			RuntimeEvent::Council(pallet_collective::Event::Executed { result, .. }) =>
-				Some(*result),
+			RuntimeEvent::Council(pallet_collective::Event::Executed { result, .. }) => {
+				Some(*result)
+			},
 			_ => None,
 		})
 		.ok_or_else(|| anyhow!("the motion was not executed: {events:?}"))

@@ -188,7 +188,12 @@ impl Node {
 			.args(["--rpc-port", &config.rpc_port.to_string()])
 			.args(["--no-prometheus", "--no-telemetry", "--no-mdns"])
 			.args(["--listen-addr", &format!("/ip4/127.0.0.1/tcp/{}", config.p2p_port)])
-			.args(config.etcd_port.iter().flat_map(|port| ["--etcd-listen".to_string(), format!("127.0.0.1:{port}")]))
+			.args(
+				config
+					.etcd_port
+					.iter()
+					.flat_map(|port| ["--etcd-listen".to_string(), format!("127.0.0.1:{port}")]),
+			)
 			.stdout(Stdio::null())
 			.stderr(log)
 			.spawn()
@@ -264,7 +269,9 @@ impl Node {
 	/// How many peers the node is connected to (`system_health`).
 	pub fn peers(&self) -> Result<u64> {
 		let health = self.rpc.call("system_health", Value::Array(vec![]))?;
-		health["peers"].as_u64().ok_or_else(|| anyhow!("system_health without peers: {health}"))
+		health["peers"]
+			.as_u64()
+			.ok_or_else(|| anyhow!("system_health without peers: {health}"))
 	}
 
 	/// The `/p2p/...` multiaddress other nodes use to reach this one.
@@ -339,20 +346,17 @@ impl Testnet {
 
 	/// The four validators, the etcd API on if `etcd`, each given the arguments `extra` returns
 	/// for its name (`"alice"` … `"dave"`) besides the usual ones.
-	pub fn start_with(chain: &str, etcd: bool, extra: impl Fn(&str) -> &'static [&'static str]) -> Result<Self> {
+	pub fn start_with(
+		chain: &str,
+		etcd: bool,
+		extra: impl Fn(&str) -> &'static [&'static str],
+	) -> Result<Self> {
 		let dir = tempfile::tempdir()?;
 		let mut configs = Vec::new();
 		let mut addresses = Vec::new();
 		let mut peer_ids = Vec::new();
 		for (name, key) in LOCAL_VALIDATORS {
-			let args = [
-				"--chain",
-				chain,
-				"--validator",
-				&format!("--{name}"),
-				"--node-key",
-				key,
-			];
+			let args = ["--chain", chain, "--validator", &format!("--{name}"), "--node-key", key];
 			let mut config = NodeConfig::new(name, dir.path(), &args);
 			config.args.extend(extra(name).iter().map(|arg| arg.to_string()));
 			let peer_id = peer_id_of_node_key(key, dir.path())?;
@@ -379,7 +383,11 @@ impl Testnet {
 
 	/// The last lines of every node's log, to explain a failure.
 	pub fn log_tails(&self) -> String {
-		self.nodes.iter().map(|n| format!("--- {} ---\n{}", n.config.name, n.log_tail())).collect::<Vec<_>>().join("\n")
+		self.nodes
+			.iter()
+			.map(|n| format!("--- {} ---\n{}", n.config.name, n.log_tail()))
+			.collect::<Vec<_>>()
+			.join("\n")
 	}
 
 	/// Waits until every validator is connected to every other one, as GRANDPA needs when one of
@@ -388,7 +396,10 @@ impl Testnet {
 	pub fn wait_for_full_mesh(&self, timeout: Duration) -> Result<()> {
 		let others = self.nodes.len() as u64 - 1;
 		wait_for("a full mesh of validators", timeout, || {
-			self.nodes.iter().all(|node| node.peers().is_ok_and(|n| n >= others)).then_some(())
+			self.nodes
+				.iter()
+				.all(|node| node.peers().is_ok_and(|n| n >= others))
+				.then_some(())
 		})
 		.with_context(|| self.mesh_report())
 	}
@@ -397,23 +408,25 @@ impl Testnet {
 	/// in its whole log, and its last log lines.
 	fn mesh_report(&self) -> String {
 		let name_of = |peer_id: &str| {
-			self.peer_ids.iter().position(|p| p == peer_id).map_or(peer_id.to_string(), |i| self.nodes[i].config.name.clone())
+			self.peer_ids
+				.iter()
+				.position(|p| p == peer_id)
+				.map_or(peer_id.to_string(), |i| self.nodes[i].config.name.clone())
 		};
 		let mut report = String::new();
 		for node in &self.nodes {
 			let peers = match node.rpc.call("system_peers", Value::Array(vec![])) {
-				Ok(Value::Array(peers)) => {
-					peers.iter().filter_map(|p| p["peerId"].as_str()).map(name_of).collect::<Vec<_>>().join(", ")
-				},
+				Ok(Value::Array(peers)) => peers
+					.iter()
+					.filter_map(|p| p["peerId"].as_str())
+					.map(name_of)
+					.collect::<Vec<_>>()
+					.join(", "),
 				Ok(other) => format!("unexpected answer {other}"),
 				Err(e) => format!("no answer: {e:#}"),
 			};
-			let bans: Vec<String> = node
-				.log()
-				.lines()
-				.filter(|l| l.contains("Banned"))
-				.map(String::from)
-				.collect();
+			let bans: Vec<String> =
+				node.log().lines().filter(|l| l.contains("Banned")).map(String::from).collect();
 			report += &format!(
 				"--- {}: connected to [{peers}]; {} ban(s) in its log ---\n{}{}{}\n",
 				node.config.name,
@@ -453,7 +466,11 @@ pub fn start_etcd(dir: &std::path::Path) -> Result<(Proc, String)> {
 		.arg(format!("--listen-peer-urls={peer_url}"))
 		.arg(format!("--initial-advertise-peer-urls={peer_url}"))
 		.arg(format!("--initial-cluster=diff={peer_url}"));
-	Ok((Proc::start("etcd", command).context("starting etcd (Debian's etcd-server: scripts/setup.sh)")?, client_url))
+	Ok((
+		Proc::start("etcd", command)
+			.context("starting etcd (Debian's etcd-server: scripts/setup.sh)")?,
+		client_url,
+	))
 }
 
 /// A node cut off from its peers by iptables rules on loopback; the rules go when this is
@@ -493,7 +510,10 @@ impl Isolation {
 		for port in p2p_ports.iter().filter(|port| **port != own) {
 			isolation.insert(&["--syn", "--dport", &port.to_string()])?;
 		}
-		let out = Command::new("ss").args(["-tnpH", "state", "connected"]).output().context("running ss")?;
+		let out = Command::new("ss")
+			.args(["-tnpH", "state", "connected"])
+			.output()
+			.context("running ss")?;
 		if !out.status.success() {
 			bail!("ss failed: {}", String::from_utf8_lossy(&out.stderr));
 		}
@@ -502,8 +522,9 @@ impl Isolation {
 		for line in String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.contains(&owner)) {
 			// The local and peer addresses are the first two `address:port` fields, after the
 			// state and the queues.
-			let mut ports =
-				line.split_whitespace().filter_map(|field| field.rsplit_once(':')?.1.parse::<u16>().ok());
+			let mut ports = line
+				.split_whitespace()
+				.filter_map(|field| field.rsplit_once(':')?.1.parse::<u16>().ok());
 			if let (Some(local), Some(peer)) = (ports.next(), ports.next()) {
 				if p2p_ports.contains(&local) || p2p_ports.contains(&peer) {
 					local_ports.insert(local);
@@ -527,7 +548,11 @@ impl Isolation {
 			.chain(&["-j", "DROP"])
 			.map(|arg| arg.to_string())
 			.collect();
-		let status = Command::new("iptables").arg("-I").args(&rule).status().context("running iptables")?;
+		let status = Command::new("iptables")
+			.arg("-I")
+			.args(&rule)
+			.status()
+			.context("running iptables")?;
 		if !status.success() {
 			bail!("iptables -I {} failed (the test needs root and iptables)", rule.join(" "));
 		}

@@ -90,7 +90,10 @@ impl Proc {
 				if let Some(found) = done(&self.lines()) {
 					return Some(Ok(found));
 				}
-				return Some(Err(anyhow!("{name} exited ({status}) before {what}: {}", self.stderr())));
+				return Some(Err(anyhow!(
+					"{name} exited ({status}) before {what}: {}",
+					self.stderr()
+				)));
 			}
 			None
 		});
@@ -101,9 +104,17 @@ impl Proc {
 	}
 
 	/// Waits for a JSON output line matching `pred`; returns it.
-	pub fn wait_item(&mut self, what: &str, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Result<Value> {
+	pub fn wait_item(
+		&mut self,
+		what: &str,
+		timeout: Duration,
+		pred: impl Fn(&Value) -> bool,
+	) -> Result<Value> {
 		self.wait_lines(what, timeout, |lines| {
-			lines.iter().filter_map(|l| serde_json::from_str::<Value>(l).ok()).find(|i| pred(i))
+			lines
+				.iter()
+				.filter_map(|l| serde_json::from_str::<Value>(l).ok())
+				.find(|i| pred(i))
 		})
 	}
 
@@ -124,7 +135,12 @@ impl Drop for Proc {
 	fn drop(&mut self) {
 		if let Some(mut child) = self.child.take() {
 			if std::thread::panicking() {
-				eprintln!("---- {} ----\nstdout: {:?}\nstderr: {}", self.name, self.lines(), self.stderr());
+				eprintln!(
+					"---- {} ----\nstdout: {:?}\nstderr: {}",
+					self.name,
+					self.lines(),
+					self.stderr()
+				);
 			}
 			// A stopped process must be continued to die of SIGKILL promptly everywhere.
 			// SAFETY: signalling a child this harness started and has not reaped.

@@ -50,7 +50,8 @@ impl Rpc {
 
 	/// The whole JSON-RPC reply to `method` with `params`.
 	pub fn reply(&self, method: &str, params: Value) -> Result<Value> {
-		let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }).to_string();
+		let body =
+			json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }).to_string();
 		let mut stream = TcpStream::connect(("127.0.0.1", self.port))
 			.with_context(|| format!("connecting to 127.0.0.1:{}", self.port))?;
 		stream.set_read_timeout(Some(Duration::from_secs(10)))?;

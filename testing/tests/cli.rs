@@ -55,7 +55,10 @@ fn ctl_json(endpoint: &str, args: &[&str]) -> Result<Value> {
 		);
 	}
 	let text = String::from_utf8(out.stdout)?;
-	let last = text.lines().last().ok_or_else(|| anyhow!("no output from {}", args.join(" ")))?;
+	let last = text
+		.lines()
+		.last()
+		.ok_or_else(|| anyhow!("no output from {}", args.join(" ")))?;
 	Ok(serde_json::from_str(last)?)
 }
 
@@ -92,7 +95,10 @@ fn instance_ids(endpoint: &str, service: &str) -> Result<Vec<String>> {
 		.context("instances")?
 		.iter()
 		.filter_map(|i| i["instance_id"].as_str())
-		.map(|hex| String::from_utf8(regchain_client::hex::from_hex(hex).unwrap_or_default()).unwrap_or_default())
+		.map(|hex| {
+			String::from_utf8(regchain_client::hex::from_hex(hex).unwrap_or_default())
+				.unwrap_or_default()
+		})
 		.collect();
 	ids.sort();
 	Ok(ids)
@@ -112,14 +118,26 @@ fn assert_watched_lifecycle(watcher: &Proc, instance: &str, end: &str) {
 		.filter(|i| i["instance_id"] == hex(instance))
 		.map(|i| {
 			let kind = i["kind"].as_str().unwrap_or_default().to_string();
-			(kind, (i["block_number"].as_u64().unwrap_or_default(), i["event_index"].as_u64().unwrap_or_default()))
+			(
+				kind,
+				(
+					i["block_number"].as_u64().unwrap_or_default(),
+					i["event_index"].as_u64().unwrap_or_default(),
+				),
+			)
 		})
 		.collect();
 	let kinds: Vec<&str> = events.iter().map(|(kind, _)| kind.as_str()).collect();
 	assert_eq!(kinds.first(), Some(&"registered"), "{instance}: the watcher saw {events:?}");
 	assert_eq!(kinds.last(), Some(&end), "{instance}: the watcher saw {events:?}");
-	let lifecycle = kinds.iter().filter(|k| matches!(**k, "registered" | "removed" | "deregistered")).count();
-	assert_eq!(lifecycle, 2, "{instance}: one registration and one end, the watcher saw {events:?}");
+	let lifecycle = kinds
+		.iter()
+		.filter(|k| matches!(**k, "registered" | "removed" | "deregistered"))
+		.count();
+	assert_eq!(
+		lifecycle, 2,
+		"{instance}: one registration and one end, the watcher saw {events:?}"
+	);
 	assert!(
 		events.windows(2).all(|pair| pair[0].1 < pair[1].1),
 		"{instance}: the watcher's items are not in the chain's order: {events:?}"
@@ -149,9 +167,17 @@ fn errors_are_one_line_with_a_non_zero_exit_status() -> Result<()> {
 	// named with its reason. A malformed one is refused before any is tried.
 	let other = format!("ws://127.0.0.1:{}", free_port());
 	let line = ctl_error(&format!("{nowhere},{other}"), &["status"])?;
-	assert!(line.contains(&format!("any of {nowhere}, {other}")) && line.contains(&format!("; {other}: ")), "unexpected: {line}");
+	assert!(
+		line.contains(&format!("any of {nowhere}, {other}"))
+			&& line.contains(&format!("; {other}: ")),
+		"unexpected: {line}"
+	);
 	let status = ctl_json(&format!("{nowhere},{endpoint}"), &["status"])?;
-	assert_eq!(status["endpoint"].as_str(), Some(endpoint.as_str()), "status names the endpoint used: {status}");
+	assert_eq!(
+		status["endpoint"].as_str(),
+		Some(endpoint.as_str()),
+		"status names the endpoint used: {status}"
+	);
 	let line = ctl_error(&format!("{endpoint},127.0.0.1:2379"), &["status"])?;
 	assert!(line.contains("\"127.0.0.1:2379\" is not a ws://"), "unexpected: {line}");
 
@@ -174,7 +200,13 @@ fn errors_are_one_line_with_a_non_zero_exit_status() -> Result<()> {
 	let out = ctl(&endpoint, &["--key", phrase, "put", "/a", "1"])?;
 	let stderr = String::from_utf8(out.stderr)?;
 	assert!(!out.status.success() && stderr.contains("Invalid signing address"), "{stderr}");
-	assert!(stderr.lines().next().is_some_and(|l| l.starts_with("warning: a secret given with --key")), "{stderr}");
+	assert!(
+		stderr
+			.lines()
+			.next()
+			.is_some_and(|l| l.starts_with("warning: a secret given with --key")),
+		"{stderr}"
+	);
 	let keyfile = dir.path().join("alice.key");
 	std::fs::write(&keyfile, "//Alice\n")?;
 	use std::os::unix::fs::PermissionsExt;
@@ -183,10 +215,17 @@ fn errors_are_one_line_with_a_non_zero_exit_status() -> Result<()> {
 	let out = ctl(&endpoint, &["--keyfile", keyfile, "put", "/a", "1"])?;
 	let stderr = String::from_utf8(out.stderr)?;
 	assert!(out.status.success(), "{stderr}");
-	assert!(stderr.contains("may be read by other users (mode 644)") && stderr.contains("chmod 600"), "{stderr}");
+	assert!(
+		stderr.contains("may be read by other users (mode 644)") && stderr.contains("chmod 600"),
+		"{stderr}"
+	);
 	std::fs::set_permissions(keyfile, std::fs::Permissions::from_mode(0o600))?;
 	let out = ctl(&endpoint, &["--keyfile", keyfile, "put", "/a", "2"])?;
-	assert!(out.status.success() && out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+	assert!(
+		out.status.success() && out.stderr.is_empty(),
+		"{}",
+		String::from_utf8_lossy(&out.stderr)
+	);
 	Ok(())
 }
 
@@ -225,7 +264,11 @@ fn writes_report_leases_revisions_and_fenced_txns() -> Result<()> {
 	let applied: Value = serde_json::from_slice(&out.stdout)?;
 	assert_eq!(applied["succeeded"], true);
 	assert_eq!(applied["revision"].as_u64(), Some(first + 2));
-	let out = ctl_with_input(&endpoint, &["--keyfile", keyfile, "--output", "json", "txn"], "ver(\"/cfg\") = 1\n\n\nput /other x\n")?;
+	let out = ctl_with_input(
+		&endpoint,
+		&["--keyfile", keyfile, "--output", "json", "txn"],
+		"ver(\"/cfg\") = 1\n\n\nput /other x\n",
+	)?;
 	assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 	let failed: Value = serde_json::from_slice(&out.stdout)?;
 	assert_eq!(failed["succeeded"], false);
@@ -239,7 +282,10 @@ fn writes_report_leases_revisions_and_fenced_txns() -> Result<()> {
 	// term is stale and refused.
 	let fenced = w(&["put", "--fence", "never-held:0", "/fenced", "ok"])?;
 	assert_eq!(fenced["revision"].as_u64(), Some(first + 4));
-	let line = ctl_error(&endpoint, &["--keyfile", keyfile, "put", "--fence", "never-held:3", "/fenced", "stale"])?;
+	let line = ctl_error(
+		&endpoint,
+		&["--keyfile", keyfile, "put", "--fence", "never-held:3", "/fenced", "stale"],
+	)?;
 	assert!(line.contains("fenced write refused"), "unexpected: {line}");
 
 	// Deleting a prefix takes one revision; deleting nothing takes none.
@@ -254,7 +300,10 @@ fn writes_report_leases_revisions_and_fenced_txns() -> Result<()> {
 	assert_eq!(leased["revision"].as_u64(), Some(first + 6));
 	let revoked = w(&["lease", "revoke", &lease_id.to_string()])?;
 	assert_eq!(revoked["revision"].as_u64(), Some(first + 7));
-	let line = ctl_error(&endpoint, &["--keyfile", keyfile, "lease", "keep-alive", "--once", &lease_id.to_string()])?;
+	let line = ctl_error(
+		&endpoint,
+		&["--keyfile", keyfile, "lease", "keep-alive", "--once", &lease_id.to_string()],
+	)?;
 	assert!(line.contains("ServiceRegistry::LeaseNotFound"), "unexpected: {line}");
 	Ok(())
 }
@@ -268,10 +317,12 @@ fn discovery_agents_register_list_watch_and_leave() -> Result<()> {
 
 	// A second process watches the service from the start: from a revision taken before any
 	// agent starts, so that it misses nothing however late it connects.
-	let from = ctl_json(&endpoint, &["--key", "//Alice", "put", "/discovery/watched-from", "now"])?["revision"]
+	let from = ctl_json(&endpoint, &["--key", "//Alice", "put", "/discovery/watched-from", "now"])?
+		["revision"]
 		.as_u64()
 		.context("revision")?;
-	let mut watcher = ctl_proc("watcher", &endpoint, &["service", "watch", "web", "--rev", &from.to_string()])?;
+	let mut watcher =
+		ctl_proc("watcher", &endpoint, &["service", "watch", "web", "--rev", &from.to_string()])?;
 
 	// Three agents, all signing as Alice (the dev chain's only orchestrator).
 	let mut agents = Vec::new();
@@ -281,17 +332,36 @@ fn discovery_agents_register_list_watch_and_leave() -> Result<()> {
 			&instance,
 			&endpoint,
 			&[
-				"--key", "//Alice", "agent", "--service", "web", "--instance", &instance,
-				"--address", &address, "--ttl", &TTL.to_string(), "--health-cmd", "true",
-				"--health-interval", "1",
+				"--key",
+				"//Alice",
+				"agent",
+				"--service",
+				"web",
+				"--instance",
+				&instance,
+				"--address",
+				&address,
+				"--ttl",
+				&TTL.to_string(),
+				"--health-cmd",
+				"true",
+				"--health-interval",
+				"1",
 			],
 		)?);
 	}
 	let mut leases = Vec::new();
 	for agent in agents.iter_mut() {
-		let registered = agent.wait_item("registration", Duration::from_secs(60), |i| i["event"] == "registered")?;
-		leases.push(registered["lease"].as_u64().with_context(|| format!("the agent's lease: {registered}"))?);
-		agent.wait_item("a passing health report", Duration::from_secs(60), |i| i["health"] == "passing")?;
+		let registered = agent
+			.wait_item("registration", Duration::from_secs(60), |i| i["event"] == "registered")?;
+		leases.push(
+			registered["lease"]
+				.as_u64()
+				.with_context(|| format!("the agent's lease: {registered}"))?,
+		);
+		agent.wait_item("a passing health report", Duration::from_secs(60), |i| {
+			i["health"] == "passing"
+		})?;
 	}
 	let all = vec!["web-1".to_string(), "web-2".into(), "web-3".into()];
 	wait_for("three instances in the list", Duration::from_secs(30), || {
@@ -302,7 +372,11 @@ fn discovery_agents_register_list_watch_and_leave() -> Result<()> {
 		assert_eq!(instance["owner"], ss58(Sr25519Keyring::Alice));
 	}
 	let services = ctl_json(&endpoint, &["service", "list"])?;
-	assert!(services["services"].as_array().context("services")?.iter().any(|s| s["name"] == hex("web") && s["instances"] == 3));
+	assert!(services["services"]
+		.as_array()
+		.context("services")?
+		.iter()
+		.any(|s| s["name"] == hex("web") && s["instances"] == 3));
 	for id in &all {
 		watcher.wait_item(&format!("{id} registered"), Duration::from_secs(30), |i| {
 			i["kind"] == "registered" && i["instance_id"] == hex(id)
@@ -322,7 +396,11 @@ fn discovery_agents_register_list_watch_and_leave() -> Result<()> {
 		i["instance_id"] == hex("web-1") && (i["kind"] == "removed" || i["kind"] == "deregistered")
 	})?;
 	assert_eq!(ended["kind"], "removed", "{ended}");
-	assert_eq!(ended.get("who"), Some(&Value::Null), "an account removed web-1, not its lease's end: {ended}");
+	assert_eq!(
+		ended.get("who"),
+		Some(&Value::Null),
+		"an account removed web-1, not its lease's end: {ended}"
+	);
 	assert_watched_lifecycle(&watcher, "web-1", "removed");
 	let history = ctl_json(&endpoint, &["history", "service", "web"])?;
 	let removal = history["items"]
@@ -336,14 +414,19 @@ fn discovery_agents_register_list_watch_and_leave() -> Result<()> {
 		removal["block_hash"], ended["block_hash"],
 		"the history and the watcher differ on web-1's removal: {removal} {ended}"
 	);
-	let removed_at_ms = removal["time_ms"].as_u64().with_context(|| format!("the removal's block time: {removal}"))?;
-	let parent = node.rpc.call("chain_getHeader", json!([removal["block_hash"]]))?["parentHash"].clone();
+	let removed_at_ms = removal["time_ms"]
+		.as_u64()
+		.with_context(|| format!("the removal's block time: {removal}"))?;
+	let parent =
+		node.rpc.call("chain_getHeader", json!([removal["block_hash"]]))?["parentHash"].clone();
 	let before = node.rpc.call("registry_lease", json!([leases[0], parent]))?;
 	let expires_at_ms = before["lease"]["expires_at_ms"]
 		.as_u64()
 		.with_context(|| format!("web-1's lease in the block before web-1's removal: {before}"))?;
 	assert!(
-		before["lease"]["instances"].as_array().is_some_and(|a| a.contains(&json!([hex("web"), hex("web-1")]))),
+		before["lease"]["instances"]
+			.as_array()
+			.is_some_and(|a| a.contains(&json!([hex("web"), hex("web-1")]))),
 		"web-1 not attached to its lease in the block before its removal: {before}"
 	);
 	assert!(
@@ -351,7 +434,11 @@ fn discovery_agents_register_list_watch_and_leave() -> Result<()> {
 		"web-1 was removed at {removed_at_ms} ms, before its lease ran out at {expires_at_ms} ms"
 	);
 	let after = node.rpc.call("registry_lease", json!([leases[0], removal["block_hash"]]))?;
-	assert_eq!(after.get("lease"), Some(&Value::Null), "web-1's lease outlived web-1's removal: {after}");
+	assert_eq!(
+		after.get("lease"),
+		Some(&Value::Null),
+		"web-1's lease outlived web-1's removal: {after}"
+	);
 	assert_eq!(instance_ids(&endpoint, "web")?, vec!["web-2".to_string(), "web-3".to_string()]);
 
 	// SIGTERM: the agent deregisters web-2 before it exits, rather than leave its lease to run
@@ -359,8 +446,13 @@ fn discovery_agents_register_list_watch_and_leave() -> Result<()> {
 	// Alice deregister web-2, not the chain remove it, after its registration, in a block where
 	// web-2's lease still stands.
 	agents[1].signal(libc::SIGTERM);
-	let said = agents[1].wait_item("its deregistration", Duration::from_secs(60), |i| i["event"] == "deregistered")?;
-	assert!(said.get("expired").is_none(), "web-2's lease ran out before its agent deregistered it: {said}");
+	let said = agents[1].wait_item("its deregistration", Duration::from_secs(60), |i| {
+		i["event"] == "deregistered"
+	})?;
+	assert!(
+		said.get("expired").is_none(),
+		"web-2's lease ran out before its agent deregistered it: {said}"
+	);
 	let status = agents[1].wait_exit(Duration::from_secs(60))?;
 	assert!(status.success(), "the agent failed on SIGTERM: {}", agents[1].stderr());
 	assert!(
@@ -374,7 +466,10 @@ fn discovery_agents_register_list_watch_and_leave() -> Result<()> {
 	assert_eq!(ended["who"], ss58(Sr25519Keyring::Alice), "{ended}");
 	assert_watched_lifecycle(&watcher, "web-2", "deregistered");
 	let at = node.rpc.call("registry_lease", json!([leases[1], ended["block_hash"]]))?;
-	assert!(at["lease"].is_object(), "web-2's lease had ended by the block of its deregistration: {at}");
+	assert!(
+		at["lease"].is_object(),
+		"web-2's lease had ended by the block of its deregistration: {at}"
+	);
 	assert!(
 		at["lease"]["instances"].as_array().is_some_and(|a| a.is_empty()),
 		"web-2 still attached to its lease once deregistered: {at}"
@@ -398,28 +493,41 @@ fn elections_hand_over_when_the_leader_stops_and_fence_its_writes() -> Result<()
 
 	// The observer replays from a revision taken before anyone campaigns, so that it misses
 	// nothing however late it connects.
-	let from = ctl_json(&endpoint, &["--key", "//Alice", "put", "/db/observed-from", "now"])?["revision"]
+	let from = ctl_json(&endpoint, &["--key", "//Alice", "put", "/db/observed-from", "now"])?
+		["revision"]
 		.as_u64()
 		.context("revision")?;
-	let mut observer = ctl_proc("observer", &endpoint, &["elect", "observe", "db", "--rev", &from.to_string()])?;
-	let mut first =
-		ctl_proc("alice", &endpoint, &["--key", "//Alice", "elect", "campaign", "db", "10.0.0.1", "--ttl", "3"])?;
-	let elected = first.wait_item("Alice to lead", Duration::from_secs(60), |i| i["term"].is_u64())?;
+	let mut observer =
+		ctl_proc("observer", &endpoint, &["elect", "observe", "db", "--rev", &from.to_string()])?;
+	let mut first = ctl_proc(
+		"alice",
+		&endpoint,
+		&["--key", "//Alice", "elect", "campaign", "db", "10.0.0.1", "--ttl", "3"],
+	)?;
+	let elected =
+		first.wait_item("Alice to lead", Duration::from_secs(60), |i| i["term"].is_u64())?;
 	let alice_term = elected["term"].as_u64().context("term")?;
 	assert_eq!(elected["leader"], alice);
-	let mut second =
-		ctl_proc("bob", &endpoint, &["--key", "//Bob", "elect", "campaign", "db", "10.0.0.2", "--ttl", "3"])?;
+	let mut second = ctl_proc(
+		"bob",
+		&endpoint,
+		&["--key", "//Bob", "elect", "campaign", "db", "10.0.0.2", "--ttl", "3"],
+	)?;
 	// Bob queues behind Alice.
 	wait_for("Bob to be a candidate", Duration::from_secs(30), || {
 		let e = ctl_json(&endpoint, &["elect", "leader", "db"]).ok()?;
 		(e["election"]["candidates"].as_array()?.len() == 2).then_some(())
 	})?;
-	assert_eq!(ctl_json(&endpoint, &["elect", "leader", "db"])?["election"]["leader"]["who"], alice);
+	assert_eq!(
+		ctl_json(&endpoint, &["elect", "leader", "db"])?["election"]["leader"]["who"],
+		alice
+	);
 	assert!(second.items().is_empty(), "Bob leads while Alice does: {:?}", second.items());
 
 	// Alice stops past her lease's TTL: Bob leads with a higher term.
 	first.signal(libc::SIGSTOP);
-	let elected = second.wait_item("Bob to lead", Duration::from_secs(60), |i| i["term"].is_u64())?;
+	let elected =
+		second.wait_item("Bob to lead", Duration::from_secs(60), |i| i["term"].is_u64())?;
 	let bob_term = elected["term"].as_u64().context("term")?;
 	assert_eq!(bob_term, alice_term + 1, "one hand-over, one term");
 	assert_eq!(ctl_json(&endpoint, &["elect", "leader", "db"])?["election"]["leader"]["who"], bob);
@@ -441,7 +549,10 @@ fn elections_hand_over_when_the_leader_stops_and_fence_its_writes() -> Result<()
 	assert!(!status.success(), "Alice's campaign should fail once her lease is lost");
 	assert!(first.stderr().contains("lost the leadership"), "unexpected: {}", first.stderr());
 	let fence = format!("db:{alice_term}");
-	let line = ctl_error(&endpoint, &["--key", "//Alice", "put", "--fence", &fence, "/db/primary", "10.0.0.1"])?;
+	let line = ctl_error(
+		&endpoint,
+		&["--key", "//Alice", "put", "--fence", &fence, "/db/primary", "10.0.0.1"],
+	)?;
 	assert!(line.contains("fenced write refused"), "unexpected: {line}");
 	let fence = format!("db:{bob_term}");
 	ctl_json(&endpoint, &["--key", "//Bob", "put", "--fence", &fence, "/db/primary", "10.0.0.2"])?;
@@ -451,15 +562,25 @@ fn elections_hand_over_when_the_leader_stops_and_fence_its_writes() -> Result<()
 	second.signal(libc::SIGTERM);
 	assert!(second.wait_exit(Duration::from_secs(30))?.success(), "{}", second.stderr());
 	observer.wait_item("the election to end", Duration::from_secs(30), |i| {
-		i["kind"] == "leader_changed" && i["leader"].is_null() && i["term"].as_u64() == Some(bob_term + 1)
+		i["kind"] == "leader_changed"
+			&& i["leader"].is_null()
+			&& i["term"].as_u64() == Some(bob_term + 1)
 	})?;
 	let election = ctl_json(&endpoint, &["elect", "leader", "db"])?;
-	assert_eq!(election.get("election"), Some(&Value::Null), "an election without candidates is null, not missing: {election}");
+	assert_eq!(
+		election.get("election"),
+		Some(&Value::Null),
+		"an election without candidates is null, not missing: {election}"
+	);
 	// A new campaign under the same name leads at a term above every one the name had: a
 	// write fenced at an old term can never hold again.
-	let mut third =
-		ctl_proc("charlie", &endpoint, &["--key", "//Charlie", "elect", "campaign", "db", "10.0.0.3", "--ttl", "3"])?;
-	let elected = third.wait_item("Charlie to lead", Duration::from_secs(60), |i| i["term"].is_u64())?;
+	let mut third = ctl_proc(
+		"charlie",
+		&endpoint,
+		&["--key", "//Charlie", "elect", "campaign", "db", "10.0.0.3", "--ttl", "3"],
+	)?;
+	let elected =
+		third.wait_item("Charlie to lead", Duration::from_secs(60), |i| i["term"].is_u64())?;
 	assert_eq!(elected["term"].as_u64(), Some(bob_term + 2), "{elected}");
 	third.signal(libc::SIGTERM);
 	assert!(third.wait_exit(Duration::from_secs(30))?.success(), "{}", third.stderr());
@@ -467,7 +588,8 @@ fn elections_hand_over_when_the_leader_stops_and_fence_its_writes() -> Result<()
 }
 
 #[test]
-fn watch_replays_fifty_puts_from_beyond_256_blocks_then_goes_live_and_history_names_alice() -> Result<()> {
+fn watch_replays_fifty_puts_from_beyond_256_blocks_then_goes_live_and_history_names_alice(
+) -> Result<()> {
 	let dir = tempfile::tempdir()?;
 	let node = dev_node(&dir)?;
 	let endpoint = node.ws_url();
@@ -490,8 +612,11 @@ fn watch_replays_fifty_puts_from_beyond_256_blocks_then_goes_live_and_history_na
 	})?;
 
 	let rev = (before + 1).to_string();
-	let mut watch = ctl_proc("watch", &endpoint, &["watch", "--prefix", "/replay/", "--rev", &rev])?;
-	watch.wait_item("the 50th replayed put", Duration::from_secs(60), |i| i["key"] == hex("/replay/49"))?;
+	let mut watch =
+		ctl_proc("watch", &endpoint, &["watch", "--prefix", "/replay/", "--rev", &rev])?;
+	watch.wait_item("the 50th replayed put", Duration::from_secs(60), |i| {
+		i["key"] == hex("/replay/49")
+	})?;
 	let replayed = watch.items();
 	assert_eq!(replayed.len(), 50, "{replayed:?}");
 	for (n, item) in replayed.iter().enumerate() {
@@ -504,7 +629,8 @@ fn watch_replays_fifty_puts_from_beyond_256_blocks_then_goes_live_and_history_na
 
 	// Then live.
 	let live = put("/replay/live", "now")?;
-	let item = watch.wait_item("the live put", Duration::from_secs(30), |i| i["key"] == hex("/replay/live"))?;
+	let item = watch
+		.wait_item("the live put", Duration::from_secs(30), |i| i["key"] == hex("/replay/live"))?;
 	assert_eq!(item["revision"].as_u64(), Some(live));
 	assert_eq!(watch.items().len(), 51);
 
@@ -521,11 +647,13 @@ fn watch_replays_fifty_puts_from_beyond_256_blocks_then_goes_live_and_history_na
 	assert!(text.contains(&ss58(Sr25519Keyring::Alice)) && text.contains("/replay/07"), "{text}");
 
 	// A read at a revision of the replayed range sees the key space as it was.
-	let at = ctl_json(&endpoint, &["get", "--prefix", "/replay/", "--rev", &(before + 10).to_string()])?;
+	let at =
+		ctl_json(&endpoint, &["get", "--prefix", "/replay/", "--rev", &(before + 10).to_string()])?;
 	assert_eq!(at["kvs"].as_array().context("kvs")?.len(), 10, "{at}");
 	// A linearizable read (a read point the validators confirmed) sees every key, the live one
 	// included.
-	let linearizable = ctl_json(&endpoint, &["get", "--prefix", "/replay/", "--at", "linearizable"])?;
+	let linearizable =
+		ctl_json(&endpoint, &["get", "--prefix", "/replay/", "--at", "linearizable"])?;
 	let kvs = linearizable["kvs"].as_array().context("kvs")?;
 	assert_eq!(kvs.len(), 51, "{linearizable}");
 	assert!(kvs.iter().any(|kv| kv["key"] == hex("/replay/live")), "{linearizable}");

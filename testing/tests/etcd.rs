@@ -53,7 +53,11 @@ fn etcdctl(endpoints: &str, args: &[&str]) -> Result<String> {
 fn etcdctl_error(endpoints: &str, args: &[&str]) -> Result<String> {
 	let out = etcdctl_with_input(endpoints, args, "")?;
 	if out.status.success() {
-		bail!("etcdctl {} succeeded where it should fail: {}", args.join(" "), String::from_utf8_lossy(&out.stdout));
+		bail!(
+			"etcdctl {} succeeded where it should fail: {}",
+			args.join(" "),
+			String::from_utf8_lossy(&out.stdout)
+		);
 	}
 	Ok(String::from_utf8(out.stderr)?)
 }
@@ -78,7 +82,9 @@ fn txn_answer(text: &str) -> Vec<&str> {
 fn dev_node_with_etcd(dir: &tempfile::TempDir) -> Result<(Node, String)> {
 	let node = Node::start_finalized(NodeConfig::new("dev", dir.path(), &["--dev"]).with_etcd())?;
 	let endpoint = node.etcd_endpoint().context("an etcd endpoint")?;
-	wait_for("the etcd API to answer", Duration::from_secs(60), || etcdctl(&endpoint, &["get", "/probe"]).ok())?;
+	wait_for("the etcd API to answer", Duration::from_secs(60), || {
+		etcdctl(&endpoint, &["get", "/probe"]).ok()
+	})?;
 	Ok((node, endpoint))
 }
 
@@ -91,15 +97,22 @@ fn kv_script(ep: &str) -> Result<()> {
 		assert_eq!(etcdctl(&ep, &["put", k, v])?, "OK\n");
 	}
 	assert_eq!(lines(&etcdctl(&ep, &["get", "/svc/a"])?), ["/svc/a", "1"]);
-	assert_eq!(lines(&etcdctl(&ep, &["get", "--prefix", "/svc/a"])?), ["/svc/a", "1", "/svc/ab", "2"]);
-	assert_eq!(lines(&etcdctl(&ep, &["get", "--prefix", "/svc/", "--limit", "2", "--keys-only"])?), [
-		"/svc/a", "", "/svc/ab", ""
-	]);
 	assert_eq!(
-		lines(&etcdctl(&ep, &["get", "--prefix", "/svc/", "--sort-by=MODIFY", "--order=DESCEND", "--keys-only"])?)
-			.into_iter()
-			.filter(|l| !l.is_empty())
-			.collect::<Vec<_>>(),
+		lines(&etcdctl(&ep, &["get", "--prefix", "/svc/a"])?),
+		["/svc/a", "1", "/svc/ab", "2"]
+	);
+	assert_eq!(
+		lines(&etcdctl(&ep, &["get", "--prefix", "/svc/", "--limit", "2", "--keys-only"])?),
+		["/svc/a", "", "/svc/ab", ""]
+	);
+	assert_eq!(
+		lines(&etcdctl(
+			&ep,
+			&["get", "--prefix", "/svc/", "--sort-by=MODIFY", "--order=DESCEND", "--keys-only"]
+		)?)
+		.into_iter()
+		.filter(|l| !l.is_empty())
+		.collect::<Vec<_>>(),
 		["/svc/b", "/svc/ab", "/svc/a"]
 	);
 	assert_eq!(etcdctl(&ep, &["get", "/missing"])?, "", "a missing key is an empty answer");
@@ -111,8 +124,14 @@ fn kv_script(ep: &str) -> Result<()> {
 	let now = etcdctl_json(&ep, &["get", "/svc/a"])?;
 	assert_eq!(now["kvs"][0]["version"], 2);
 	assert_eq!(now["kvs"][0]["create_revision"], first["kvs"][0]["create_revision"]);
-	assert_eq!(now["header"]["revision"], now["kvs"][0]["mod_revision"], "the header carries the current revision");
-	assert_eq!(lines(&etcdctl(&ep, &["get", "/svc/a", "--rev", &first_rev.to_string()])?), ["/svc/a", "1"]);
+	assert_eq!(
+		now["header"]["revision"], now["kvs"][0]["mod_revision"],
+		"the header carries the current revision"
+	);
+	assert_eq!(
+		lines(&etcdctl(&ep, &["get", "/svc/a", "--rev", &first_rev.to_string()])?),
+		["/svc/a", "1"]
+	);
 
 	// Delete a prefix: the count of deleted keys, then nothing left.
 	assert_eq!(etcdctl(&ep, &["del", "--prefix", "/svc/a"])?, "2\n");
@@ -160,7 +179,10 @@ fn etcdctl_reads_and_writes_the_registry_key_space() -> Result<()> {
 	// sends the URL as the HTTP/2 authority of its per-endpoint calls (vendor/README.md, h2).
 	let url = format!("http://{ep}");
 	let status = etcdctl_json(&url, &["endpoint", "status"])?;
-	assert!(status[0]["Status"]["version"].as_str().is_some_and(|v| v.starts_with("3.4.")), "{status}");
+	assert!(
+		status[0]["Status"]["version"].as_str().is_some_and(|v| v.starts_with("3.4.")),
+		"{status}"
+	);
 	// HashKV is not served, but the call reaches the service and says why.
 	let hashkv = etcdctl_with_input(&url, &["endpoint", "hashkv"], "")?;
 	let said = String::from_utf8_lossy(&hashkv.stderr);
@@ -178,12 +200,26 @@ async fn etcdctl_reads_the_typed_registry_and_fences_on_an_election_term() -> Re
 	let dir = tempfile::tempdir()?;
 	let (node, ep) = dev_node_with_etcd(&dir)?;
 	let url = node.ws_url();
-	let client = Client::connect(&url, Some(Signer::from_uri("//Alice")?), ConnectOptions::default()).await?;
+	let client =
+		Client::connect(&url, Some(Signer::from_uri("//Alice")?), ConnectOptions::default())
+			.await?;
 	let (lease, _, _) = client.grant_lease(60, Wait::Finalized).await?;
 	for (id, address) in [("w1", "10.0.0.1:80"), ("w2", "10.0.0.2:80")] {
-		client.register_instance(b"web", id.as_bytes(), address.as_bytes(), vec![], vec![], lease, Wait::Finalized).await?;
+		client
+			.register_instance(
+				b"web",
+				id.as_bytes(),
+				address.as_bytes(),
+				vec![],
+				vec![],
+				lease,
+				Wait::Finalized,
+			)
+			.await?;
 	}
-	client.register_instance(b"db", b"d1", b"10.0.1.1:5432", vec![], vec![], lease, Wait::Finalized).await?;
+	client
+		.register_instance(b"db", b"d1", b"10.0.1.1:5432", vec![], vec![], lease, Wait::Finalized)
+		.await?;
 	let (term, _) = client.campaign(b"leader", b"alice-controller", lease, Wait::Finalized).await?;
 	let term = term.context("Alice leads at once")?;
 
@@ -192,7 +228,8 @@ async fn etcdctl_reads_the_typed_registry_and_fences_on_an_election_term() -> Re
 	let web = etcdctl_json(ep, &["get", "--prefix", "/_registry/services/web/"])?;
 	let kvs = web["kvs"].as_array().context("kvs")?;
 	assert_eq!(kvs.len(), 2, "the two instances of web: {web}");
-	let first: Value = serde_json::from_slice(&b64_decode(kvs[0]["value"].as_str().context("value")?)?)?;
+	let first: Value =
+		serde_json::from_slice(&b64_decode(kvs[0]["value"].as_str().context("value")?)?)?;
 	assert_eq!(first["endpoint"], "10.0.0.1:80");
 	assert_eq!(first["instance_id"], "w1");
 	assert_eq!(kvs[0]["lease"].as_i64(), Some(lease as i64), "the instance's lease is the key's");
@@ -204,14 +241,23 @@ async fn etcdctl_reads_the_typed_registry_and_fences_on_an_election_term() -> Re
 		["/_registry/services/db/d1", "/_registry/services/web/w1", "/_registry/services/web/w2"]
 	);
 	let limited = etcdctl_json(ep, &["get", "--prefix", "/_registry/services/", "--limit", "1"])?;
-	assert_eq!((&limited["count"], &limited["more"], limited["kvs"].as_array().map(Vec::len)), (&json!(3), &json!(true), Some(1)));
+	assert_eq!(
+		(&limited["count"], &limited["more"], limited["kvs"].as_array().map(Vec::len)),
+		(&json!(3), &json!(true), Some(1))
+	);
 
 	// The election, its term as the key's version.
 	let election = etcdctl_json(ep, &["get", "/_registry/elections/leader"])?;
 	assert_eq!(election["kvs"][0]["version"].as_u64(), Some(term));
-	let state: Value = serde_json::from_slice(&b64_decode(election["kvs"][0]["value"].as_str().context("value")?)?)?;
+	let state: Value = serde_json::from_slice(&b64_decode(
+		election["kvs"][0]["value"].as_str().context("value")?,
+	)?)?;
 	assert_eq!(state["leader"]["value"], "alice-controller");
-	assert_eq!(etcdctl(ep, &["get", "/_registry/elections/nobody"])?, "", "an election never held is a missing key");
+	assert_eq!(
+		etcdctl(ep, &["get", "/_registry/elections/nobody"])?,
+		"",
+		"an election never held is a missing key"
+	);
 
 	// Fencing: a txn whose compare holds the current term applies; one with a stale term does not.
 	let fenced = format!("ver(\"/_registry/elections/leader\") = \"{term}\"\n\nput /deploy/web v2\n\nget /deploy/web\n\n");
@@ -223,16 +269,28 @@ async fn etcdctl_reads_the_typed_registry_and_fences_on_an_election_term() -> Re
 	let revision = etcdctl_json(ep, &["get", "/deploy/web"])?["header"]["revision"].clone();
 	let stale = format!("ver(\"/_registry/elections/leader\") = \"{}\"\n\nput /deploy/web v3\n\nget /deploy/web\n\n", term + 1);
 	let out = etcdctl_with_input(ep, &["txn", "-i"], &stale)?;
-	assert!(out.status.success(), "a stale term is a failed compare, not an error: {}", String::from_utf8_lossy(&out.stderr));
+	assert!(
+		out.status.success(),
+		"a stale term is a failed compare, not an error: {}",
+		String::from_utf8_lossy(&out.stderr)
+	);
 	assert_eq!(txn_answer(&String::from_utf8(out.stdout)?), ["FAILURE", "", "/deploy/web", "v2"]);
-	assert_eq!(lines(&etcdctl(ep, &["get", "/deploy/web"])?), ["/deploy/web", "v2"], "the stale txn put /deploy/web");
+	assert_eq!(
+		lines(&etcdctl(ep, &["get", "/deploy/web"])?),
+		["/deploy/web", "v2"],
+		"the stale txn put /deploy/web"
+	);
 
 	// Read-only: writes are refused and change nothing; what cannot be served says so.
 	let err = etcdctl_error(ep, &["put", "/_registry/services/web/w3", "x"])?;
 	assert!(err.contains("permission denied"), "{err}");
 	let err = etcdctl_error(ep, &["del", "--prefix", "/_registry/services/web/"])?;
 	assert!(err.contains("permission denied"), "{err}");
-	assert_eq!(etcdctl_json(ep, &["get", "/deploy/web"])?["header"]["revision"], revision, "nothing was written");
+	assert_eq!(
+		etcdctl_json(ep, &["get", "/deploy/web"])?["header"]["revision"],
+		revision,
+		"nothing was written"
+	);
 	// The whole view: elections, then services, in key order.
 	assert_eq!(
 		lines(&etcdctl(ep, &["get", "--prefix", "/_registry/", "--keys-only"])?)
@@ -253,10 +311,18 @@ async fn etcdctl_reads_the_typed_registry_and_fences_on_an_election_term() -> Re
 	let compare_value = "val(\"/_registry/elections/leader\") = \"x\"\n\nput /a b\n\n\n";
 	let out = etcdctl_with_input(ep, &["txn", "-i"], compare_value)?;
 	let stderr = String::from_utf8_lossy(&out.stderr);
-	assert!(!out.status.success(), "a value compare under /_registry/ was run: {}", String::from_utf8_lossy(&out.stdout));
+	assert!(
+		!out.status.success(),
+		"a value compare under /_registry/ was run: {}",
+		String::from_utf8_lossy(&out.stdout)
+	);
 	assert!(stderr.contains("compares only the version of /_registry/elections/NAME"), "{stderr}");
 	assert_eq!(etcdctl(ep, &["get", "/a"])?, "", "the refused txn put /a");
-	assert_eq!(etcdctl_json(ep, &["get", "/a"])?["header"]["revision"], revision, "the refused txn wrote");
+	assert_eq!(
+		etcdctl_json(ep, &["get", "/a"])?["header"]["revision"],
+		revision,
+		"the refused txn wrote"
+	);
 	Ok(())
 }
 
@@ -269,9 +335,14 @@ fn watch_lease_lock_elect_script(ep: &str) -> Result<()> {
 	let mut live = Proc::start("watch", etcdctl_command(&ep, &["watch", "--prefix", "/w/"]))?;
 	wait_for("the live watch to show a probe put", Duration::from_secs(60), || {
 		etcdctl(&ep, &["put", "/w/probe", "p"]).ok()?;
-		live.wait_lines("the probe", Duration::from_secs(5), |l| l.iter().any(|x| x == "/w/probe").then_some(())).ok()
+		live.wait_lines("the probe", Duration::from_secs(5), |l| {
+			l.iter().any(|x| x == "/w/probe").then_some(())
+		})
+		.ok()
 	})?;
-	let start = etcdctl_json(&ep, &["put", "/w/0", "zero"])?["header"]["revision"].as_i64().context("revision")?;
+	let start = etcdctl_json(&ep, &["put", "/w/0", "zero"])?["header"]["revision"]
+		.as_i64()
+		.context("revision")?;
 	etcdctl(&ep, &["put", "/w/1", "one"])?;
 	etcdctl(&ep, &["del", "/w/1"])?;
 	// What the live watch printed after the last probe.
@@ -284,10 +355,15 @@ fn watch_lease_lock_elect_script(ep: &str) -> Result<()> {
 		(seen.len() >= 8).then_some(seen)
 	})?;
 	assert_eq!(&seen[..8], ["PUT", "/w/0", "zero", "PUT", "/w/1", "one", "DELETE", "/w/1"]);
-	let mut replay =
-		Proc::start("replay", etcdctl_command(&ep, &["watch", "--prefix", "/w/", "--rev", &start.to_string()]))?;
+	let mut replay = Proc::start(
+		"replay",
+		etcdctl_command(&ep, &["watch", "--prefix", "/w/", "--rev", &start.to_string()]),
+	)?;
 	replay.wait_lines("the history", Duration::from_secs(30), |l| (l.len() >= 8).then_some(()))?;
-	assert_eq!(&replay.lines()[..8], ["PUT", "/w/0", "zero", "PUT", "/w/1", "one", "DELETE", "/w/1"]);
+	assert_eq!(
+		&replay.lines()[..8],
+		["PUT", "/w/0", "zero", "PUT", "/w/1", "one", "DELETE", "/w/1"]
+	);
 
 	// Leases: grant, attach a key, time to live with keys, keep alive once, revoke.
 	let granted = etcdctl(&ep, &["lease", "grant", "30"])?;
@@ -295,7 +371,10 @@ fn watch_lease_lock_elect_script(ep: &str) -> Result<()> {
 	assert!(granted.contains("granted with TTL(30s)"), "{granted}");
 	etcdctl(&ep, &["put", "/leased/k", "v", &format!("--lease={id}")])?;
 	let ttl = etcdctl(&ep, &["lease", "timetolive", &id, "--keys"])?;
-	assert!(ttl.contains("granted with TTL(30s)") && ttl.contains("attached keys([/leased/k])"), "{ttl}");
+	assert!(
+		ttl.contains("granted with TTL(30s)") && ttl.contains("attached keys([/leased/k])"),
+		"{ttl}"
+	);
 	let kept = etcdctl(&ep, &["lease", "keep-alive", "--once", &id])?;
 	assert!(kept.contains("keepalived with TTL(30)"), "{kept}");
 	assert!(etcdctl(&ep, &["lease", "list"])?.contains(&id));
@@ -312,16 +391,29 @@ fn watch_lease_lock_elect_script(ep: &str) -> Result<()> {
 	})?;
 
 	// Lock: the second holder gets the lock only once the first has released it.
-	let mut first = Proc::start("lock-1", etcdctl_command(&ep, &["lock", "mutex", "--", "sh", "-c", "echo held; sleep 3; echo done"]))?;
-	first.wait_lines("the first lock", Duration::from_secs(60), |l| l.iter().any(|x| x == "held").then_some(()))?;
-	let mut second = Proc::start("lock-2", etcdctl_command(&ep, &["lock", "mutex", "--", "echo", "second"]))?;
-	second.wait_lines("the second lock", Duration::from_secs(60), |l| l.iter().any(|x| x == "second").then_some(()))?;
+	let mut first = Proc::start(
+		"lock-1",
+		etcdctl_command(&ep, &["lock", "mutex", "--", "sh", "-c", "echo held; sleep 3; echo done"]),
+	)?;
+	first.wait_lines("the first lock", Duration::from_secs(60), |l| {
+		l.iter().any(|x| x == "held").then_some(())
+	})?;
+	let mut second =
+		Proc::start("lock-2", etcdctl_command(&ep, &["lock", "mutex", "--", "echo", "second"]))?;
+	second.wait_lines("the second lock", Duration::from_secs(60), |l| {
+		l.iter().any(|x| x == "second").then_some(())
+	})?;
 	// The order is the claim: the first had finished ("done") before the second held the lock.
-	assert!(first.lines().iter().any(|x| x == "done"), "the second got the lock while the first held it");
+	assert!(
+		first.lines().iter().any(|x| x == "done"),
+		"the second got the lock while the first held it"
+	);
 
 	// Elect: a second candidate leads only once the first resigns (SIGINT makes etcdctl resign).
 	let mut leader = Proc::start("elect-1", etcdctl_command(&ep, &["elect", "db", "node-1"]))?;
-	leader.wait_lines("node-1 to lead", Duration::from_secs(60), |l| l.iter().any(|x| x == "node-1").then_some(()))?;
+	leader.wait_lines("node-1 to lead", Duration::from_secs(60), |l| {
+		l.iter().any(|x| x == "node-1").then_some(())
+	})?;
 	let mut follower = Proc::start("elect-2", etcdctl_command(&ep, &["elect", "db", "node-2"]))?;
 	// node-2 is campaigning once its key is there beside node-1's.
 	wait_for("node-2's candidacy", Duration::from_secs(60), || {
@@ -332,7 +424,9 @@ fn watch_lease_lock_elect_script(ep: &str) -> Result<()> {
 	std::thread::sleep(Duration::from_secs(2));
 	assert!(!follower.lines().iter().any(|x| x == "node-2"), "two leaders at once");
 	leader.signal(libc::SIGINT);
-	follower.wait_lines("node-2 to lead", Duration::from_secs(60), |l| l.iter().any(|x| x == "node-2").then_some(()))?;
+	follower.wait_lines("node-2 to lead", Duration::from_secs(60), |l| {
+		l.iter().any(|x| x == "node-2").then_some(())
+	})?;
 	Ok(())
 }
 
@@ -348,12 +442,17 @@ fn etcdctl_watches_leases_locks_and_elections() -> Result<()> {
 	let status = etcdctl_json(&ep, &["endpoint", "status"])?;
 	let after = node.finalized_number()?;
 	assert_eq!(status[0]["Status"]["version"], "3.4.0");
-	let raft_index = status[0]["Status"]["raftIndex"].as_u64().with_context(|| format!("no raftIndex: {status}"))?;
+	let raft_index = status[0]["Status"]["raftIndex"]
+		.as_u64()
+		.with_context(|| format!("no raftIndex: {status}"))?;
 	assert!(
 		(u64::from(before)..=u64::from(after)).contains(&raft_index),
 		"raftIndex {raft_index} is not the finalized block number (#{before} to #{after}): {status}"
 	);
-	assert_eq!(status[0]["Status"]["raftAppliedIndex"], status[0]["Status"]["raftIndex"], "{status}");
+	assert_eq!(
+		status[0]["Status"]["raftAppliedIndex"], status[0]["Status"]["raftIndex"],
+		"{status}"
+	);
 	let members = etcdctl(&ep, &["member", "list"])?;
 	assert!(members.contains(&format!("http://{ep}")), "{members}");
 	Ok(())
@@ -382,10 +481,14 @@ fn etcdctl_fails_over_between_validators_and_its_lease_survives() -> Result<()> 
 	}
 	let endpoints: Vec<String> = net.nodes.iter().filter_map(Node::etcd_endpoint).collect();
 	for ep in &endpoints {
-		wait_for("every etcd API to answer", Duration::from_secs(60), || etcdctl(ep, &["get", "/probe"]).ok())?;
+		wait_for("every etcd API to answer", Duration::from_secs(60), || {
+			etcdctl(ep, &["get", "/probe"]).ok()
+		})?;
 	}
 	// Dave's endpoint first: etcdctl uses it until Dave goes away.
-	let all = [&endpoints[3], &endpoints[0], &endpoints[1], &endpoints[2]].map(String::as_str).join(",");
+	let all = [&endpoints[3], &endpoints[0], &endpoints[1], &endpoints[2]]
+		.map(String::as_str)
+		.join(",");
 	// Every validator must reach the others directly: else finality stops when the one that
 	// relays between them goes, and rightly so. The mesh, formed within seconds here, took over
 	// 90 s in one CI run, for a reason that run did not log; the bound is now beyond a
@@ -401,17 +504,35 @@ fn etcdctl_fails_over_between_validators_and_its_lease_survives() -> Result<()> 
 		command
 	};
 	let mut watch = Proc::start("regchainctl-watch", regchainctl(&["watch", "/fo/", "--prefix"]))?;
-	let agent_args = ["--key", "//Charlie", "agent", "--service", "fo", "--instance", "i1", "--address", "127.0.0.1:1", "--ttl", "3"];
+	let agent_args = [
+		"--key",
+		"//Charlie",
+		"agent",
+		"--service",
+		"fo",
+		"--instance",
+		"i1",
+		"--address",
+		"127.0.0.1:1",
+		"--ttl",
+		"3",
+	];
 	let mut agent = Proc::start("regchainctl-agent", regchainctl(&agent_args))?;
 	agent.wait_lines("the agent to register", Duration::from_secs(60), |l| {
 		l.iter().any(|x| x.starts_with("registered fo/i1")).then_some(())
 	})?;
-	let mut leader = Proc::start("regchainctl-campaign", regchainctl(&["--key", "//Bob", "elect", "campaign", "fo-lead", "b", "--ttl", "3"]))?;
+	let mut leader = Proc::start(
+		"regchainctl-campaign",
+		regchainctl(&["--key", "//Bob", "elect", "campaign", "fo-lead", "b", "--ttl", "3"]),
+	)?;
 	leader.wait_lines("Bob to lead", Duration::from_secs(60), |l| {
 		l.iter().any(|x| x.starts_with("elected: fo-lead term ")).then_some(())
 	})?;
 	// Alice campaigns too, and waits behind Bob.
-	let mut waiting = Proc::start("regchainctl-waiting", regchainctl(&["--key", "//Alice", "elect", "campaign", "fo-lead", "a", "--ttl", "3"]))?;
+	let mut waiting = Proc::start(
+		"regchainctl-waiting",
+		regchainctl(&["--key", "//Alice", "elect", "campaign", "fo-lead", "a", "--ttl", "3"]),
+	)?;
 	wait_for("Alice's candidacy behind Bob's", Duration::from_secs(60), || {
 		let out = regchainctl(&["--output", "json", "elect", "leader", "fo-lead"]).output().ok()?;
 		let state: Value = serde_json::from_slice(&out.stdout).ok()?;
@@ -421,7 +542,9 @@ fn etcdctl_fails_over_between_validators_and_its_lease_survives() -> Result<()> 
 	// A write through Alice is read through Bob once his node has finalized it.
 	etcdctl(&endpoints[0], &["put", "/fo/k", "from-alice"])?;
 	wait_for("Bob to read Alice's write", Duration::from_secs(30), || {
-		etcdctl(&endpoints[1], &["get", "/fo/k", "--print-value-only"]).ok().filter(|v| v == "from-alice\n")
+		etcdctl(&endpoints[1], &["get", "/fo/k", "--print-value-only"])
+			.ok()
+			.filter(|v| v == "from-alice\n")
 	})?;
 	watch.wait_lines("the watch through Dave to see the write", Duration::from_secs(30), |l| {
 		l.iter().any(|x| x == "/fo/k").then_some(())
@@ -433,7 +556,8 @@ fn etcdctl_fails_over_between_validators_and_its_lease_survives() -> Result<()> 
 	let granted = etcdctl(&all, &["lease", "grant", "10"])?;
 	let id = granted.split_whitespace().nth(1).context("lease id")?.to_string();
 	etcdctl(&all, &["put", "/fo/leased", "v", &format!("--lease={id}")])?;
-	let mut keeper = Proc::start("keep-alive", etcdctl_command(&all, &["lease", "keep-alive", &id]))?;
+	let mut keeper =
+		Proc::start("keep-alive", etcdctl_command(&all, &["lease", "keep-alive", &id]))?;
 	keeper.wait_lines("a keep-alive", Duration::from_secs(30), |l| {
 		l.iter().any(|x| x.contains("keepalived")).then_some(())
 	})?;
@@ -443,7 +567,13 @@ fn etcdctl_fails_over_between_validators_and_its_lease_survives() -> Result<()> 
 	let before = keeper.lines().len();
 	if let Err(e) = etcdctl(&all, &["put", "/fo/after", "still-writable"]) {
 		for node in &net.nodes[..3] {
-			eprintln!("{}: best {:?} finalized {:?}\n{}", node.config.name, node.best_number().ok(), node.finalized_number().ok(), node.log_tail());
+			eprintln!(
+				"{}: best {:?} finalized {:?}\n{}",
+				node.config.name,
+				node.best_number().ok(),
+				node.finalized_number().ok(),
+				node.log_tail()
+			);
 		}
 		return Err(e);
 	}
@@ -460,7 +590,11 @@ fn etcdctl_fails_over_between_validators_and_its_lease_survives() -> Result<()> 
 	})?;
 	// A fixed wait, as the claim is that nothing happens: the lease does not run out.
 	std::thread::sleep(Duration::from_secs(3));
-	assert_eq!(etcdctl(&all, &["get", "/fo/leased", "--print-value-only"])?, "v\n", "the lease survived the failover");
+	assert_eq!(
+		etcdctl(&all, &["get", "/fo/leased", "--print-value-only"])?,
+		"v\n",
+		"the lease survived the failover"
+	);
 	// The agent kept its lease alive through Alice, well past its TTL, and still deregisters
 	// its instance when stopped (an agent whose lease ran out would have exited, or found the
 	// instance gone).
@@ -504,23 +638,38 @@ fn linearizable_reads_on_a_lagging_validator_see_every_acknowledged_write() -> R
 	net.wait_for_full_mesh(Duration::from_secs(180))?;
 	let endpoints: Vec<String> = net.nodes.iter().filter_map(Node::etcd_endpoint).collect();
 	for ep in &endpoints {
-		wait_for("every etcd API to answer", Duration::from_secs(60), || etcdctl(ep, &["get", "/probe"]).ok())?;
+		wait_for("every etcd API to answer", Duration::from_secs(60), || {
+			etcdctl(ep, &["get", "/probe"]).ok()
+		})?;
 	}
 	let (alice, dave) = (&endpoints[0], &endpoints[3]);
 	let p2p_ports: Vec<u16> = net.nodes.iter().map(|n| n.config.p2p_port).collect();
 	let get = |consistency: &str| {
-		etcdctl(dave, &["get", "/lin/k", "--print-value-only", &format!("--consistency={consistency}")])
+		etcdctl(
+			dave,
+			&["get", "/lin/k", "--print-value-only", &format!("--consistency={consistency}")],
+		)
 	};
 
 	etcdctl(alice, &["put", "/lin/k", "v1"])?;
-	assert_eq!(get("l")?, "v1\n", "a linearizable read on Dave sees the write acknowledged by Alice");
+	assert_eq!(
+		get("l")?,
+		"v1\n",
+		"a linearizable read on Dave sees the write acknowledged by Alice"
+	);
 	// Reads that arrive together share quorum rounds: each still sees the acknowledged write.
 	etcdctl(alice, &["put", "/lin/k", "v1b"])?;
 	let answers: Vec<String> = std::thread::scope(|scope| {
 		let reads: Vec<_> = (0..16).map(|_| scope.spawn(|| get("l"))).collect();
-		reads.into_iter().map(|read| read.join().expect("a reader thread")).collect::<Result<_>>()
+		reads
+			.into_iter()
+			.map(|read| read.join().expect("a reader thread"))
+			.collect::<Result<_>>()
 	})?;
-	assert!(answers.iter().all(|a| a == "v1b\n"), "concurrent linearizable reads on Dave: {answers:?}");
+	assert!(
+		answers.iter().all(|a| a == "v1b\n"),
+		"concurrent linearizable reads on Dave: {answers:?}"
+	);
 
 	// Dave is cut off; the three others acknowledge v2 without him.
 	let cut = regchain_testing::Isolation::cut(&net.nodes[3], &p2p_ports)?;
@@ -543,7 +692,11 @@ fn linearizable_reads_on_a_lagging_validator_see_every_acknowledged_write() -> R
 		linearizable.stderr()
 	);
 	// Dave is still stale: the cut held while the read waited, so a quorum is what it waits for.
-	assert_eq!(get("s")?, "v1b\n", "the cut-off Dave has not caught up while the linearizable read waited");
+	assert_eq!(
+		get("s")?,
+		"v1b\n",
+		"the cut-off Dave has not caught up while the linearizable read waited"
+	);
 	drop(cut);
 	let status = linearizable.wait_exit(Duration::from_secs(60))?;
 	assert!(status.success(), "the linearizable read failed: {}", linearizable.stderr());
@@ -559,10 +712,15 @@ fn linearizable_reads_on_a_lagging_validator_see_every_acknowledged_write() -> R
 	etcdctl(alice, &["put", "/lin/k", "v3"])?;
 	// etcdctl retries an unavailable read until its command timeout: a short one.
 	let refused = etcdctl_error(dave, &["get", "/lin/k", "--command-timeout=5s"])?;
-	assert!(refused.contains("request timed out"), "etcd's error for a read without quorum: {refused}");
+	assert!(
+		refused.contains("request timed out"),
+		"etcd's error for a read without quorum: {refused}"
+	);
 	assert_eq!(get("s")?, "v2\n");
 	drop(cut);
-	wait_for("Dave to confirm reads again", Duration::from_secs(30), || get("l").ok().filter(|v| v == "v3\n"))?;
+	wait_for("Dave to confirm reads again", Duration::from_secs(30), || {
+		get("l").ok().filter(|v| v == "v3\n")
+	})?;
 	Ok(())
 }
 
@@ -606,20 +764,27 @@ fn a_range_too_large_for_the_node_fails_alone_and_the_api_keeps_serving() -> Res
 	put_range(96, 144)?;
 	let refused = etcdctl_error(&ep, &["get", "--prefix", "/big/"])?;
 	assert!(
-		refused.contains("ResourceExhausted") || refused.contains("larger than this node's JSON-RPC response limit"),
+		refused.contains("ResourceExhausted")
+			|| refused.contains("larger than this node's JSON-RPC response limit"),
 		"{refused}"
 	);
 	assert!(refused.contains("--rpc-max-response-size"), "the error names the limit: {refused}");
 	// Read in pages, the same range is served.
 	let page = etcdctl_json(&ep, &["get", "--prefix", "/big/", "--limit", "50"])?;
-	assert_eq!((page["count"].clone(), page["more"].clone()), (json!(144), json!(true)), "a page of 50");
+	assert_eq!(
+		(page["count"].clone(), page["more"].clone()),
+		(json!(144), json!(true)),
+		"a page of 50"
+	);
 
 	// The API still serves everything else, the watch opened before included.
 	etcdctl(&ep, &["put", "/after", "2"])?;
 	assert_eq!(etcdctl(&ep, &["get", "/after", "--print-value-only"])?, "2\n");
-	watch.wait_lines("both events on the watch opened before", Duration::from_secs(30), |lines| {
-		(lines.iter().filter(|l| l.as_str() == "/after").count() >= 2).then_some(())
-	})?;
+	watch.wait_lines(
+		"both events on the watch opened before",
+		Duration::from_secs(30),
+		|lines| (lines.iter().filter(|l| l.as_str() == "/after").count() >= 2).then_some(()),
+	)?;
 	Ok(())
 }
 
@@ -644,9 +809,12 @@ fn a_lying_voter_neither_stalls_nor_falsifies_linearizable_reads() -> Result<()>
 	}
 	net.wait_for_full_mesh(Duration::from_secs(180))?;
 	let (alice, bob) = (&net.nodes[0], &net.nodes[1]);
-	let (alice_etcd, bob_etcd) = (alice.etcd_endpoint().context("etcd")?, bob.etcd_endpoint().context("etcd")?);
+	let (alice_etcd, bob_etcd) =
+		(alice.etcd_endpoint().context("etcd")?, bob.etcd_endpoint().context("etcd")?);
 	for ep in [&alice_etcd, &bob_etcd] {
-		wait_for("the etcd APIs to answer", Duration::from_secs(60), || etcdctl(ep, &["get", "/probe"]).ok())?;
+		wait_for("the etcd APIs to answer", Duration::from_secs(60), || {
+			etcdctl(ep, &["get", "/probe"]).ok()
+		})?;
 	}
 
 	// Alice's refusals of Dave's answers, by kind: the height limit, a signature over another
@@ -669,9 +837,17 @@ fn a_lying_voter_neither_stalls_nor_falsifies_linearizable_reads() -> Result<()>
 			format!("a read point on Alice, round {round}, with Dave lying:\n{}", net.log_tails())
 		})?;
 		read_times.push(started.elapsed());
-		ensure!(point["voters"].as_u64() >= Some(3), "a read point confirmed by fewer than 3 voters: {point}");
-		let read = etcdctl(&alice_etcd, &["get", "/liar/k", "--print-value-only", "--consistency=l"])?;
-		assert_eq!(read, format!("{value}\n"), "a linearizable read on Alice sees the write acknowledged on Bob");
+		ensure!(
+			point["voters"].as_u64() >= Some(3),
+			"a read point confirmed by fewer than 3 voters: {point}"
+		);
+		let read =
+			etcdctl(&alice_etcd, &["get", "/liar/k", "--print-value-only", "--consistency=l"])?;
+		assert_eq!(
+			read,
+			format!("{value}\n"),
+			"a linearizable read on Alice sees the write acknowledged on Bob"
+		);
 		let [height, signature, set] = refusals();
 		// Both signature lies (foreign genesis, replayed nonce) seen twice or more.
 		if height >= 1 && signature >= 2 && set >= 1 {
@@ -685,7 +861,10 @@ fn a_lying_voter_neither_stalls_nor_falsifies_linearizable_reads() -> Result<()>
 			net.nodes[3].log_tail()
 		);
 	}
-	assert!(net.nodes[3].log().contains("lying to a peer's read: PreviousNonce"), "Dave told each lie");
+	assert!(
+		net.nodes[3].log().contains("lying to a peer's read: PreviousNonce"),
+		"Dave told each lie"
+	);
 	read_times.sort();
 	let median = read_times[read_times.len() / 2];
 	assert!(
@@ -708,7 +887,9 @@ fn batches_in_blocks(node: &Node, from: u32, to: u32) -> Result<(usize, usize)> 
 		for xt in block["block"]["extrinsics"].as_array().context("extrinsics")? {
 			let bytes = regchain_client::hex::from_hex(xt.as_str().context("hex")?)?;
 			let xt = UncheckedExtrinsic::decode(&mut &bytes[..])?;
-			if let RuntimeCall::Utility(pallet_utility::Call::force_batch { calls: inner }) = &xt.function {
+			if let RuntimeCall::Utility(pallet_utility::Call::force_batch { calls: inner }) =
+				&xt.function
+			{
 				batches += 1;
 				calls += inner.len();
 			}
@@ -733,7 +914,11 @@ async fn concurrent_etcd_writes_share_transactions_and_keep_their_own_answers() 
 		writes.spawn(async move {
 			let bad_lease = i % 5 == 4;
 			let options = bad_lease.then(|| etcd_client::PutOptions::new().with_lease(987_654_321));
-			(i, bad_lease, client.put(format!("/batch/{i:02}"), format!("value {i}"), options).await)
+			(
+				i,
+				bad_lease,
+				client.put(format!("/batch/{i:02}"), format!("value {i}"), options).await,
+			)
 		});
 	}
 	let mut revisions = std::collections::BTreeMap::new();
@@ -757,7 +942,9 @@ async fn concurrent_etcd_writes_share_transactions_and_keep_their_own_answers() 
 
 	// Every acknowledged write is there, at the revision its answer gave; the failed ones are not.
 	let mut client = client.clone();
-	let stored = client.get("/batch/", Some(etcd_client::GetOptions::new().with_prefix())).await?;
+	let stored = client
+		.get("/batch/", Some(etcd_client::GetOptions::new().with_prefix()))
+		.await?;
 	assert_eq!(stored.kvs().len(), 40);
 	for kv in stored.kvs() {
 		let i: u32 = kv.key_str()?.trim_start_matches("/batch/").parse()?;
@@ -766,7 +953,10 @@ async fn concurrent_etcd_writes_share_transactions_and_keep_their_own_answers() 
 	}
 
 	let (batches, calls) = batches_in_blocks(&node, first_block, node.finalized_number()?)?;
-	assert!(batches >= 1 && calls > batches, "{calls} writes in {batches} batches: nothing was batched");
+	assert!(
+		batches >= 1 && calls > batches,
+		"{calls} writes in {batches} batches: nothing was batched"
+	);
 	Ok(())
 }
 
@@ -775,7 +965,8 @@ async fn concurrent_etcd_writes_share_transactions_and_keep_their_own_answers() 
 /// to answer "compacted" after the delete had happened); reading it whole is refused with a
 /// clear error; reading it by pages, or keys only, works.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_range_too_large_for_one_answer_is_read_in_pages_and_deleted_with_its_count() -> Result<()> {
+async fn a_range_too_large_for_one_answer_is_read_in_pages_and_deleted_with_its_count() -> Result<()>
+{
 	const KEYS: usize = 600;
 	let dir = tempfile::tempdir()?;
 	let (_node, endpoint) = dev_node_with_etcd(&dir)?;
@@ -812,7 +1003,9 @@ async fn a_range_too_large_for_one_answer_is_read_in_pages_and_deleted_with_its_
 	}
 	assert_eq!(read, KEYS);
 
-	let deleted = client.delete("/big/", Some(etcd_client::DeleteOptions::new().with_prefix())).await?;
+	let deleted = client
+		.delete("/big/", Some(etcd_client::DeleteOptions::new().with_prefix()))
+		.await?;
 	assert_eq!(deleted.deleted(), KEYS as i64);
 	assert_eq!(client.get("/big/", Some(prefix().with_count_only())).await?.count(), 0);
 	Ok(())
@@ -827,7 +1020,9 @@ async fn watchers_are_bounded_and_writes_go_on_at_the_bound() -> Result<()> {
 	let dir = tempfile::tempdir()?;
 	let (_node, endpoint) = dev_node_with_etcd(&dir)?;
 	let mut client = etcd_client::Client::connect([endpoint.as_str()], None).await?;
-	async fn next(stream: &mut etcd_client::WatchResponseStream) -> Result<etcd_client::WatchResponse> {
+	async fn next(
+		stream: &mut etcd_client::WatchResponseStream,
+	) -> Result<etcd_client::WatchResponse> {
 		tokio::time::timeout(Duration::from_secs(20), stream.message())
 			.await
 			.context("no watch answer within 20 s")?
@@ -840,7 +1035,11 @@ async fn watchers_are_bounded_and_writes_go_on_at_the_bound() -> Result<()> {
 	for i in 1..BOUND - 1 {
 		watcher.watch(format!("/w/{i}"), None).await?;
 		let answer = next(&mut stream).await?;
-		assert!(answer.created() && !answer.canceled(), "watcher {i}: {:?}", answer.cancel_reason());
+		assert!(
+			answer.created() && !answer.canceled(),
+			"watcher {i}: {:?}",
+			answer.cancel_reason()
+		);
 	}
 	let (mut second, mut second_stream) = client.watch("/w/last", None).await?.split();
 	assert!(next(&mut second_stream).await?.created());
@@ -849,13 +1048,18 @@ async fn watchers_are_bounded_and_writes_go_on_at_the_bound() -> Result<()> {
 		sender.watch("/w/extra", None).await?;
 		let refused = next(responses).await?;
 		assert!(refused.canceled(), "a watcher beyond the bound must be cancelled");
-		assert!(refused.cancel_reason().contains("too many watchers"), "{}", refused.cancel_reason());
+		assert!(
+			refused.cancel_reason().contains("too many watchers"),
+			"{}",
+			refused.cancel_reason()
+		);
 	}
 	// At the bound, writes go on and the watchers see them.
 	client.put("/w/7", "seven", None).await?;
 	client.put("/w/last", "last", None).await?;
 	let events = next(&mut stream).await?;
-	let keys: Vec<Option<Vec<u8>>> = events.events().iter().map(|e| e.kv().map(|kv| kv.key().to_vec())).collect();
+	let keys: Vec<Option<Vec<u8>>> =
+		events.events().iter().map(|e| e.kv().map(|kv| kv.key().to_vec())).collect();
 	assert_eq!(keys, [Some(b"/w/7".to_vec())]);
 	assert_eq!(next(&mut second_stream).await?.events().len(), 1);
 	// Cancelling one makes room for another.
@@ -869,7 +1073,11 @@ async fn watchers_are_bounded_and_writes_go_on_at_the_bound() -> Result<()> {
 
 /// Runs `openssl` with `args` in `dir`.
 fn openssl(dir: &std::path::Path, args: &[&str]) -> Result<()> {
-	let out = Command::new("openssl").current_dir(dir).args(args).output().context("running openssl")?;
+	let out = Command::new("openssl")
+		.current_dir(dir)
+		.args(args)
+		.output()
+		.context("running openssl")?;
 	if !out.status.success() {
 		bail!("openssl {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
 	}
@@ -882,25 +1090,59 @@ fn make_certificates(dir: &std::path::Path) -> Result<()> {
 	let new_key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
 	let mut ca = vec!["req", "-x509"];
 	ca.extend(new_key);
-	ca.extend(["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=regchain test CA"]);
-	ca.extend(["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"]);
+	ca.extend([
+		"-keyout",
+		"ca.key",
+		"-out",
+		"ca.pem",
+		"-days",
+		"2",
+		"-subj",
+		"/CN=regchain test CA",
+	]);
+	ca.extend([
+		"-addext",
+		"basicConstraints=critical,CA:TRUE",
+		"-addext",
+		"keyUsage=critical,keyCertSign",
+	]);
 	openssl(dir, &ca)?;
 	for (name, extensions) in [
 		("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"),
 		("client", "extendedKeyUsage=clientAuth\n"),
 	] {
-		let (key, csr, pem, ext) =
-			(format!("{name}.key"), format!("{name}.csr"), format!("{name}.pem"), format!("{name}.ext"));
+		let (key, csr, pem, ext) = (
+			format!("{name}.key"),
+			format!("{name}.csr"),
+			format!("{name}.pem"),
+			format!("{name}.ext"),
+		);
 		let subject = format!("/CN={name}");
 		std::fs::write(dir.join(&ext), extensions)?;
 		let mut request = vec!["req"];
 		request.extend(new_key);
 		request.extend(["-keyout", &key, "-out", &csr, "-subj", &subject]);
 		openssl(dir, &request)?;
-		openssl(dir, &[
-			"x509", "-req", "-in", &csr, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-			"-out", &pem, "-days", "2", "-extfile", &ext,
-		])?;
+		openssl(
+			dir,
+			&[
+				"x509",
+				"-req",
+				"-in",
+				&csr,
+				"-CA",
+				"ca.pem",
+				"-CAkey",
+				"ca.key",
+				"-CAcreateserial",
+				"-out",
+				&pem,
+				"-days",
+				"2",
+				"-extfile",
+				&ext,
+			],
+		)?;
 	}
 	Ok(())
 }
@@ -919,8 +1161,16 @@ fn etcdctl_uses_tls_with_client_certificates() -> Result<()> {
 	let listen = format!("127.0.0.1:{port}");
 	let (cert, key, ca) = (file("server.pem"), file("server.key"), file("ca.pem"));
 	let args = [
-		"--dev", "--etcd-listen", &listen, "--etcd-cert-file", &cert, "--etcd-key-file", &key,
-		"--etcd-trusted-ca-file", &ca, "--etcd-client-cert-auth",
+		"--dev",
+		"--etcd-listen",
+		&listen,
+		"--etcd-cert-file",
+		&cert,
+		"--etcd-key-file",
+		&key,
+		"--etcd-trusted-ca-file",
+		&ca,
+		"--etcd-client-cert-auth",
 	];
 	let node = Node::start_finalized(NodeConfig::new("dev", dir.path(), &args))?;
 
@@ -931,10 +1181,15 @@ fn etcdctl_uses_tls_with_client_certificates() -> Result<()> {
 		all.extend_from_slice(more);
 		etcdctl(&endpoint, &all)
 	};
-	wait_for("the etcd API to answer over TLS", Duration::from_secs(60), || with_tls(&["get", "/probe"]).ok())?;
+	wait_for("the etcd API to answer over TLS", Duration::from_secs(60), || {
+		with_tls(&["get", "/probe"]).ok()
+	})?;
 	assert_eq!(with_tls(&["put", "/tls/key", "secret"])?.trim(), "OK");
 	assert_eq!(lines(&with_tls(&["get", "/tls/key"])?), ["/tls/key", "secret"]);
-	assert!(with_tls(&["member", "list"])?.contains(&endpoint), "MemberList gives the https:// URL");
+	assert!(
+		with_tls(&["member", "list"])?.contains(&endpoint),
+		"MemberList gives the https:// URL"
+	);
 
 	let quick = "--command-timeout=5s";
 	// Without a client certificate, the TLS handshake is refused for it. etcdctl 3.4 says only
@@ -943,7 +1198,8 @@ fn etcdctl_uses_tls_with_client_certificates() -> Result<()> {
 	// "certificate required" alert, and succeeds with it. It speaks TLS 1.2, in which the alert
 	// ends the handshake: in TLS 1.3 the client has finished its handshake before the server
 	// checks its certificate, and the alert may come after the connection is already gone.
-	let err = etcdctl_error(&endpoint, &["--cacert", &ca, quick, "put", "/tls/key", "no-certificate"])?;
+	let err =
+		etcdctl_error(&endpoint, &["--cacert", &ca, quick, "put", "/tls/key", "no-certificate"])?;
 	assert!(err.contains("context deadline exceeded"), "{err}");
 	let curl = |tls: &[&str]| {
 		Command::new("curl")
@@ -955,26 +1211,58 @@ fn etcdctl_uses_tls_with_client_certificates() -> Result<()> {
 	};
 	let refused = curl(&["--cacert", ca.as_str()])?;
 	let alert = String::from_utf8_lossy(&refused.stderr);
-	assert!(!refused.status.success() && refused.stdout.is_empty(), "curl without a certificate: {alert}");
-	assert!(alert.contains("alert certificate required"), "curl without a certificate, not refused for it: {alert}");
-	let admitted = curl(&["--cacert", ca.as_str(), "--cert", client_cert.as_str(), "--key", client_key.as_str()])?;
-	let version: Value = serde_json::from_slice(&admitted.stdout)
-		.with_context(|| format!("curl with a client certificate: {}", String::from_utf8_lossy(&admitted.stderr)))?;
+	assert!(
+		!refused.status.success() && refused.stdout.is_empty(),
+		"curl without a certificate: {alert}"
+	);
+	assert!(
+		alert.contains("alert certificate required"),
+		"curl without a certificate, not refused for it: {alert}"
+	);
+	let admitted = curl(&[
+		"--cacert",
+		ca.as_str(),
+		"--cert",
+		client_cert.as_str(),
+		"--key",
+		client_key.as_str(),
+	])?;
+	let version: Value = serde_json::from_slice(&admitted.stdout).with_context(|| {
+		format!("curl with a client certificate: {}", String::from_utf8_lossy(&admitted.stderr))
+	})?;
 	assert!(version["etcdserver"].as_str().is_some_and(|v| v.starts_with("3.4.")), "{version}");
 	// Without TLS: refused too. Neither refused client wrote.
 	etcdctl_error(&listen, &[quick, "put", "/tls/key", "plaintext"])?;
-	assert_eq!(lines(&with_tls(&["get", "/tls/key"])?), ["/tls/key", "secret"], "a refused client wrote");
+	assert_eq!(
+		lines(&with_tls(&["get", "/tls/key"])?),
+		["/tls/key", "secret"],
+		"a refused client wrote"
+	);
 	drop(node);
 
 	// Beyond loopback, TLS alone is not enough: anyone could write as this node's account.
 	let (rpc, p2p) = (regchain_testing::free_port().to_string(), regchain_testing::free_port());
 	let out = regchain_testing::run_node_command(&[
-		"--dev", "--base-path", &dir.path().join("wide").display().to_string(), "--rpc-port", &rpc,
-		"--listen-addr", &format!("/ip4/127.0.0.1/tcp/{p2p}"), "--no-prometheus", "--etcd-listen",
-		"0.0.0.0:0", "--etcd-cert-file", &cert, "--etcd-key-file", &key,
+		"--dev",
+		"--base-path",
+		&dir.path().join("wide").display().to_string(),
+		"--rpc-port",
+		&rpc,
+		"--listen-addr",
+		&format!("/ip4/127.0.0.1/tcp/{p2p}"),
+		"--no-prometheus",
+		"--etcd-listen",
+		"0.0.0.0:0",
+		"--etcd-cert-file",
+		&cert,
+		"--etcd-key-file",
+		&key,
 	])?;
 	let stderr = String::from_utf8_lossy(&out.stderr);
-	assert!(!out.status.success(), "the node served the API beyond loopback without client certificates");
+	assert!(
+		!out.status.success(),
+		"the node served the API beyond loopback without client certificates"
+	);
 	assert!(stderr.contains("needs TLS with client certificates"), "unexpected error: {stderr}");
 	Ok(())
 }
@@ -989,12 +1277,14 @@ fn the_etcd_api_follows_its_node_when_the_default_rpc_port_is_taken() -> Result<
 	let _holder = std::net::TcpListener::bind("127.0.0.1:9944");
 	let endpoint = format!("127.0.0.1:{}", regchain_testing::free_port());
 	let mut command = Command::new(regchain_testing::node_binary());
-	command.args(["--dev", "--base-path", dir.path().to_str().unwrap(), "--no-prometheus"]).args([
-		"--listen-addr".to_string(),
-		format!("/ip4/127.0.0.1/tcp/{}", regchain_testing::free_port()),
-		"--etcd-listen".to_string(),
-		endpoint.clone(),
-	]);
+	command
+		.args(["--dev", "--base-path", dir.path().to_str().unwrap(), "--no-prometheus"])
+		.args([
+			"--listen-addr".to_string(),
+			format!("/ip4/127.0.0.1/tcp/{}", regchain_testing::free_port()),
+			"--etcd-listen".to_string(),
+			endpoint.clone(),
+		]);
 	let node = Proc::start("regchain-node", command)?;
 	let put = wait_for("a put through the etcd API", Duration::from_secs(90), || {
 		etcdctl(&endpoint, &["--command-timeout=5s", "put", "/moved", "here"]).ok()
@@ -1009,13 +1299,26 @@ fn the_etcd_api_follows_its_node_when_the_default_rpc_port_is_taken() -> Result<
 /// JSON (etcd 3.4 ignores it); the HTTP status and the parsed answer.
 fn gateway(endpoint: &str, path: &str, body: &str) -> Result<(u16, Value)> {
 	let out = Command::new("curl")
-		.args(["-sS", "-m", "60", "-w", "\n%{http_code}", "-H", "Content-Type: text/plain", "-d", body])
+		.args([
+			"-sS",
+			"-m",
+			"60",
+			"-w",
+			"\n%{http_code}",
+			"-H",
+			"Content-Type: text/plain",
+			"-d",
+			body,
+		])
 		.arg(format!("http://{endpoint}{path}"))
 		.output()
 		.context("running curl")?;
 	let text = String::from_utf8(out.stdout)?;
 	let (answer, code) = text.rsplit_once('\n').context("curl's status line")?;
-	Ok((code.parse()?, serde_json::from_str(answer).with_context(|| format!("{path} answered {answer:?}"))?))
+	Ok((
+		code.parse()?,
+		serde_json::from_str(answer).with_context(|| format!("{path} answered {answer:?}"))?,
+	))
 }
 
 fn b64_decode(text: &str) -> Result<Vec<u8>> {
@@ -1032,51 +1335,95 @@ fn b64(text: &str) -> String {
 /// base64 bytes, 64-bit integers as strings, errors with their gRPC code, and a watch streamed
 /// as `{"result": ...}` lines. Run against regchain and against a real etcd 3.4.
 fn gateway_script(endpoint: &str) -> Result<()> {
-	let version = Command::new("curl").args(["-sS", &format!("http://{endpoint}/version")]).output()?;
+	let version = Command::new("curl")
+		.args(["-sS", &format!("http://{endpoint}/version")])
+		.output()?;
 	let version: Value = serde_json::from_slice(&version.stdout)?;
 	assert!(version["etcdserver"].as_str().is_some_and(|v| v.starts_with("3.4.")), "{version}");
-	let health = Command::new("curl").args(["-sS", &format!("http://{endpoint}/health")]).output()?;
+	let health = Command::new("curl")
+		.args(["-sS", &format!("http://{endpoint}/health")])
+		.output()?;
 	assert_eq!(serde_json::from_slice::<Value>(&health.stdout)?["health"], "true");
 
 	// Authentication is off (Patroni with a username asks, and goes on without); a path no route
 	// takes is 404.
-	let (code, answer) = gateway(endpoint, "/v3/auth/authenticate", r#"{"name":"u","password":"p"}"#)?;
+	let (code, answer) =
+		gateway(endpoint, "/v3/auth/authenticate", r#"{"name":"u","password":"p"}"#)?;
 	assert_eq!((code, answer["code"].as_i64()), (412, Some(9)), "{answer}");
-	assert!(answer["error"].as_str().is_some_and(|e| e.contains("authentication is not enabled")), "{answer}");
+	assert!(
+		answer["error"]
+			.as_str()
+			.is_some_and(|e| e.contains("authentication is not enabled")),
+		"{answer}"
+	);
 	let missing = Command::new("curl")
-		.args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-d", "{}", &format!("http://{endpoint}/v3/no/such/route")])
+		.args([
+			"-sS",
+			"-o",
+			"/dev/null",
+			"-w",
+			"%{http_code}",
+			"-d",
+			"{}",
+			&format!("http://{endpoint}/v3/no/such/route"),
+		])
 		.output()?;
 	assert_eq!(String::from_utf8(missing.stdout)?, "404");
 
 	// A watch from now on, streamed while the writes below happen.
-	let watch_body = json!({ "create_request": { "key": b64("/gw/"), "range_end": b64("/gw0") } }).to_string();
+	let watch_body =
+		json!({ "create_request": { "key": b64("/gw/"), "range_end": b64("/gw0") } }).to_string();
 	let mut watch = Proc::start("curl watch", {
 		let mut c = Command::new("curl");
-		c.args(["-sS", "-N", "-m", "120", "-d", &watch_body, &format!("http://{endpoint}/v3/watch")]);
+		c.args([
+			"-sS",
+			"-N",
+			"-m",
+			"120",
+			"-d",
+			&watch_body,
+			&format!("http://{endpoint}/v3/watch"),
+		]);
 		c
 	})?;
 	watch.wait_lines("the watch to be created", Duration::from_secs(30), |lines| {
 		lines.iter().any(|l| l.contains("\"created\":true")).then_some(())
 	})?;
 
-	let (code, put) = gateway(&endpoint, "/v3/kv/put", &json!({ "key": b64("/gw/a"), "value": b64("1") }).to_string())?;
+	let (code, put) = gateway(
+		&endpoint,
+		"/v3/kv/put",
+		&json!({ "key": b64("/gw/a"), "value": b64("1") }).to_string(),
+	)?;
 	assert_eq!(code, 200, "{put}");
-	let revision = put["header"]["revision"].as_str().context("the revision is a string")?.to_string();
-	let (code, put_b) =
-		gateway(&endpoint, "/v3/kv/put", &json!({ "key": b64("/gw/b"), "value": b64("2"), "prevKv": true }).to_string())?;
+	let revision = put["header"]["revision"]
+		.as_str()
+		.context("the revision is a string")?
+		.to_string();
+	let (code, put_b) = gateway(
+		&endpoint,
+		"/v3/kv/put",
+		&json!({ "key": b64("/gw/b"), "value": b64("2"), "prevKv": true }).to_string(),
+	)?;
 	assert_eq!(code, 200, "{put_b}");
 	assert!(put_b.get("prev_kv").is_none(), "a new key has no previous value: {put_b}");
 
 	// snake_case and camelCase alike; zero fields left out.
-	let (_, range) =
-		gateway(&endpoint, "/v3/kv/range", &json!({ "key": b64("/gw/"), "range_end": b64("/gw0"), "limit": "1" }).to_string())?;
+	let (_, range) = gateway(
+		&endpoint,
+		"/v3/kv/range",
+		&json!({ "key": b64("/gw/"), "range_end": b64("/gw0"), "limit": "1" }).to_string(),
+	)?;
 	assert_eq!(range["kvs"][0]["key"], b64("/gw/a"));
 	assert_eq!(range["kvs"][0]["value"], b64("1"));
 	assert_eq!(range["kvs"][0]["mod_revision"], json!(revision));
 	assert_eq!(range["count"], "2");
 	assert_eq!(range["more"], true);
-	let (_, counted) =
-		gateway(&endpoint, "/v3/kv/range", &json!({ "key": b64("/gw/"), "rangeEnd": b64("/gw0"), "countOnly": true }).to_string())?;
+	let (_, counted) = gateway(
+		&endpoint,
+		"/v3/kv/range",
+		&json!({ "key": b64("/gw/"), "rangeEnd": b64("/gw0"), "countOnly": true }).to_string(),
+	)?;
 	assert!(counted.get("kvs").is_none());
 	assert_eq!(counted["count"], "2");
 
@@ -1105,7 +1452,8 @@ fn gateway_script(endpoint: &str) -> Result<()> {
 	assert_eq!(ttl["grantedTTL"], "30");
 	let (code, _) = gateway(&endpoint, "/v3/kv/lease/revoke", &json!({ "ID": id }).to_string())?;
 	assert_eq!(code, 200);
-	let (code, missing) = gateway(&endpoint, "/v3/kv/put", &json!({ "key": b64("/gw/x"), "lease": id }).to_string())?;
+	let (code, missing) =
+		gateway(&endpoint, "/v3/kv/put", &json!({ "key": b64("/gw/x"), "lease": id }).to_string())?;
 	assert_eq!((code, missing["code"].clone()), (404, json!(5)), "{missing}");
 	assert_eq!(missing["error"], "etcdserver: requested lease not found");
 	let (code, bad) = gateway(&endpoint, "/v3/kv/range", "{not json")?;
@@ -1117,14 +1465,15 @@ fn gateway_script(endpoint: &str) -> Result<()> {
 	assert!(status["version"].as_str().is_some_and(|v| v.starts_with("3.4.")), "{status}");
 
 	// The watch saw both puts, as base64 in `result` lines.
-	let events = watch.wait_lines("the watch to see both puts", Duration::from_secs(30), |lines| {
-		let events: Vec<Value> = lines
-			.iter()
-			.filter_map(|l| serde_json::from_str::<Value>(l).ok())
-			.flat_map(|v| v["result"]["events"].as_array().cloned().unwrap_or_default())
-			.collect();
-		(events.len() >= 2).then_some(events)
-	})?;
+	let events =
+		watch.wait_lines("the watch to see both puts", Duration::from_secs(30), |lines| {
+			let events: Vec<Value> = lines
+				.iter()
+				.filter_map(|l| serde_json::from_str::<Value>(l).ok())
+				.flat_map(|v| v["result"]["events"].as_array().cloned().unwrap_or_default())
+				.collect();
+			(events.len() >= 2).then_some(events)
+		})?;
 	assert_eq!(events[0]["kv"]["key"], b64("/gw/a"));
 	assert_eq!(events[1]["kv"]["key"], b64("/gw/b"));
 	Ok(())
@@ -1139,16 +1488,36 @@ fn the_http_gateway_answers_like_etcds() -> Result<()> {
 
 /// curl sending `method` to the gateway route `path` with extra `headers`; the HTTP status, the
 /// response headers (lower-cased names) and the body.
-fn gateway_request(endpoint: &str, method: &str, path: &str, headers: &[&str], body: &str) -> Result<(u16, String, String)> {
+fn gateway_request(
+	endpoint: &str,
+	method: &str,
+	path: &str,
+	headers: &[&str],
+	body: &str,
+) -> Result<(u16, String, String)> {
 	let mut command = Command::new("curl");
-	command.args(["-sS", "-m", "60", "-i", "-X", method, "-w", "\n%{http_code}", "-H", "Content-Type: text/plain"]);
+	command.args([
+		"-sS",
+		"-m",
+		"60",
+		"-i",
+		"-X",
+		method,
+		"-w",
+		"\n%{http_code}",
+		"-H",
+		"Content-Type: text/plain",
+	]);
 	for header in headers {
 		command.args(["-H", header]);
 	}
 	if !body.is_empty() {
 		command.args(["-d", body]);
 	}
-	let out = command.arg(format!("http://{endpoint}{path}")).output().context("running curl")?;
+	let out = command
+		.arg(format!("http://{endpoint}{path}"))
+		.output()
+		.context("running curl")?;
 	let text = String::from_utf8(out.stdout)?;
 	let (response, code) = text.rsplit_once('\n').context("curl's status line")?;
 	let (head, body) = response.split_once("\r\n\r\n").unwrap_or((response, ""));
@@ -1158,42 +1527,66 @@ fn gateway_request(endpoint: &str, method: &str, path: &str, headers: &[&str], b
 #[test]
 fn the_http_gateway_refuses_other_hosts_and_browser_origins() -> Result<()> {
 	let dir = tempfile::tempdir()?;
-	let args = ["--dev", "--etcd-host-whitelist", "etcd.internal", "--etcd-cors", "https://dash.example"];
+	let args =
+		["--dev", "--etcd-host-whitelist", "etcd.internal", "--etcd-cors", "https://dash.example"];
 	let node = Node::start_finalized(NodeConfig::new("dev", dir.path(), &args).with_etcd())?;
 	let ep = node.etcd_endpoint().context("an etcd endpoint")?;
-	wait_for("the etcd API to answer", Duration::from_secs(60), || etcdctl(&ep, &["get", "/probe"]).ok())?;
+	wait_for("the etcd API to answer", Duration::from_secs(60), || {
+		etcdctl(&ep, &["get", "/probe"]).ok()
+	})?;
 	let put = |key: &str| json!({ "key": b64(key), "value": b64("written") }).to_string();
 
 	// A web page on another site POSTs a "simple" request (text/plain, no preflight), as a
 	// browser lets any page do: refused, nothing written.
-	let (code, _, body) = gateway_request(&ep, "POST", "/v3/kv/put", &["Origin: http://evil.example"], &put("/csrf"))?;
+	let (code, _, body) = gateway_request(
+		&ep,
+		"POST",
+		"/v3/kv/put",
+		&["Origin: http://evil.example"],
+		&put("/csrf"),
+	)?;
 	assert_eq!(code, 403, "{body}");
 	let refused: Value = serde_json::from_str(&body)?;
 	assert_eq!(refused["code"], 7, "{body}");
 	assert!(refused["error"].as_str().is_some_and(|e| e.contains("--etcd-cors")), "{body}");
 	// DNS rebinding: a name the attacker points at this machine.
-	let (code, _, body) = gateway_request(&ep, "POST", "/v3/kv/put", &["Host: evil.example:2379"], &put("/rebound"))?;
+	let (code, _, body) =
+		gateway_request(&ep, "POST", "/v3/kv/put", &["Host: evil.example:2379"], &put("/rebound"))?;
 	assert_eq!(code, 421, "{body}");
 	assert!(body.contains("--etcd-host-whitelist"), "{body}");
 	assert_eq!(etcdctl(&ep, &["get", "--prefix", "/"])?, "", "a refused request wrote nothing");
 
 	// What is allowed: a listed host, a listed origin (with its preflight), and command-line
 	// clients (no Origin, an IP address as host), gRPC included.
-	let (code, _, body) = gateway_request(&ep, "POST", "/v3/kv/put", &["Host: etcd.internal:2379"], &put("/listed-host"))?;
+	let (code, _, body) = gateway_request(
+		&ep,
+		"POST",
+		"/v3/kv/put",
+		&["Host: etcd.internal:2379"],
+		&put("/listed-host"),
+	)?;
 	assert_eq!(code, 200, "{body}");
 	let preflight = ["Origin: https://dash.example", "Access-Control-Request-Method: POST"];
 	let (code, head, _) = gateway_request(&ep, "OPTIONS", "/v3/kv/put", &preflight, "")?;
 	assert_eq!(code, 204, "{head}");
 	assert!(head.contains("access-control-allow-origin: https://dash.example"), "{head}");
 	assert!(head.contains("access-control-allow-methods:"), "{head}");
-	let (code, head, body) =
-		gateway_request(&ep, "POST", "/v3/kv/put", &["Origin: https://dash.example"], &put("/listed-origin"))?;
+	let (code, head, body) = gateway_request(
+		&ep,
+		"POST",
+		"/v3/kv/put",
+		&["Origin: https://dash.example"],
+		&put("/listed-origin"),
+	)?;
 	assert_eq!(code, 200, "{body}");
 	assert!(head.contains("access-control-allow-origin: https://dash.example"), "{head}");
 	let (code, _, body) = gateway_request(&ep, "POST", "/v3/kv/put", &[], &put("/curl"))?;
 	assert_eq!(code, 200, "{body}");
 	assert_eq!(
-		lines(&etcdctl(&ep, &["get", "--prefix", "/", "--keys-only"])?).into_iter().filter(|l| !l.is_empty()).collect::<Vec<_>>(),
+		lines(&etcdctl(&ep, &["get", "--prefix", "/", "--keys-only"])?)
+			.into_iter()
+			.filter(|l| !l.is_empty())
+			.collect::<Vec<_>>(),
 		["/curl", "/listed-host", "/listed-origin"]
 	);
 	Ok(())
@@ -1211,7 +1604,8 @@ fn the_http_gateway_refuses_other_hosts_and_browser_origins() -> Result<()> {
 /// reports the override and the use at each step, and the default (`InitialRegistryQuota`)
 /// for an account without an override.
 #[test]
-fn an_etcd_client_at_its_accounts_key_quota_gets_etcds_error_and_nothing_is_written() -> Result<()> {
+fn an_etcd_client_at_its_accounts_key_quota_gets_etcds_error_and_nothing_is_written() -> Result<()>
+{
 	use codec::{Decode, Encode};
 	use pallet_service_registry::{AccountQuota, Quota, QuotaOverrides};
 	use regchain_runtime::AccountId;
@@ -1225,31 +1619,57 @@ fn an_etcd_client_at_its_accounts_key_quota_gets_etcds_error_and_nothing_is_writ
 	// The dev chain, raw, with Alice's override in its genesis storage.
 	let spec = dir.path().join("dev-key-quota.json");
 	let spec_path = spec.to_str().context("a UTF-8 path")?;
-	let out = regchain_testing::run_node_command(&["export-chain-spec", "--chain", "dev", "--raw", "--output", spec_path])?;
-	ensure!(out.status.success(), "export-chain-spec failed: {}", String::from_utf8_lossy(&out.stderr));
+	let out = regchain_testing::run_node_command(&[
+		"export-chain-spec",
+		"--chain",
+		"dev",
+		"--raw",
+		"--output",
+		spec_path,
+	])?;
+	ensure!(
+		out.status.success(),
+		"export-chain-spec failed: {}",
+		String::from_utf8_lossy(&out.stderr)
+	);
 	let mut chain: Value = serde_json::from_slice(&std::fs::read(&spec)?)?;
 	let top = chain
 		.pointer_mut("/genesis/raw/top")
 		.and_then(Value::as_object_mut)
 		.context("the raw spec has no genesis.raw.top")?;
 	let key = to_hex(&QuotaOverrides::<regchain_runtime::Runtime>::hashed_key_for(&alice));
-	ensure!(top.insert(key, json!(to_hex(&quota.encode()))).is_none(), "the dev genesis already overrides Alice's quota");
+	ensure!(
+		top.insert(key, json!(to_hex(&quota.encode()))).is_none(),
+		"the dev genesis already overrides Alice's quota"
+	);
 	std::fs::write(&spec, serde_json::to_vec(&chain)?)?;
 
 	// What `--dev` implies that matters here: Alice's keys (the etcd API's account, and the one
 	// validator), authoring alone, and a node key, which a validator without `--dev` must have.
 	let args = [
-		"--chain", spec_path, "--alice", "--validator", "--force-authoring", "--node-key",
+		"--chain",
+		spec_path,
+		"--alice",
+		"--validator",
+		"--force-authoring",
+		"--node-key",
 		"0000000000000000000000000000000000000000000000000000000000000001",
 	];
 	let node = Node::start_finalized(NodeConfig::new("quota", dir.path(), &args).with_etcd())?;
 	let ep = node.etcd_endpoint().context("an etcd endpoint")?;
-	wait_for("the etcd API to answer", Duration::from_secs(60), || etcdctl(&ep, &["get", "/probe"]).ok())?;
+	wait_for("the etcd API to answer", Duration::from_secs(60), || {
+		etcdctl(&ep, &["get", "/probe"]).ok()
+	})?;
 	// An account's quota and use at the finalized head, where every acknowledged write is.
 	let account_quota = |who: &AccountId| -> Result<AccountQuota> {
 		let at = node.rpc.finalized_head()?;
-		let raw = node.rpc.call("state_call", json!(["ServiceRegistryApi_account_quota", to_hex(&who.encode()), at]))?;
-		Ok(AccountQuota::decode(&mut &from_hex(raw.as_str().context("state_call answers hex")?)?[..])?)
+		let raw = node.rpc.call(
+			"state_call",
+			json!(["ServiceRegistryApi_account_quota", to_hex(&who.encode()), at]),
+		)?;
+		Ok(AccountQuota::decode(
+			&mut &from_hex(raw.as_str().context("state_call answers hex")?)?[..],
+		)?)
 	};
 	let keys_held = || account_quota(&alice).map(|a| a.usage.keys);
 	let keys = || -> Result<Vec<String>> {
@@ -1258,14 +1678,19 @@ fn an_etcd_client_at_its_accounts_key_quota_gets_etcds_error_and_nothing_is_writ
 	};
 	let refused = |what: &str, err: &str| {
 		assert!(
-			err.contains("etcdserver: mvcc: database space exceeded") && err.contains("KeyQuotaExceeded"),
+			err.contains("etcdserver: mvcc: database space exceeded")
+				&& err.contains("KeyQuotaExceeded"),
 			"{what}: not etcd's error for a key quota: {err}"
 		);
 	};
 
 	// The genesis override applies to the API's account; an account without one has the default.
 	let start = account_quota(&alice)?;
-	assert_eq!((start.quota, start.overridden, start.usage.keys), (quota, true, 0), "Alice's quota from genesis: {start:?}");
+	assert_eq!(
+		(start.quota, start.overridden, start.usage.keys),
+		(quota, true, 0),
+		"Alice's quota from genesis: {start:?}"
+	);
 	let bob = account_quota(&Sr25519Keyring::Bob.to_account_id())?;
 	assert_eq!(
 		(bob.quota, bob.overridden),
@@ -1276,7 +1701,11 @@ fn an_etcd_client_at_its_accounts_key_quota_gets_etcds_error_and_nothing_is_writ
 
 	// Up to the quota, new keys are written.
 	for i in 0..KEYS {
-		assert_eq!(etcdctl(&ep, &["put", &format!("/quota/{i}"), &format!("v{i}")])?, "OK\n", "key {i} of {KEYS}");
+		assert_eq!(
+			etcdctl(&ep, &["put", &format!("/quota/{i}"), &format!("v{i}")])?,
+			"OK\n",
+			"key {i} of {KEYS}"
+		);
 	}
 	assert_eq!(keys_held()?, KEYS);
 	let before = etcdctl_json(&ep, &["get", "--prefix", "/quota/"])?;
@@ -1287,7 +1716,11 @@ fn an_etcd_client_at_its_accounts_key_quota_gets_etcds_error_and_nothing_is_writ
 	refused("a put of a new key", &etcdctl_error(&ep, &["put", "/quota/new", "x"])?);
 	let txn = "\nput /quota/0 from-txn\nput /quota/new from-txn\n\n\n";
 	let out = etcdctl_with_input(&ep, &["txn", "-i"], txn)?;
-	assert!(!out.status.success(), "a txn creating a key over the quota succeeded: {}", String::from_utf8_lossy(&out.stdout));
+	assert!(
+		!out.status.success(),
+		"a txn creating a key over the quota succeeded: {}",
+		String::from_utf8_lossy(&out.stdout)
+	);
 	refused("a txn creating a key", &String::from_utf8_lossy(&out.stderr));
 	let after = etcdctl_json(&ep, &["get", "--prefix", "/quota/"])?;
 	assert_eq!(
@@ -1312,7 +1745,10 @@ fn an_etcd_client_at_its_accounts_key_quota_gets_etcds_error_and_nothing_is_writ
 	assert_eq!(keys_held()?, KEYS - 1);
 	assert_eq!(etcdctl(&ep, &["put", "/quota/new", "fits"])?, "OK\n");
 	assert_eq!(keys_held()?, KEYS);
-	refused("a put of a new key after the freed place was taken", &etcdctl_error(&ep, &["put", "/quota/newer", "x"])?);
+	refused(
+		"a put of a new key after the freed place was taken",
+		&etcdctl_error(&ep, &["put", "/quota/newer", "x"])?,
+	);
 	assert_eq!(keys()?, ["/quota/0", "/quota/2", "/quota/3", "/quota/4", "/quota/new"]);
 	Ok(())
 }

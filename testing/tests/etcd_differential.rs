@@ -9,8 +9,8 @@ use std::{collections::HashMap, time::Duration};
 
 use anyhow::{Context, Result};
 use etcd_client::{
-	Client, Compare, CompareOp, DeleteOptions, GetOptions, KeyValue, LeaseTimeToLiveOptions, PutOptions,
-	SortOrder, SortTarget, Txn, TxnOp, TxnOpResponse,
+	Client, Compare, CompareOp, DeleteOptions, GetOptions, KeyValue, LeaseTimeToLiveOptions,
+	PutOptions, SortOrder, SortTarget, Txn, TxnOp, TxnOpResponse,
 };
 use regchain_testing::{start_etcd, Node, NodeConfig};
 use serde_json::{json, Value};
@@ -30,7 +30,11 @@ impl Side {
 	}
 
 	fn rev(&self, revision: i64) -> i64 {
-		if revision == 0 { 0 } else { revision - self.base }
+		if revision == 0 {
+			0
+		} else {
+			revision - self.base
+		}
 	}
 
 	fn lease(&self, id: i64) -> Value {
@@ -58,8 +62,9 @@ impl Side {
 
 	fn error(err: etcd_client::Error) -> Value {
 		match err {
-			etcd_client::Error::GRpcStatus(status) =>
-				json!({ "error": format!("{:?}", status.code()), "message": status.message() }),
+			etcd_client::Error::GRpcStatus(status) => {
+				json!({ "error": format!("{:?}", status.code()), "message": status.message() })
+			},
 			other => json!({ "error": other.to_string() }),
 		}
 	}
@@ -119,15 +124,28 @@ impl Side {
 				let compare = match compare {
 					Cmp::Version(key, op, v) => Compare::version(key.as_str(), *op, *v),
 					Cmp::Value(key, op, v) => Compare::value(key.as_str(), *op, v.as_str()),
-					Cmp::Created(key, op, delta) => Compare::create_revision(key.as_str(), *op, self.base + delta),
-					Cmp::Modified(key, op, delta) => Compare::mod_revision(key.as_str(), *op, self.base + delta),
+					Cmp::Created(key, op, delta) => {
+						Compare::create_revision(key.as_str(), *op, self.base + delta)
+					},
+					Cmp::Modified(key, op, delta) => {
+						Compare::mod_revision(key.as_str(), *op, self.base + delta)
+					},
 				};
 				let ops = |list: &[TOp]| -> Vec<TxnOp> {
 					list.iter()
 						.map(|op| match op {
-							TOp::Put(k, v) => TxnOp::put(k.as_str(), v.as_str(), Some(PutOptions::new().with_prev_key())),
-							TOp::Get(k) => TxnOp::get(k.as_str(), Some(GetOptions::new().with_prefix())),
-							TOp::Delete(k) => TxnOp::delete(k.as_str(), Some(DeleteOptions::new().with_prefix().with_prev_key())),
+							TOp::Put(k, v) => TxnOp::put(
+								k.as_str(),
+								v.as_str(),
+								Some(PutOptions::new().with_prev_key()),
+							),
+							TOp::Get(k) => {
+								TxnOp::get(k.as_str(), Some(GetOptions::new().with_prefix()))
+							},
+							TOp::Delete(k) => TxnOp::delete(
+								k.as_str(),
+								Some(DeleteOptions::new().with_prefix().with_prev_key()),
+							),
 						})
 						.collect()
 				};
@@ -137,9 +155,15 @@ impl Side {
 					.op_responses()
 					.into_iter()
 					.map(|op| match op {
-						TxnOpResponse::Put(p) => json!({ "prev": p.prev_key().map(|kv| self.kv(kv)) }),
-						TxnOpResponse::Get(g) => json!({ "kvs": self.kvs(g.kvs()), "count": g.count() }),
-						TxnOpResponse::Delete(d) => json!({ "deleted": d.deleted(), "prev": self.kvs(d.prev_kvs()) }),
+						TxnOpResponse::Put(p) => {
+							json!({ "prev": p.prev_key().map(|kv| self.kv(kv)) })
+						},
+						TxnOpResponse::Get(g) => {
+							json!({ "kvs": self.kvs(g.kvs()), "count": g.count() })
+						},
+						TxnOpResponse::Delete(d) => {
+							json!({ "deleted": d.deleted(), "prev": self.kvs(d.prev_kvs()) })
+						},
 						TxnOpResponse::Txn(_) => json!("nested"),
 					})
 					.collect();
@@ -150,7 +174,8 @@ impl Side {
 				})
 			},
 			Op::TooManyOps => {
-				let puts: Vec<TxnOp> = (0..129).map(|i| TxnOp::put(format!("/d/many/{i}"), "x", None)).collect();
+				let puts: Vec<TxnOp> =
+					(0..129).map(|i| TxnOp::put(format!("/d/many/{i}"), "x", None)).collect();
 				let r = self.client.txn(Txn::new().and_then(puts)).await?;
 				json!({ "succeeded": r.succeeded() })
 			},
@@ -166,8 +191,12 @@ impl Side {
 			},
 			Op::TimeToLive { lease } => {
 				let id = self.leases.get(*lease).copied().unwrap_or(12345);
-				let r = self.client.lease_time_to_live(id, Some(LeaseTimeToLiveOptions::new().with_keys())).await?;
-				let mut keys: Vec<String> = r.keys().iter().map(|k| String::from_utf8_lossy(k).into_owned()).collect();
+				let r = self
+					.client
+					.lease_time_to_live(id, Some(LeaseTimeToLiveOptions::new().with_keys()))
+					.await?;
+				let mut keys: Vec<String> =
+					r.keys().iter().map(|k| String::from_utf8_lossy(k).into_owned()).collect();
 				keys.sort();
 				// The remaining TTL depends on timing: only whether the lease is alive is compared.
 				json!({ "alive": r.ttl() > 0, "granted": r.granted_ttl(), "keys": keys })
@@ -193,14 +222,37 @@ enum TOp {
 
 #[derive(Clone, Debug)]
 enum Op {
-	Put { key: String, value: String, lease: Option<usize> },
-	Get { key: String, prefix: bool, limit: i64, sort: Option<(SortTarget, SortOrder)>, at: Option<i64> },
-	Delete { key: String, prefix: bool },
-	Txn { compare: Cmp, success: Vec<TOp>, failure: Vec<TOp> },
+	Put {
+		key: String,
+		value: String,
+		lease: Option<usize>,
+	},
+	Get {
+		key: String,
+		prefix: bool,
+		limit: i64,
+		sort: Option<(SortTarget, SortOrder)>,
+		at: Option<i64>,
+	},
+	Delete {
+		key: String,
+		prefix: bool,
+	},
+	Txn {
+		compare: Cmp,
+		success: Vec<TOp>,
+		failure: Vec<TOp>,
+	},
 	TooManyOps,
-	Grant { ttl: i64 },
-	Revoke { lease: usize },
-	TimeToLive { lease: usize },
+	Grant {
+		ttl: i64,
+	},
+	Revoke {
+		lease: usize,
+	},
+	TimeToLive {
+		lease: usize,
+	},
 }
 
 /// A small deterministic generator (no extra dependency): xorshift64*.
@@ -234,7 +286,12 @@ fn ops(seed: u64, count: usize) -> Vec<Op> {
 	for _ in 0..count {
 		let key = rng.pick(&KEYS).to_string();
 		let value = format!("v{}", rng.below(4));
-		let cmp_op = *rng.pick(&[CompareOp::Equal, CompareOp::Greater, CompareOp::Less, CompareOp::NotEqual]);
+		let cmp_op = *rng.pick(&[
+			CompareOp::Equal,
+			CompareOp::Greater,
+			CompareOp::Less,
+			CompareOp::NotEqual,
+		]);
 		let op = match rng.below(20) {
 			0..=5 => {
 				let lease = match rng.below(6) {
@@ -248,11 +305,20 @@ fn ops(seed: u64, count: usize) -> Vec<Op> {
 			},
 			6..=9 => {
 				let sort = match rng.below(4) {
-					0 => Some((*rng.pick(&[SortTarget::Key, SortTarget::Version, SortTarget::Create, SortTarget::Mod, SortTarget::Value]),
-						*rng.pick(&[SortOrder::Ascend, SortOrder::Descend]))),
+					0 => Some((
+						*rng.pick(&[
+							SortTarget::Key,
+							SortTarget::Version,
+							SortTarget::Create,
+							SortTarget::Mod,
+							SortTarget::Value,
+						]),
+						*rng.pick(&[SortOrder::Ascend, SortOrder::Descend]),
+					)),
 					_ => None,
 				};
-				let at = (rng.below(4) == 0 && written > 0).then(|| 1 + rng.below(written as u64) as i64);
+				let at = (rng.below(4) == 0 && written > 0)
+					.then(|| 1 + rng.below(written as u64) as i64);
 				let prefix = rng.below(2) == 0;
 				let key = if prefix { rng.pick(&PREFIXES).to_string() } else { key };
 				Op::Get { key, prefix, limit: rng.below(4) as i64, sort, at }
@@ -274,9 +340,16 @@ fn ops(seed: u64, count: usize) -> Vec<Op> {
 					(0..rng.below(3))
 						.map(|i| match (i, rng.below(3)) {
 							// Distinct keys per branch: etcd refuses a key written twice.
-							(i, 0) => TOp::Put(format!("{}{}", rng.pick(&KEYS), "/t".repeat(i as usize + 1)), format!("t{i}")),
+							(i, 0) => TOp::Put(
+								format!("{}{}", rng.pick(&KEYS), "/t".repeat(i as usize + 1)),
+								format!("t{i}"),
+							),
 							(_, 1) => TOp::Get(rng.pick(&PREFIXES).to_string()),
-							(i, _) => TOp::Delete(format!("{}{}", rng.pick(&KEYS), "/t".repeat(i as usize + 1))),
+							(i, _) => TOp::Delete(format!(
+								"{}{}",
+								rng.pick(&KEYS),
+								"/t".repeat(i as usize + 1)
+							)),
 						})
 						.collect()
 				};
@@ -321,12 +394,19 @@ async fn kv_txn_and_lease_answers_match_a_real_etcd() -> Result<()> {
 	for (i, op) in ops(0x5eed_2026, 120).iter().enumerate() {
 		let expected = etcd.run(op).await;
 		let got = regchain.run(op).await;
-		*seen.entry(format!("{op:?}").split([' ', '{']).next().unwrap_or("").to_string()).or_default() += 1;
+		*seen
+			.entry(format!("{op:?}").split([' ', '{']).next().unwrap_or("").to_string())
+			.or_default() += 1;
 		if expected != got {
 			differences.push(format!("#{i} {op:?}\n  etcd:     {expected}\n  regchain: {got}"));
 		}
 	}
-	assert!(differences.is_empty(), "{} answers differ:\n{}", differences.len(), differences.join("\n"));
+	assert!(
+		differences.is_empty(),
+		"{} answers differ:\n{}",
+		differences.len(),
+		differences.join("\n")
+	);
 	// The sequence exercised every kind of operation.
 	for kind in ["Put", "Get", "Delete", "Txn", "TooManyOps", "Grant", "Revoke", "TimeToLive"] {
 		assert!(seen.contains_key(kind), "no {kind} in the sequence: {seen:?}");

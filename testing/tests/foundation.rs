@@ -4,7 +4,9 @@
 use std::{collections::BTreeSet, net::TcpListener, process::Command, time::Duration};
 
 use anyhow::{Context, Result};
-use regchain_testing::{free_port, node_binary, run_node_command, wait_for, Node, NodeConfig, Proc, Testnet};
+use regchain_testing::{
+	free_port, node_binary, run_node_command, wait_for, Node, NodeConfig, Proc, Testnet,
+};
 use serde_json::Value;
 
 /// The index (slot modulo the number of authorities) of the Aura author of block `number`.
@@ -27,11 +29,22 @@ fn dev_node_authors_and_finalizes_blocks() -> Result<()> {
 	// through Aura, in increasing slots.
 	let head = node.rpc.finalized_head()?;
 	let number = node.rpc.header_number(Value::String(head.clone()))?;
-	assert_eq!(node.rpc.block_hash(number)?, Some(head), "the finalized head #{number} is not on the best chain");
+	assert_eq!(
+		node.rpc.block_hash(number)?,
+		Some(head),
+		"the finalized head #{number} is not on the best chain"
+	);
 	let slots = (1..=number)
-		.map(|n| node.rpc.aura_slot(n)?.with_context(|| format!("block #{n} carries no Aura slot")))
+		.map(|n| {
+			node.rpc
+				.aura_slot(n)?
+				.with_context(|| format!("block #{n} carries no Aura slot"))
+		})
 		.collect::<Result<Vec<u64>>>()?;
-	assert!(slots.windows(2).all(|pair| pair[0] < pair[1]), "Aura slots do not increase: {slots:?}");
+	assert!(
+		slots.windows(2).all(|pair| pair[0] < pair[1]),
+		"Aura slots do not increase: {slots:?}"
+	);
 	Ok(())
 }
 
@@ -48,12 +61,18 @@ fn local_testnet_survives_a_rolling_restart_and_stalls_safely_with_two_down() ->
 			|| node.finalized_number().ok().filter(|n| *n >= 40),
 		)?;
 	}
-	wait_for("all four validators to author among the last 16 blocks", Duration::from_secs(60), || {
-		let last = net.nodes[0].finalized_number().ok()?;
-		let authors: BTreeSet<u64> =
-			(last - 15..=last).map(|n| aura_author(&net.nodes[0], n, 4)).collect::<Result<_>>().ok()?;
-		(authors == BTreeSet::from([0, 1, 2, 3])).then_some(())
-	})?;
+	wait_for(
+		"all four validators to author among the last 16 blocks",
+		Duration::from_secs(60),
+		|| {
+			let last = net.nodes[0].finalized_number().ok()?;
+			let authors: BTreeSet<u64> = (last - 15..=last)
+				.map(|n| aura_author(&net.nodes[0], n, 4))
+				.collect::<Result<_>>()
+				.ok()?;
+			(authors == BTreeSet::from([0, 1, 2, 3])).then_some(())
+		},
+	)?;
 
 	// A rolling restart, as an operator does it. Each validator in turn goes down while the
 	// other three finalize, then comes back, and the next goes down once it has caught up and is
@@ -66,16 +85,22 @@ fn local_testnet_survives_a_rolling_restart_and_stalls_safely_with_two_down() ->
 		let witness = (down + 1) % net.nodes.len();
 		net.nodes[down].kill();
 		let before = net.nodes[witness].finalized_number()?;
-		wait_for(&format!("finality to continue with {name} down"), Duration::from_secs(90), || {
-			net.nodes[witness].finalized_number().ok().filter(|n| *n >= before + 10)
-		})
+		wait_for(
+			&format!("finality to continue with {name} down"),
+			Duration::from_secs(90),
+			|| net.nodes[witness].finalized_number().ok().filter(|n| *n >= before + 10),
+		)
 		.with_context(|| net.log_tails())?;
 		net.nodes[down].restart()?;
 		let head = net.nodes[witness].finalized_number()?;
-		wait_for(&format!("{name} to catch up and rejoin its peers"), Duration::from_secs(90), || {
-			let node = &net.nodes[down];
-			(node.finalized_number().ok()? >= head && node.peers().ok()? >= 3).then_some(())
-		})
+		wait_for(
+			&format!("{name} to catch up and rejoin its peers"),
+			Duration::from_secs(90),
+			|| {
+				let node = &net.nodes[down];
+				(node.finalized_number().ok()? >= head && node.peers().ok()? >= 3).then_some(())
+			},
+		)
 		.with_context(|| net.log_tails())?;
 	}
 
@@ -86,16 +111,20 @@ fn local_testnet_survives_a_rolling_restart_and_stalls_safely_with_two_down() ->
 	net.nodes[2].kill();
 	net.nodes[3].kill();
 	let mut moved = (net.nodes[0].finalized_number()?, net.nodes[0].best_number()?);
-	let (stalled_at, best_at_stall) =
-		wait_for("the finalized head to stand still over eight new blocks", Duration::from_secs(60), || {
-			let (finalized, best) = (net.nodes[0].finalized_number().ok()?, net.nodes[0].best_number().ok()?);
+	let (stalled_at, best_at_stall) = wait_for(
+		"the finalized head to stand still over eight new blocks",
+		Duration::from_secs(60),
+		|| {
+			let (finalized, best) =
+				(net.nodes[0].finalized_number().ok()?, net.nodes[0].best_number().ok()?);
 			if finalized != moved.0 {
 				moved = (finalized, best);
 				return None;
 			}
 			(best >= moved.1 + 8).then_some((finalized, best))
-		})
-		.with_context(|| net.log_tails())?;
+		},
+	)
+	.with_context(|| net.log_tails())?;
 	// A negative check's wait, fixed as the claim is that nothing happens: finality does not move.
 	std::thread::sleep(Duration::from_secs(6));
 	assert_eq!(
@@ -104,8 +133,9 @@ fn local_testnet_survives_a_rolling_restart_and_stalls_safely_with_two_down() ->
 		"finality must stop with two of four validators down"
 	);
 	assert!(net.nodes[0].best_number()? > best_at_stall, "the live validators still author");
-	let finalized_hashes: Vec<Option<String>> =
-		(1..=stalled_at).map(|n| net.nodes[0].rpc.block_hash(n)).collect::<Result<_>>()?;
+	let finalized_hashes: Vec<Option<String>> = (1..=stalled_at)
+		.map(|n| net.nodes[0].rpc.block_hash(n))
+		.collect::<Result<_>>()?;
 
 	// Both back: finality resumes and no finalized block changed.
 	net.nodes[2].restart()?;
@@ -210,19 +240,24 @@ fn a_taken_rpc_port_stops_the_node() -> Result<()> {
 	let taken = free_port();
 	let _holder = TcpListener::bind(("127.0.0.1", taken))?;
 	let mut command = Command::new(node_binary());
-	command.args(["--dev", "--base-path", dir.path().to_str().unwrap(), "--no-prometheus"]).args([
-		"--rpc-port".to_string(),
-		taken.to_string(),
-		"--listen-addr".to_string(),
-		format!("/ip4/127.0.0.1/tcp/{}", free_port()),
-		"--etcd-listen".to_string(),
-		format!("127.0.0.1:{}", free_port()),
-	]);
+	command
+		.args(["--dev", "--base-path", dir.path().to_str().unwrap(), "--no-prometheus"])
+		.args([
+			"--rpc-port".to_string(),
+			taken.to_string(),
+			"--listen-addr".to_string(),
+			format!("/ip4/127.0.0.1/tcp/{}", free_port()),
+			"--etcd-listen".to_string(),
+			format!("127.0.0.1:{}", free_port()),
+		]);
 	let mut node = Proc::start("regchain-node", command)?;
 	let status = node.wait_exit(Duration::from_secs(60))?;
 	let stderr = node.stderr();
 	assert!(!status.success(), "the node ran with its --rpc-port taken: {stderr}");
-	let error = stderr.lines().find(|line| line.starts_with("Error: ")).context("an error line")?;
+	let error = stderr
+		.lines()
+		.find(|line| line.starts_with("Error: "))
+		.context("an error line")?;
 	assert!(error.contains(&format!("127.0.0.1:{taken}")), "the error names the address: {error}");
 	assert!(error.contains("in use"), "the error says why: {error}");
 	Ok(())

@@ -94,8 +94,14 @@ fn non_members_are_refused_until_a_majority_admits_them() -> Result<()> {
 	)?;
 	// Its origin, one member of four, is no majority: the collective reports `BadOrigin`.
 	let executed = executed_result(&events)?;
-	assert_eq!(executed, Err(sp_runtime::DispatchError::BadOrigin), "a lone member's motion must not pass");
-	let still = submit(rpc, &eve_pair, remark(b"still refused".to_vec())).unwrap_err().to_string();
+	assert_eq!(
+		executed,
+		Err(sp_runtime::DispatchError::BadOrigin),
+		"a lone member's motion must not pass"
+	);
+	let still = submit(rpc, &eve_pair, remark(b"still refused".to_vec()))
+		.unwrap_err()
+		.to_string();
 	assert!(still.contains("Invalid signing address"), "Eve is still no member: {still}");
 
 	// A majority (three of four) admits Eve, and the same call then succeeds.
@@ -116,10 +122,13 @@ fn registry_error(events: &[RuntimeEvent]) -> Option<&'static str> {
 		RuntimeEvent::System(frame_system::Event::ExtrinsicFailed {
 			dispatch_error: sp_runtime::DispatchError::Module(module),
 			..
-		}) if module.index as usize == regchain_runtime::ServiceRegistry::index() =>
-			pallet_service_registry::Error::<regchain_runtime::Runtime>::decode(&mut &module.error[..])
-				.ok()
-				.map(<&'static str>::from),
+		}) if module.index as usize == regchain_runtime::ServiceRegistry::index() => {
+			pallet_service_registry::Error::<regchain_runtime::Runtime>::decode(
+				&mut &module.error[..],
+			)
+			.ok()
+			.map(<&'static str>::from)
+		},
 		_ => None,
 	})
 }
@@ -175,7 +184,10 @@ fn a_member_over_its_quota_gets_a_clear_error_and_nothing_changes() -> Result<()
 			..Default::default()
 		},
 	)?;
-	assert_eq!(range.kvs.iter().map(|kv| kv.key.clone()).collect::<Vec<_>>(), vec![b"/bob/1".to_vec()]);
+	assert_eq!(
+		range.kvs.iter().map(|kv| kv.key.clone()).collect::<Vec<_>>(),
+		vec![b"/bob/1".to_vec()]
+	);
 
 	// What Bob holds and may hold, as any client reads it.
 	let account: pallet_service_registry::AccountQuota =
@@ -267,10 +279,18 @@ fn governance_adds_and_removes_a_validator() -> Result<()> {
 	let error = match refused {
 		Err(sp_runtime::DispatchError::Module(module)) => {
 			use frame_support::traits::PalletInfoAccess;
-			assert_eq!(module.index as usize, regchain_runtime::ValidatorSet::index(), "{module:?}");
-			pallet_validator_set::Error::<regchain_runtime::Runtime>::decode(&mut &module.error[..])?
+			assert_eq!(
+				module.index as usize,
+				regchain_runtime::ValidatorSet::index(),
+				"{module:?}"
+			);
+			pallet_validator_set::Error::<regchain_runtime::Runtime>::decode(
+				&mut &module.error[..],
+			)?
 		},
-		other => anyhow::bail!("removing below the minimum must fail with the validator set's error: {other:?}"),
+		other => anyhow::bail!(
+			"removing below the minimum must fail with the validator set's error: {other:?}"
+		),
 	};
 	assert!(matches!(error, pallet_validator_set::Error::TooFewValidators), "{error:?}");
 	drop(eve_node);
@@ -317,7 +337,8 @@ fn an_unauthorized_node_cannot_sync_until_authorized() -> Result<()> {
 /// at the cost of a second runtime build. Returns the code and the announced version.
 fn next_runtime() -> Result<(Vec<u8>, u32)> {
 	const LIMIT: usize = 64 << 20;
-	let compressed = regchain_runtime::WASM_BINARY.context("the runtime was built without its wasm")?;
+	let compressed =
+		regchain_runtime::WASM_BINARY.context("the runtime was built without its wasm")?;
 	let mut wasm = sp_maybe_compressed_blob::decompress(compressed, LIMIT)?.into_owned();
 	let leb = |bytes: &[u8], at: &mut usize| -> Result<usize> {
 		let (mut value, mut shift) = (0usize, 0);
@@ -370,7 +391,9 @@ fn a_two_thirds_motion_upgrades_the_runtime_of_a_running_testnet() -> Result<()>
 	let net = Testnet::start_with_etcd("local")?;
 	let rpc = net.nodes[0].rpc.clone();
 	for node in &net.nodes {
-		wait_for("the testnet to finalize", Duration::from_secs(60), || (finalized(node) >= 5).then_some(()))?;
+		wait_for("the testnet to finalize", Duration::from_secs(60), || {
+			(finalized(node) >= 5).then_some(())
+		})?;
 	}
 	let (code, next_version) = next_runtime()?;
 	let code_hash = <sp_runtime::traits::BlakeTwo256 as sp_runtime::traits::Hash>::hash(&code);
@@ -388,16 +411,26 @@ fn a_two_thirds_motion_upgrades_the_runtime_of_a_running_testnet() -> Result<()>
 	))?;
 
 	// Without a motion, the authorized code cannot be applied.
-	let apply = RuntimeCall::System(frame_system::Call::apply_authorized_upgrade { code: code.clone() });
+	let apply =
+		RuntimeCall::System(frame_system::Call::apply_authorized_upgrade { code: code.clone() });
 	let (_, events) = submit_finalized(&rpc, &dev_pair(Sr25519Keyring::Alice), apply.clone())?;
 	let failed = events.iter().find_map(|e| match e {
-		RuntimeEvent::System(frame_system::Event::ExtrinsicFailed { dispatch_error, .. }) => Some(*dispatch_error),
+		RuntimeEvent::System(frame_system::Event::ExtrinsicFailed { dispatch_error, .. }) => {
+			Some(*dispatch_error)
+		},
 		_ => None,
 	});
 	let nothing_authorized: sp_runtime::DispatchError =
 		frame_system::Error::<regchain_runtime::Runtime>::NothingAuthorized.into();
-	assert_eq!(failed, Some(nothing_authorized), "code applied without an authorization: {events:?}");
-	assert_eq!(spec_version(&net.nodes[0]), Some(u64::from(regchain_runtime::VERSION.spec_version)));
+	assert_eq!(
+		failed,
+		Some(nothing_authorized),
+		"code applied without an authorization: {events:?}"
+	);
+	assert_eq!(
+		spec_version(&net.nodes[0]),
+		Some(u64::from(regchain_runtime::VERSION.spec_version))
+	);
 
 	// Three of four members (two thirds) authorize the code's hash as root; anyone then supplies
 	// the code.
@@ -407,7 +440,9 @@ fn a_two_thirds_motion_upgrades_the_runtime_of_a_running_testnet() -> Result<()>
 	govern(&rpc, authorize)?.map_err(|e| anyhow::anyhow!("the motion failed: {e:?}"))?;
 	let (_, events) = submit_finalized(&rpc, &dev_pair(Sr25519Keyring::Alice), apply)?;
 	assert!(
-		events.iter().any(|e| matches!(e, RuntimeEvent::System(frame_system::Event::CodeUpdated { .. }))),
+		events
+			.iter()
+			.any(|e| matches!(e, RuntimeEvent::System(frame_system::Event::CodeUpdated { .. }))),
 		"the authorized code was not applied: {events:?}"
 	);
 
@@ -426,7 +461,8 @@ fn a_two_thirds_motion_upgrades_the_runtime_of_a_running_testnet() -> Result<()>
 
 	// Clients connected before the upgrade keep writing.
 	tokio.block_on(etcd.put("/upgrade/after", "2", None))?;
-	let answer = tokio.block_on(etcd.get("/upgrade/", Some(etcd_client::GetOptions::new().with_prefix())))?;
+	let answer = tokio
+		.block_on(etcd.get("/upgrade/", Some(etcd_client::GetOptions::new().with_prefix())))?;
 	let keys: Vec<&[u8]> = answer.kvs().iter().map(|kv| kv.key()).collect();
 	assert_eq!(keys, [&b"/upgrade/after"[..], b"/upgrade/before"]);
 	// A client whose idea of the version is stale (as after a real upgrade, which changes the
@@ -434,7 +470,12 @@ fn a_two_thirds_motion_upgrades_the_runtime_of_a_running_testnet() -> Result<()>
 	// and signs for it.
 	let current = regchain_runtime::VERSION.spec_version;
 	registry.assume_spec_version(current - 1);
-	tokio.block_on(registry.put(b"/upgrade/client", b"3", None, regchain_client::Wait::Finalized))?;
+	tokio.block_on(registry.put(
+		b"/upgrade/client",
+		b"3",
+		None,
+		regchain_client::Wait::Finalized,
+	))?;
 	assert_eq!(registry.spec_version(), current);
 	// Governance goes on too.
 	govern(&rpc, add_member(eve()))?.map_err(|e| anyhow::anyhow!("{e:?}"))?;

@@ -21,7 +21,10 @@ fn registry(call: pallet_service_registry::Call<regchain_runtime::Runtime>) -> R
 fn registry_check(node: &Node, block_hash: &str) -> Result<Value> {
 	let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js");
 	if !dir.join("node_modules/@polkadot/api").exists() {
-		bail!("@polkadot/api is not installed in {}: run `npm ci` there (scripts/test.sh does)", dir.display());
+		bail!(
+			"@polkadot/api is not installed in {}: run `npm ci` there (scripts/test.sh does)",
+			dir.display()
+		);
 	}
 	let output = Command::new("node")
 		.current_dir(&dir)
@@ -113,8 +116,12 @@ fn polkadot_js_reads_the_registry_from_metadata_alone() -> Result<()> {
 	assert_eq!(put["data"]["revision"], "2");
 
 	// The calls come from metadata too, and the registry RPC answers on the same connection.
-	let calls: Vec<&str> =
-		seen["metadataCalls"].as_array().context("calls")?.iter().filter_map(Value::as_str).collect();
+	let calls: Vec<&str> = seen["metadataCalls"]
+		.as_array()
+		.context("calls")?
+		.iter()
+		.filter_map(Value::as_str)
+		.collect();
 	for call in ["grantLease", "registerInstance", "put", "deleteRange", "txn", "campaign"] {
 		assert!(calls.contains(&call), "{call} missing from {calls:?}");
 	}

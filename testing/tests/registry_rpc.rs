@@ -132,8 +132,12 @@ fn read_methods_return_what_was_written_and_history_names_the_writer() -> Result
 	let rpc = &node.rpc;
 
 	let methods = rpc.call("rpc_methods", json!([]))?;
-	let methods: Vec<&str> =
-		methods["methods"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+	let methods: Vec<&str> = methods["methods"]
+		.as_array()
+		.into_iter()
+		.flatten()
+		.filter_map(Value::as_str)
+		.collect();
 	for method in [
 		"registry_revision",
 		"registry_services",
@@ -167,8 +171,14 @@ fn read_methods_return_what_was_written_and_history_names_the_writer() -> Result
 	// The revision and a prefix range at the finalized block.
 	let revision = rpc.call("registry_revision", json!([]))?;
 	assert_eq!(revision["revision"], json!(third));
-	let at = revision["at"]["number"].as_u64().with_context(|| format!("no at.number: {revision}"))?;
-	assert_eq!(rpc.block_hash(at as u32)?.as_deref(), revision["at"]["hash"].as_str(), "{revision}");
+	let at = revision["at"]["number"]
+		.as_u64()
+		.with_context(|| format!("no at.number: {revision}"))?;
+	assert_eq!(
+		rpc.block_hash(at as u32)?.as_deref(),
+		revision["at"]["hash"].as_str(),
+		"{revision}"
+	);
 	let range = rpc.call(
 		"registry_range",
 		json!([{ "key": hex("/app/"), "range_end": to_hex(&prefix_end(b"/app/")) }]),
@@ -221,7 +231,11 @@ fn read_methods_return_what_was_written_and_history_names_the_writer() -> Result
 	assert_eq!(election["election"]["leader"]["value"], json!(hex("me")));
 	assert_eq!(election["election"]["term"], json!(1));
 	let never = rpc.call("registry_election", json!([hex("never-held")]))?;
-	assert_eq!(never.get("election"), Some(&Value::Null), "an election never held is null, not missing: {never}");
+	assert_eq!(
+		never.get("election"),
+		Some(&Value::Null),
+		"an election never held is null, not missing: {never}"
+	);
 	assert_eq!(rpc.call("registry_elections", json!([]))?["elections"], json!([hex("primary")]));
 	// A linearizable read point on a one-validator chain: its own finalized head, a block of the
 	// chain at or above the height its one voter confirmed.
@@ -229,8 +243,12 @@ fn read_methods_return_what_was_written_and_history_names_the_writer() -> Result
 	let finalized = node.finalized_number()?;
 	assert_eq!(index["voters"], json!(1), "{index}");
 	let number = index["number"].as_u64().with_context(|| format!("no number: {index}"))?;
-	let confirmed = index["confirmed"].as_u64().with_context(|| format!("no confirmed: {index}"))?;
-	assert!(confirmed <= number && number <= u64::from(finalized), "{index}; finalized #{finalized}");
+	let confirmed =
+		index["confirmed"].as_u64().with_context(|| format!("no confirmed: {index}"))?;
+	assert!(
+		confirmed <= number && number <= u64::from(finalized),
+		"{index}; finalized #{finalized}"
+	);
 	assert_eq!(rpc.block_hash(number as u32)?.as_deref(), index["hash"].as_str(), "{index}");
 	let leased = rpc.call("registry_lease", json!([lease]))?;
 	assert_eq!(leased["lease"]["granted_by"], json!(alice_ss58()));
@@ -479,8 +497,9 @@ fn the_index_survives_a_restart() -> Result<()> {
 		.filter_map(|i| i["revision"].as_u64())
 		.collect();
 	assert_eq!(revisions, vec![first, second], "{history}");
-	let past =
-		node.rpc.call("registry_range", json!([{ "key": hex("/kept"), "revision": first }]))?;
+	let past = node
+		.rpc
+		.call("registry_range", json!([{ "key": hex("/kept"), "revision": first }]))?;
 	assert_eq!(past["kvs"][0]["value"], json!(hex("before")), "{past}");
 	Ok(())
 }
@@ -536,8 +555,9 @@ fn reply_within(rpc: &Rpc, method: &str, params: &Value, limit: Duration) -> Res
 	let call = format!("{method} {}", short(params));
 	let started = Instant::now();
 	// `Rpc::reply` gives up after 10 s without an answer: a hang fails here too.
-	let reply =
-		rpc.reply(method, params.clone()).with_context(|| format!("{call}: no JSON-RPC reply"))?;
+	let reply = rpc
+		.reply(method, params.clone())
+		.with_context(|| format!("{call}: no JSON-RPC reply"))?;
 	let took = started.elapsed();
 	ensure!(took < limit, "{call}: answered after {took:?}, more than {limit:?}");
 	ensure!(
@@ -657,7 +677,15 @@ async fn unsubscribe_answers_false(client: &WsClient, method: &str, params: Valu
 
 /// Parameters that are not one request object: none, null, or a request of the wrong type.
 fn not_one_request() -> [Value; 7] {
-	[json!([]), Value::Null, json!([null]), json!([5]), json!(["0x00"]), json!([true]), json!([[5]])]
+	[
+		json!([]),
+		Value::Null,
+		json!([null]),
+		json!([5]),
+		json!(["0x00"]),
+		json!([true]),
+		json!([[5]]),
+	]
 }
 
 /// Issue #22, bad input tried systematically: every `registry_*` method (node/src/registry_rpc
@@ -1107,8 +1135,10 @@ fn malformed_parameters_get_a_json_rpc_error_and_the_node_keeps_serving() -> Res
 	bad_options.extend(not_bool.iter().map(|bad| json!({ "best": bad })));
 	let runtime = tokio::runtime::Runtime::new()?;
 	runtime.block_on(async {
-		let client =
-			WsClientBuilder::default().request_timeout(CALL_TIMEOUT).build(node.ws_url()).await?;
+		let client = WsClientBuilder::default()
+			.request_timeout(CALL_TIMEOUT)
+			.build(node.ws_url())
+			.await?;
 		let subscriptions = [
 			("registry_subscribeKeys", json!({ "key": key_a })),
 			("registry_subscribeInstances", service.clone()),

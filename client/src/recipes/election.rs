@@ -52,10 +52,17 @@ impl Election {
 
 	/// Joins the queue with `value` and `lease`, then waits until this account leads (etcd's
 	/// `Campaign`). Returns the term it leads in.
-	pub async fn campaign(&self, value: &[u8], lease: LeaseId, wait: Wait) -> Result<ElectionTerm, Error> {
+	pub async fn campaign(
+		&self,
+		value: &[u8],
+		lease: LeaseId,
+		wait: Wait,
+	) -> Result<ElectionTerm, Error> {
 		let (term, _) = self.client.campaign(&self.name, value, lease, wait).await?;
 		match term {
-			Some(term) if wait == Wait::Finalized => Ok(ElectionTerm { election: self.name.clone(), term }),
+			Some(term) if wait == Wait::Finalized => {
+				Ok(ElectionTerm { election: self.name.clone(), term })
+			},
 			_ => self.wait_until_leader().await,
 		}
 	}
@@ -81,15 +88,20 @@ impl Election {
 	/// Whether this account still leads in `term` (at the finalized block).
 	pub async fn is_leader(&self, term: &ElectionTerm) -> Result<bool, Error> {
 		let me = self.client.signer().ok_or(Error::NoSigner)?.ss58();
-		Ok(self.state().await?.is_some_and(|s| {
-			s.term == term.term && s.leader.is_some_and(|l| l.who == me)
-		}))
+		Ok(self
+			.state()
+			.await?
+			.is_some_and(|s| s.term == term.term && s.leader.is_some_and(|l| l.who == me)))
 	}
 
 	/// A watch of the election's changes (etcd's `Observe`), resuming across lost connections,
 	/// through the client's next endpoint if it has several.
 	pub fn observe(&self, from_revision: Option<u64>) -> Watch {
-		Watch::over(self.client.endpoints(), WatchTarget::Election { name: self.name.clone() }, from_revision)
+		Watch::over(
+			self.client.endpoints(),
+			WatchTarget::Election { name: self.name.clone() },
+			from_revision,
+		)
 	}
 
 	/// Changes the leader's value (etcd's `Proclaim`).
@@ -111,8 +123,10 @@ impl Election {
 		lease: Option<LeaseId>,
 		wait: Wait,
 	) -> Result<Revision, Error> {
-		let (revision, _) =
-			self.client.fenced_put(&term.election, term.term, key, value, lease, wait).await?;
+		let (revision, _) = self
+			.client
+			.fenced_put(&term.election, term.term, key, value, lease, wait)
+			.await?;
 		Ok(revision)
 	}
 

@@ -134,7 +134,9 @@ async fn keep(
 				next = tokio::time::Instant::now() + jittered(period);
 				tx.send_replace(LeaseStatus::Alive { expires_at_ms });
 			},
-			Ok(Err(e)) if e.is_registry_error("LeaseNotFound") || e.is_registry_error("LeaseExpired") => {
+			Ok(Err(e))
+				if e.is_registry_error("LeaseNotFound") || e.is_registry_error("LeaseExpired") =>
+			{
 				log::warn!(target: LOG_TARGET, "lease {lease} lost: {e}");
 				tx.send_replace(LeaseStatus::Lost { reason: format!("lease {lease} lost: {e}") });
 				return;

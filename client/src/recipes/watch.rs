@@ -3,9 +3,8 @@
 use std::time::Duration;
 
 use crate::{
-	client::starting_at,
-	reads::ChangeStream, AtBlock, Client, ConnectOptions, Error, WatchItem, WatchOptions,
-	WatchTarget, LOG_TARGET,
+	client::starting_at, reads::ChangeStream, AtBlock, Client, ConnectOptions, Error, WatchItem,
+	WatchOptions, WatchTarget, LOG_TARGET,
 };
 
 /// A subscription to registry changes that reconnects by itself and resumes where it was.

@@ -230,13 +230,15 @@ fn any_json() -> impl Strategy<Value = Value> {
 
 /// Any JSON object, its fields mostly named as the decoders' are.
 fn any_object() -> impl Strategy<Value = Map<String, Value>> {
-	prop::collection::vec((any_name(), any_json()), 0..8).prop_map(|fields| fields.into_iter().collect())
+	prop::collection::vec((any_name(), any_json()), 0..8)
+		.prop_map(|fields| fields.into_iter().collect())
 }
 
 /// One of a txn's operations: an object under one of the operations' names, with anything in it;
 /// or anything at all.
 fn any_op_json() -> impl Strategy<Value = Value> {
-	let names = ["request_range", "requestPut", "request_put", "request_delete_range", "requestTxn", "x"];
+	let names =
+		["request_range", "requestPut", "request_put", "request_delete_range", "requestTxn", "x"];
 	prop_oneof![
 		3 => (prop::sample::select(names.to_vec()), any_object())
 			.prop_map(|(name, inner)| one(name, Value::Object(inner))),
@@ -386,17 +388,16 @@ fn any_wrong_value(kind: Kind) -> BoxedStrategy<Value> {
 			"[0-9]{0,4}[a-zA-Z.,_][0-9]{0,4}".prop_map(Value::String),
 		]
 		.boxed(),
-		Kind::Bool => prop_oneof![
-			any_number(),
-			any_string().prop_map(Value::String),
-			structured(),
-		]
-		.boxed(),
+		Kind::Bool => {
+			prop_oneof![any_number(), any_string().prop_map(Value::String), structured(),].boxed()
+		},
 		Kind::Enum(names) => prop_oneof![
 			any::<bool>().prop_map(Value::Bool),
 			structured(),
 			"[a-zA-Z_0-9]{0,10}"
-				.prop_filter("a name of the enum", move |s| !names.iter().any(|name| *name == s.as_str()))
+				.prop_filter("a name of the enum", move |s| !names
+					.iter()
+					.any(|name| *name == s.as_str()))
 				.prop_map(Value::String),
 			(i64::from(i32::MAX) + 1..=i64::MAX).prop_map(Value::from),
 			(i64::MIN..i64::from(i32::MIN)).prop_map(Value::from),
@@ -439,7 +440,12 @@ struct Spelling {
 
 fn any_spelling() -> impl Strategy<Value = Spelling> {
 	(any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
-		|(camel, int_strings, enum_names, zeros)| Spelling { camel, int_strings, enum_names, zeros },
+		|(camel, int_strings, enum_names, zeros)| Spelling {
+			camel,
+			int_strings,
+			enum_names,
+			zeros,
+		},
 	)
 }
 
@@ -540,7 +546,11 @@ fn put_json(s: Spelling, p: &PbPutRequest) -> Value {
 }
 
 fn delete_json(s: Spelling, d: &PbDeleteRequest) -> Value {
-	Writer::new(s).bytes("key", &d.key).bytes("range_end", &d.range_end).bool("prev_kv", d.prev_kv).done()
+	Writer::new(s)
+		.bytes("key", &d.key)
+		.bytes("range_end", &d.range_end)
+		.bool("prev_kv", d.prev_kv)
+		.done()
 }
 
 fn compare_json(s: Spelling, c: &PbCompare) -> Value {
@@ -566,7 +576,9 @@ fn op_json(s: Spelling, op: &PbTxnRequestOp) -> Value {
 		None => w,
 		Some(PbTxnOpRequest::RequestRange(r)) => w.set("request_range", range_json(s, r)),
 		Some(PbTxnOpRequest::RequestPut(p)) => w.set("request_put", put_json(s, p)),
-		Some(PbTxnOpRequest::RequestDeleteRange(d)) => w.set("request_delete_range", delete_json(s, d)),
+		Some(PbTxnOpRequest::RequestDeleteRange(d)) => {
+			w.set("request_delete_range", delete_json(s, d))
+		},
 		Some(PbTxnOpRequest::RequestTxn(t)) => w.set("request_txn", txn_json(s, t)),
 	};
 	w.done()
@@ -607,15 +619,19 @@ fn any_create() -> impl Strategy<Value = Create> {
 		any::<bool>(),
 		any_int(),
 	)
-		.prop_map(|(key, range_end, start_revision, progress_notify, filters, prev_kv, watch_id)| Create {
-			key,
-			range_end,
-			start_revision,
-			progress_notify,
-			filters,
-			prev_kv,
-			watch_id,
-		})
+		.prop_map(
+			|(key, range_end, start_revision, progress_notify, filters, prev_kv, watch_id)| {
+				Create {
+					key,
+					range_end,
+					start_revision,
+					progress_notify,
+					filters,
+					prev_kv,
+					watch_id,
+				}
+			},
+		)
 }
 
 fn watch_json(s: Spelling, c: &Create) -> Value {
@@ -650,7 +666,9 @@ fn create_of(w: PbWatchRequest) -> Option<Create> {
 
 /// `value` sent as a body and decoded by `decode`, or the message it is refused with.
 fn round_trip<T>(value: &Value, decode: fn(&Fields) -> Result<T, Status>) -> Result<T, String> {
-	Fields::parse(value.to_string().as_bytes()).and_then(|f| decode(&f)).map_err(|s| s.message().to_string())
+	Fields::parse(value.to_string().as_bytes())
+		.and_then(|f| decode(&f))
+		.map_err(|s| s.message().to_string())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -783,7 +801,11 @@ fn bodies_grpc_gateway_takes_as_empty_and_filters_it_refuses() {
 		r#"{"create_request":{"filters":[1.5]}}"#,
 		r#"{"create_request":{"filters":["noput"]}}"#,
 	] {
-		assert_eq!(watch(refused).err().map(|s| s.code()), Some(Code::InvalidArgument), "{refused}");
+		assert_eq!(
+			watch(refused).err().map(|s| s.code()),
+			Some(Code::InvalidArgument),
+			"{refused}"
+		);
 	}
 	let taken = watch(r#"{"create_request":{"key":"YQ==","filters":["NODELETE",0]}}"#).unwrap();
 	assert_eq!(create_of(taken).map(|c| c.filters), Some(vec![1, 0]));

@@ -57,7 +57,10 @@ impl Api {
 
 #[tonic::async_trait]
 impl PbClusterService for Cluster {
-	async fn member_add(&self, _: Request<PbMemberAddRequest>) -> Result<Response<PbMemberAddResponse>, Status> {
+	async fn member_add(
+		&self,
+		_: Request<PbMemberAddRequest>,
+	) -> Result<Response<PbMemberAddResponse>, Status> {
 		Err(membership_is_governance())
 	}
 
@@ -92,8 +95,7 @@ impl PbClusterService for Cluster {
 	}
 }
 
-type SnapshotStream =
-	futures::stream::Empty<Result<PbSnapshotResponse, Status>>;
+type SnapshotStream = futures::stream::Empty<Result<PbSnapshotResponse, Status>>;
 
 #[tonic::async_trait]
 impl PbMaintenanceService for Maintenance {
@@ -102,7 +104,10 @@ impl PbMaintenanceService for Maintenance {
 		Ok(Response::new(PbAlarmResponse { header: self.0.header(revision), alarms: vec![] }))
 	}
 
-	async fn status(&self, _: Request<PbStatusRequest>) -> Result<Response<PbStatusResponse>, Status> {
+	async fn status(
+		&self,
+		_: Request<PbStatusRequest>,
+	) -> Result<Response<PbStatusResponse>, Status> {
 		let api = &self.0;
 		let revision = api.current_revision().await?;
 		let finalized = api.client.finalized_number().await.map_err(status_of)?;
@@ -136,14 +141,22 @@ impl PbMaintenanceService for Maintenance {
 		Err(unsupported("Hash: compare finalized state roots (chain_getHeader) instead"))
 	}
 
-	async fn hash_kv(&self, _: Request<PbHashKvRequest>) -> Result<Response<PbHashKvResponse>, Status> {
+	async fn hash_kv(
+		&self,
+		_: Request<PbHashKvRequest>,
+	) -> Result<Response<PbHashKvResponse>, Status> {
 		Err(unsupported("HashKV: compare finalized state roots (chain_getHeader) instead"))
 	}
 
 	type SnapshotStream = SnapshotStream;
 
-	async fn snapshot(&self, _: Request<PbSnapshotRequest>) -> Result<Response<Self::SnapshotStream>, Status> {
-		Err(unsupported("Snapshot: a new validator syncs the chain, or use `regchain-node export-blocks`"))
+	async fn snapshot(
+		&self,
+		_: Request<PbSnapshotRequest>,
+	) -> Result<Response<Self::SnapshotStream>, Status> {
+		Err(unsupported(
+			"Snapshot: a new validator syncs the chain, or use `regchain-node export-blocks`",
+		))
 	}
 
 	async fn move_leader(

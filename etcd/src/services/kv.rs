@@ -8,14 +8,17 @@ use etcd_client::proto::{
 	PbRangeStreamResponse, PbResponseOp, PbTargetUnion, PbTxnOpRequest, PbTxnOpResponse,
 	PbTxnRequest, PbTxnResponse,
 };
-use pallet_service_registry::{CompareResult, KeyTarget, TxnOp};
 use pallet_service_registry::Call;
+use pallet_service_registry::{CompareResult, KeyTarget, TxnOp};
 use regchain_client::runtime::AccountId;
 use tonic::{Request, Response, Status};
 
 use super::{Read, ReadAt};
 use crate::{
-	convert::{check_range, compare_of, in_range, int, lease_of, needs_whole_range, op_of, finish_range, sort_target},
+	convert::{
+		check_range, compare_of, finish_range, in_range, int, lease_of, needs_whole_range, op_of,
+		sort_target,
+	},
 	errors::{compacted, empty_key, future_revision, missing_event, too_many_ops, unsupported},
 	Api, MAX_TXN_OPS,
 };
@@ -25,12 +28,14 @@ pub struct Kv(pub Arc<Api>);
 
 #[tonic::async_trait]
 impl PbKvService for Kv {
-	async fn range(&self, request: Request<PbRangeRequest>) -> Result<Response<PbRangeResponse>, Status> {
+	async fn range(
+		&self,
+		request: Request<PbRangeRequest>,
+	) -> Result<Response<PbRangeResponse>, Status> {
 		self.0.range(&request.into_inner()).await.map(Response::new)
 	}
 
-	type RangeStreamStream =
-		futures::stream::Empty<Result<PbRangeStreamResponse, Status>>;
+	type RangeStreamStream = futures::stream::Empty<Result<PbRangeStreamResponse, Status>>;
 
 	async fn range_stream(
 		&self,
@@ -88,7 +93,9 @@ impl Api {
 		let revision = if p.ignore_value || p.ignore_lease {
 			self.put_keeping(&p, lease).await?
 		} else {
-			let receipt = self.write(Call::put { key: p.key.clone(), value: p.value.clone(), lease }).await?;
+			let receipt = self
+				.write(Call::put { key: p.key.clone(), value: p.value.clone(), lease })
+				.await?;
 			receipt.revision().ok_or_else(|| missing_event("KeyPut"))?
 		};
 		let prev_kv = if p.prev_kv { self.key_at(&p.key, revision - 1).await? } else { None };
@@ -99,7 +106,8 @@ impl Api {
 	/// retried if another write got in between.
 	async fn put_keeping(&self, p: &PbPutRequest, lease: Option<u64>) -> Result<u64, Status> {
 		for _ in 0..8 {
-			let Some(current) = self.read(&p.key, &[], ReadAt::Finalized, 0, false, false).await?.kvs.pop()
+			let Some(current) =
+				self.read(&p.key, &[], ReadAt::Finalized, 0, false, false).await?.kvs.pop()
 			else {
 				return Err(Status::invalid_argument("etcdserver: key not found"));
 			};
@@ -112,27 +120,44 @@ impl Api {
 			};
 			let put = TxnOp::Put { key: p.key.clone(), value, lease };
 			let txn = Call::txn { compares: vec![unchanged], success: vec![put], failure: vec![] };
-			let (succeeded, _, revision) = self.write(txn).await?.txn_applied().ok_or_else(|| missing_event("TxnApplied"))?;
+			let (succeeded, _, revision) = self
+				.write(txn)
+				.await?
+				.txn_applied()
+				.ok_or_else(|| missing_event("TxnApplied"))?;
 			if succeeded {
 				return Ok(revision);
 			}
 		}
-		Err(Status::aborted("regchain: the key kept changing; put with ignore_value/ignore_lease gave up"))
+		Err(Status::aborted(
+			"regchain: the key kept changing; put with ignore_value/ignore_lease gave up",
+		))
 	}
 
 	/// etcd's DeleteRange, acknowledged once finalized.
 	async fn delete_range(&self, d: PbDeleteRequest) -> Result<PbDeleteResponse, Status> {
 		check_delete(&d)?;
-		let receipt = self.write(Call::delete_range { key: d.key.clone(), range_end: d.range_end.clone() }).await?;
+		let receipt = self
+			.write(Call::delete_range { key: d.key.clone(), range_end: d.range_end.clone() })
+			.await?;
 		let Some(revision) = receipt.revision() else {
 			// No key matched: the revision did not move.
 			let revision = self.revision_at(receipt.block_hash).await?;
-			return Ok(PbDeleteResponse { header: self.header(revision), deleted: 0, prev_kvs: vec![] });
+			return Ok(PbDeleteResponse {
+				header: self.header(revision),
+				deleted: 0,
+				prev_kvs: vec![],
+			});
 		};
 		// What the delete removed is what the range held just before it.
-		let before =
-			self.read(&d.key, &d.range_end, ReadAt::Revision(revision - 1), 0, false, !d.prev_kv).await?;
-		Ok(PbDeleteResponse { header: self.header(revision), deleted: int(before.count), prev_kvs: before.kvs })
+		let before = self
+			.read(&d.key, &d.range_end, ReadAt::Revision(revision - 1), 0, false, !d.prev_kv)
+			.await?;
+		Ok(PbDeleteResponse {
+			header: self.header(revision),
+			deleted: int(before.count),
+			prev_kvs: before.kvs,
+		})
 	}
 
 	/// etcd's Txn. One that cannot write is answered from the finalized state, confirmed with
@@ -142,9 +167,9 @@ impl Api {
 		let (compares, success, failure) = txn_plan(&t)?;
 		let read_only = success.iter().chain(&failure).all(|op| matches!(op, TxnOp::Range { .. }));
 		let (succeeded, base, revision) = if read_only {
-			let serializable = t.success.iter().chain(&t.failure).all(|op| {
-				matches!(&op.request, Some(PbTxnOpRequest::RequestRange(r)) if r.serializable)
-			});
+			let serializable = t.success.iter().chain(&t.failure).all(
+				|op| matches!(&op.request, Some(PbTxnOpRequest::RequestRange(r)) if r.serializable),
+			);
 			let at = if serializable { ReadAt::Finalized } else { ReadAt::Linearizable };
 			let (succeeded, revision) = self.evaluate(&t.compare, at).await?;
 			(succeeded, revision, revision)
@@ -175,7 +200,9 @@ impl Api {
 		}
 		let revision = match (revision, at) {
 			(Some(r), _) => r,
-			(None, ReadAt::Linearizable) => self.read(b"\0", &[], at, 0, true, true).await?.revision,
+			(None, ReadAt::Linearizable) => {
+				self.read(b"\0", &[], at, 0, true, true).await?.revision
+			},
 			(None, _) => self.current_revision().await?,
 		};
 		Ok((holds, revision))
@@ -204,8 +231,9 @@ impl Api {
 		let mut responses = Vec::with_capacity(branch.len());
 		for op in branch {
 			let response = match &op.request {
-				Some(PbTxnOpRequest::RequestRange(r)) if r.revision > 0 =>
-					PbTxnOpResponse::ResponseRange(self.range(r).await?),
+				Some(PbTxnOpRequest::RequestRange(r)) if r.revision > 0 => {
+					PbTxnOpResponse::ResponseRange(self.range(r).await?)
+				},
 				Some(PbTxnOpRequest::RequestRange(r)) => {
 					let kvs: Vec<PbKeyValue> = state
 						.values()
@@ -226,7 +254,9 @@ impl Api {
 					let next = PbKeyValue {
 						key: p.key.clone(),
 						value: p.value.clone(),
-						create_revision: prev.as_ref().map_or(int(revision), |kv| kv.create_revision),
+						create_revision: prev
+							.as_ref()
+							.map_or(int(revision), |kv| kv.create_revision),
 						mod_revision: int(revision),
 						version: prev.as_ref().map_or(1, |kv| kv.version + 1),
 						lease: p.lease,
@@ -243,7 +273,8 @@ impl Api {
 						.filter(|k| in_range(k, &d.key, &d.range_end))
 						.cloned()
 						.collect();
-					let prev_kvs: Vec<PbKeyValue> = gone.iter().filter_map(|k| state.remove(k)).collect();
+					let prev_kvs: Vec<PbKeyValue> =
+						gone.iter().filter_map(|k| state.remove(k)).collect();
 					PbTxnOpResponse::ResponseDeleteRange(PbDeleteResponse {
 						header: self.header(revision),
 						deleted: int(prev_kvs.len() as u64),
@@ -259,7 +290,11 @@ impl Api {
 
 	/// The key as it was at `revision`.
 	async fn key_at(&self, key: &[u8], revision: u64) -> Result<Option<PbKeyValue>, Status> {
-		Ok(self.read(key, &[], ReadAt::Revision(revision), 0, false, false).await?.kvs.pop())
+		Ok(self
+			.read(key, &[], ReadAt::Revision(revision), 0, false, false)
+			.await?
+			.kvs
+			.pop())
 	}
 
 	/// etcd's Compact. regchain keeps a moving window of history instead (the node's state
@@ -273,9 +308,15 @@ impl Api {
 		}
 		if wanted > 0 {
 			// A read at that revision tells whether the node still keeps it.
-			self.read(b"\0", &[], ReadAt::Revision(wanted), 0, true, true).await.map_err(|status| {
-				if status.code() == tonic::Code::OutOfRange { compacted() } else { status }
-			})?;
+			self.read(b"\0", &[], ReadAt::Revision(wanted), 0, true, true).await.map_err(
+				|status| {
+					if status.code() == tonic::Code::OutOfRange {
+						compacted()
+					} else {
+						status
+					}
+				},
+			)?;
 		}
 		Ok(PbCompactionResponse { header: self.header(current) })
 	}
@@ -311,7 +352,10 @@ type TxnPlan = (Vec<pallet_service_registry::Compare<AccountId>>, Vec<TxnOp>, Ve
 /// Checks a txn as etcd does (and what this API does not support), before anything is read or
 /// submitted: its plan, or the error of its first bad part. A plan is all or nothing.
 fn txn_plan(t: &PbTxnRequest) -> Result<TxnPlan, Status> {
-	if t.compare.len() > MAX_TXN_OPS || t.success.len() > MAX_TXN_OPS || t.failure.len() > MAX_TXN_OPS {
+	if t.compare.len() > MAX_TXN_OPS
+		|| t.success.len() > MAX_TXN_OPS
+		|| t.failure.len() > MAX_TXN_OPS
+	{
 		return Err(too_many_ops());
 	}
 	let compares = t
@@ -322,11 +366,16 @@ fn txn_plan(t: &PbTxnRequest) -> Result<TxnPlan, Status> {
 	for op in t.success.iter().chain(&t.failure) {
 		match &op.request {
 			Some(PbTxnOpRequest::RequestPut(p)) => crate::view::check_write(&p.key, &[])?,
-			Some(PbTxnOpRequest::RequestDeleteRange(d)) => crate::view::check_write(&d.key, &d.range_end)?,
-			Some(PbTxnOpRequest::RequestRange(r)) if crate::view::span(&r.key, &r.range_end) == crate::view::Span::Inside =>
+			Some(PbTxnOpRequest::RequestDeleteRange(d)) => {
+				crate::view::check_write(&d.key, &d.range_end)?
+			},
+			Some(PbTxnOpRequest::RequestRange(r))
+				if crate::view::span(&r.key, &r.range_end) == crate::view::Span::Inside =>
+			{
 				return Err(Status::invalid_argument(
 					"regchain: a txn cannot read /_registry/; read it with a plain Range",
-				)),
+				))
+			},
 			_ => {},
 		}
 	}
@@ -396,11 +445,26 @@ mod tests {
 			range_end: vec![],
 		};
 		assert!(compare_holds(&created_is_zero, None));
-		let kv = PbKeyValue { key: b"/k".to_vec(), create_revision: 4, mod_revision: 6, version: 2, ..Default::default() };
+		let kv = PbKeyValue {
+			key: b"/k".to_vec(),
+			create_revision: 4,
+			mod_revision: 6,
+			version: 2,
+			..Default::default()
+		};
 		assert!(!compare_holds(&created_is_zero, Some(&kv)));
-		let value_is_empty = PbCompare { target: 3, target_union: Some(PbTargetUnion::Value(vec![])), ..created_is_zero.clone() };
+		let value_is_empty = PbCompare {
+			target: 3,
+			target_union: Some(PbTargetUnion::Value(vec![])),
+			..created_is_zero.clone()
+		};
 		assert!(!compare_holds(&value_is_empty, None));
-		let version_greater = PbCompare { result: 1, target: 0, target_union: Some(PbTargetUnion::Version(1)), ..created_is_zero };
+		let version_greater = PbCompare {
+			result: 1,
+			target: 0,
+			target_union: Some(PbTargetUnion::Version(1)),
+			..created_is_zero
+		};
 		assert!(compare_holds(&version_greater, Some(&kv)));
 	}
 }
@@ -444,7 +508,9 @@ mod proptests {
 			.collect();
 		let twice = puts.iter().enumerate().any(|(i, key)| puts[..i].contains(key));
 		let deleted = branch.iter().any(|op| match &op.request {
-			Some(PbTxnOpRequest::RequestDeleteRange(d)) => puts.iter().any(|key| in_range(key, &d.key, &d.range_end)),
+			Some(PbTxnOpRequest::RequestDeleteRange(d)) => {
+				puts.iter().any(|key| in_range(key, &d.key, &d.range_end))
+			},
 			_ => false,
 		});
 		twice || deleted
@@ -551,12 +617,16 @@ mod proptests {
 
 	fn put(key: &[u8]) -> PbTxnRequestOp {
 		PbTxnRequestOp {
-			request: Some(PbTxnOpRequest::RequestPut(PbPutRequest { key: key.to_vec(), ..Default::default() })),
+			request: Some(PbTxnOpRequest::RequestPut(PbPutRequest {
+				key: key.to_vec(),
+				..Default::default()
+			})),
 		}
 	}
 
 	fn delete(key: &[u8], range_end: &[u8]) -> PbTxnRequestOp {
-		let d = PbDeleteRequest { key: key.to_vec(), range_end: range_end.to_vec(), prev_kv: false };
+		let d =
+			PbDeleteRequest { key: key.to_vec(), range_end: range_end.to_vec(), prev_kv: false };
 		PbTxnRequestOp { request: Some(PbTxnOpRequest::RequestDeleteRange(d)) }
 	}
 
@@ -576,7 +646,8 @@ mod proptests {
 			assert_eq!(status.message(), "etcdserver: duplicate key given in txn request");
 		}
 		// The same key in both branches, and a delete beside a put it does not cover, are fine.
-		let both = PbTxnRequest { compare: vec![], success: vec![put(b"/a")], failure: vec![put(b"/a")] };
+		let both =
+			PbTxnRequest { compare: vec![], success: vec![put(b"/a")], failure: vec![put(b"/a")] };
 		assert!(txn_plan(&both).is_ok());
 		assert!(txn_plan(&txn(vec![put(b"/a"), delete(b"/b", b"")])).is_ok());
 	}

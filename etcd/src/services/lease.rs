@@ -102,11 +102,18 @@ impl PbLeaseService for Lease {
 		// etcd answers an unknown or expired lease with TTL -1, not an error: also one that cannot
 		// exist (a negative ID).
 		let lease = match lease_of(r.id).ok().flatten() {
-			Some(id) => self.0.client.lease(id, &AtBlock::Finalized).await.map_err(status_of)?.lease,
+			Some(id) => {
+				self.0.client.lease(id, &AtBlock::Finalized).await.map_err(status_of)?.lease
+			},
 			None => None,
 		};
 		let answer = match lease {
-			None => PbLeaseTimeToLiveResponse { header: self.0.header(revision), id: r.id, ttl: -1, ..Default::default() },
+			None => PbLeaseTimeToLiveResponse {
+				header: self.0.header(revision),
+				id: r.id,
+				ttl: -1,
+				..Default::default()
+			},
 			Some(lease) => PbLeaseTimeToLiveResponse {
 				header: self.0.header(revision),
 				id: r.id,
@@ -158,7 +165,11 @@ pub(crate) async fn keep_alive(api: &Api, id: i64) -> Result<PbLeaseKeepAliveRes
 	let Some(lease) = lease_of(id).ok().flatten() else {
 		return Ok(gone(api.current_revision().await?));
 	};
-	match api.batcher.submit(RuntimeCall::ServiceRegistry(Call::keep_alive { lease })).await {
+	match api
+		.batcher
+		.submit(RuntimeCall::ServiceRegistry(Call::keep_alive { lease }))
+		.await
+	{
 		Ok(receipt) => {
 			let at = AtBlock::Hash(to_hex(receipt.block_hash.as_bytes()));
 			let revision = api.revision_at(receipt.block_hash).await?;
@@ -171,8 +182,11 @@ pub(crate) async fn keep_alive(api: &Api, id: i64) -> Result<PbLeaseKeepAliveRes
 				.map_or(0, |l| i64::from(l.ttl_secs));
 			Ok(PbLeaseKeepAliveResponse { header: api.header(revision), id, ttl })
 		},
-		Err(err) if err.is_registry_error("LeaseNotFound") || err.is_registry_error("LeaseExpired") =>
-			Ok(gone(api.current_revision().await?)),
+		Err(err)
+			if err.is_registry_error("LeaseNotFound") || err.is_registry_error("LeaseExpired") =>
+		{
+			Ok(gone(api.current_revision().await?))
+		},
 		Err(err) => {
 			log::debug!(target: LOG_TARGET, "keep-alive of lease {id} failed: {err}");
 			Err(status_of(err))

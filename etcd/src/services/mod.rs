@@ -51,8 +51,10 @@ pub fn router(
 		.add_service(PbMaintenanceServer::new(Maintenance(api.clone())))
 		.clone()
 		.routes();
-	let both =
-		grpc.into_axum_router().merge(crate::gateway::router(api)).fallback(crate::gateway::fallback);
+	let both = grpc
+		.into_axum_router()
+		.merge(crate::gateway::router(api))
+		.fallback(crate::gateway::fallback);
 	Ok(server.add_routes(tonic::service::Routes::from(both)))
 }
 

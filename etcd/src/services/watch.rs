@@ -107,16 +107,19 @@ pub(crate) async fn serve_stream(
 						cancel_reason: "etcdserver: key is not provided".into(),
 						..Default::default()
 					}
-				} else if crate::view::span(&create.key, &create.range_end) == crate::view::Span::Inside {
+				} else if crate::view::span(&create.key, &create.range_end)
+					== crate::view::Span::Inside
+				{
 					PbWatchResponse {
 						header,
 						watch_id: id,
 						created: true,
 						canceled: true,
-						cancel_reason: "regchain: the typed registry under /_registry/ cannot be watched \
+						cancel_reason:
+							"regchain: the typed registry under /_registry/ cannot be watched \
 							through the etcd API; use registry_subscribeInstances or \
 							registry_subscribeElection of the JSON-RPC"
-							.into(),
+								.into(),
 						..Default::default()
 					}
 				} else {
@@ -137,7 +140,12 @@ pub(crate) async fn serve_stream(
 						}
 						continue;
 					};
-					let created = PbWatchResponse { header, watch_id: id, created: true, ..Default::default() };
+					let created = PbWatchResponse {
+						header,
+						watch_id: id,
+						created: true,
+						..Default::default()
+					};
 					if tx.send(Ok(created)).await.is_err() {
 						break;
 					}
@@ -166,18 +174,26 @@ pub(crate) async fn serve_stream(
 					continue;
 				}
 			},
-			Some(PbWatchRequestUnion::CancelRequest(cancel)) => match watchers.remove(&cancel.watch_id) {
-				Some(task) => {
-					task.abort();
-					// Once it has ended, its slot is free: a create after this answer finds it.
-					let _ = task.await;
-					PbWatchResponse { header, watch_id: cancel.watch_id, canceled: true, ..Default::default() }
-				},
-				None => continue,
+			Some(PbWatchRequestUnion::CancelRequest(cancel)) => {
+				match watchers.remove(&cancel.watch_id) {
+					Some(task) => {
+						task.abort();
+						// Once it has ended, its slot is free: a create after this answer finds it.
+						let _ = task.await;
+						PbWatchResponse {
+							header,
+							watch_id: cancel.watch_id,
+							canceled: true,
+							..Default::default()
+						}
+					},
+					None => continue,
+				}
 			},
 			// etcd answers a progress request on the stream with watch ID -1.
-			Some(PbWatchRequestUnion::ProgressRequest(_)) =>
-				PbWatchResponse { header, watch_id: -1, ..Default::default() },
+			Some(PbWatchRequestUnion::ProgressRequest(_)) => {
+				PbWatchResponse { header, watch_id: -1, ..Default::default() }
+			},
 			None => continue,
 		};
 		if tx.send(Ok(response)).await.is_err() {
@@ -231,13 +247,17 @@ impl Watcher {
 		loop {
 			let options = WatchOptions { from_revision: Some(from), best: false };
 			let failure = match api.client.subscribe(&self.target, &options).await {
-				Ok(stream) => match self.follow(stream, &api, &tx, &mut from, &mut last, &mut failures).await {
-					Stopped::ClientGone => return,
-					Stopped::Ended => "the node ended the subscription".to_string(),
+				Ok(stream) => {
+					match self.follow(stream, &api, &tx, &mut from, &mut last, &mut failures).await
+					{
+						Stopped::ClientGone => return,
+						Stopped::Ended => "the node ended the subscription".to_string(),
+					}
 				},
 				Err(err) if is_compacted(&err) => {
 					let oldest = oldest_kept(&err).unwrap_or(0);
-					let reason = "etcdserver: mvcc: required revision has been compacted".to_string();
+					let reason =
+						"etcdserver: mvcc: required revision has been compacted".to_string();
 					let _ = tx.send(Ok(self.canceled(&api, reason, oldest))).await;
 					return;
 				},
@@ -318,13 +338,22 @@ impl Watcher {
 				*failures = 0;
 				revision = revision.max(change.revision);
 				let Some(mut event) = event_of(&change) else { continue };
-				if (event.r#type == PUT && self.no_put) || (event.r#type == DELETE && self.no_delete) {
+				if (event.r#type == PUT && self.no_put)
+					|| (event.r#type == DELETE && self.no_delete)
+				{
 					continue;
 				}
 				if self.prev_kv {
 					if let Some(key) = change.key() {
 						event.prev_kv = api
-							.read(&key.0, &[], ReadAt::Revision(change.revision.saturating_sub(1)), 0, false, false)
+							.read(
+								&key.0,
+								&[],
+								ReadAt::Revision(change.revision.saturating_sub(1)),
+								0,
+								false,
+								false,
+							)
 							.await
 							.ok()
 							.and_then(|mut read| read.kvs.pop());
@@ -335,8 +364,12 @@ impl Watcher {
 			if events.is_empty() {
 				continue;
 			}
-			let response =
-				PbWatchResponse { header: api.header(revision), watch_id: self.id, events, ..Default::default() };
+			let response = PbWatchResponse {
+				header: api.header(revision),
+				watch_id: self.id,
+				events,
+				..Default::default()
+			};
 			if tx.send(Ok(response)).await.is_err() {
 				return Stopped::ClientGone;
 			}

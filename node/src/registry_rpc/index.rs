@@ -226,10 +226,12 @@ fn storage_key(pallet: &[u8], item: &[u8]) -> StorageKey {
 /// `--state-pruning`, the node's one-hour default.
 pub fn history_window(state_pruning: Option<&sc_service::PruningMode>) -> Option<u32> {
 	match state_pruning {
-		Some(sc_service::PruningMode::Constrained(constraints)) =>
-			Some(constraints.max_blocks.unwrap_or(crate::command::DEFAULT_STATE_HISTORY)),
-		Some(sc_service::PruningMode::ArchiveAll | sc_service::PruningMode::ArchiveCanonical) =>
-			None,
+		Some(sc_service::PruningMode::Constrained(constraints)) => {
+			Some(constraints.max_blocks.unwrap_or(crate::command::DEFAULT_STATE_HISTORY))
+		},
+		Some(sc_service::PruningMode::ArchiveAll | sc_service::PruningMode::ArchiveCanonical) => {
+			None
+		},
 		None => Some(crate::command::DEFAULT_STATE_HISTORY),
 	}
 }
@@ -489,7 +491,9 @@ impl Index {
 		let inserts: Vec<(&[u8], &[u8])> =
 			inserts.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect();
 		let deletes: Vec<&[u8]> = deletes.iter().map(Vec::as_slice).collect();
-		self.backend.insert_aux(inserts.iter(), deletes.iter()).map_err(|e| e.to_string())
+		self.backend
+			.insert_aux(inserts.iter(), deletes.iter())
+			.map_err(|e| e.to_string())
 	}
 
 	/// The registry changes of block `hash`. `revision_before`, the revision at its parent, is
@@ -791,8 +795,12 @@ impl<'a> Replay<'a> {
 			return Ok(*known);
 		}
 		let request = RangeRequest { key: key.to_vec(), keys_only: true, ..Default::default() };
-		let stored =
-			self.index.client.runtime_api().range(self.parent, request).map_err(Self::api_err)?;
+		let stored = self
+			.index
+			.client
+			.runtime_api()
+			.range(self.parent, request)
+			.map_err(Self::api_err)?;
 		Ok(stored.kvs.into_iter().find(|kv| kv.key == key).map(|kv| KeyMeta {
 			create_revision: kv.create_revision,
 			version: kv.version,
@@ -868,7 +876,9 @@ impl<'a> Replay<'a> {
 			};
 			self.elections.insert(election.to_vec(), track);
 		}
-		self.elections.get_mut(election).ok_or_else(|| "election track vanished".to_string())
+		self.elections
+			.get_mut(election)
+			.ok_or_else(|| "election track vanished".to_string())
 	}
 
 	/// A new leader's value, as its candidacy holds it at the end of the block.

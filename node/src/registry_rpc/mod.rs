@@ -171,8 +171,9 @@ impl Registry {
 	fn at(&self, at: Option<String>) -> RpcResult<At> {
 		let info = self.client.info();
 		match at.as_deref() {
-			None | Some("finalized") =>
-				Ok(At { number: info.finalized_number, hash: info.finalized_hash }),
+			None | Some("finalized") => {
+				Ok(At { number: info.finalized_number, hash: info.finalized_hash })
+			},
 			Some("best") => Ok(At { number: info.best_number, hash: info.best_hash }),
 			Some(text) => {
 				let bytes = parse_hex("at", text)?;
@@ -198,8 +199,9 @@ impl Registry {
 		revision: Revision,
 	) -> RpcResult<RangeAnswer> {
 		let info = self.client.info();
-		let current = on_blocking_thread(|| self.client.runtime_api().revision(info.finalized_hash))
-			.map_err(runtime_api)?;
+		let current =
+			on_blocking_thread(|| self.client.runtime_api().revision(info.finalized_hash))
+				.map_err(runtime_api)?;
 		if revision > current {
 			return Err(future_revision(revision, current));
 		}
@@ -241,13 +243,14 @@ impl Registry {
 			keys_only: request.keys_only || request.count_only,
 			..Default::default()
 		};
-		let base = on_blocking_thread(|| self.client.runtime_api().range(base_at.hash, full)).map_err(|e| {
-			if state_discarded(&e) {
-				compacted(revision, meta.oldest_revision)
-			} else {
-				runtime_api(e)
-			}
-		})?;
+		let base = on_blocking_thread(|| self.client.runtime_api().range(base_at.hash, full))
+			.map_err(|e| {
+				if state_discarded(&e) {
+					compacted(revision, meta.oldest_revision)
+				} else {
+					runtime_api(e)
+				}
+			})?;
 		let mut keys: BTreeMap<Vec<u8>, KeyValueInfo> =
 			base.kvs.into_iter().map(|kv| (kv.key.clone(), kv)).collect();
 		let mut at = base_at;
@@ -336,7 +339,12 @@ impl Registry {
 	/// A start in the future always can (its changes come live), and so can any start while the
 	/// index is empty on a chain younger than the window: what the index has not stored yet it
 	/// will, from block 1. etcd never refuses a watch from its current revision either.
-	fn replayable(&self, meta: Option<Meta>, from: Revision, current: Revision) -> Result<(), Revision> {
+	fn replayable(
+		&self,
+		meta: Option<Meta>,
+		from: Revision,
+		current: Revision,
+	) -> Result<(), Revision> {
 		match meta {
 			Some(meta) if from < meta.oldest_revision => Err(meta.oldest_revision),
 			Some(_) => Ok(()),
@@ -447,11 +455,12 @@ impl Registry {
 				Ok(_) => true,
 				// A best stream cannot recover missed blocks: end it so that the client resumes
 				// from the last revision it saw. A finalized stream reads them from the index.
-				Err(RecvError::Lagged(missed)) if best =>
+				Err(RecvError::Lagged(missed)) if best => {
 					return Err(format!(
 						"the subscription fell {missed} notifications behind; resubscribe from the last revision seen"
 					)
-					.into()),
+					.into())
+				},
 				Err(RecvError::Lagged(_)) => true,
 				Err(RecvError::Closed) => false,
 			};
@@ -504,8 +513,10 @@ fn kv_json(kv: KeyValueInfo, keys_only: bool) -> KeyValueJson {
 /// The range of a key (empty `range_end`) or `[key, range_end)`.
 fn range_param(key: &str, range_end: Option<&str>) -> RpcResult<(Vec<u8>, Vec<u8>)> {
 	let key = parse_hex("key", key)?;
-	let range_end =
-		range_end.map(|end| parse_hex("range_end", end)).transpose()?.unwrap_or_default();
+	let range_end = range_end
+		.map(|end| parse_hex("range_end", end))
+		.transpose()?
+		.unwrap_or_default();
 	Ok((key, range_end))
 }
 
@@ -548,8 +559,11 @@ impl RegistryApiServer for Registry {
 			})
 			.transpose()?;
 		let at = self.at(at)?;
-		let instances =
-			self.client.runtime_api().instances(at.hash, service, tag).map_err(runtime_api)?;
+		let instances = self
+			.client
+			.runtime_api()
+			.instances(at.hash, service, tag)
+			.map_err(runtime_api)?;
 		let instances = instances
 			.iter()
 			.filter(|i| health.is_none_or(|h| i.health == h))
@@ -573,8 +587,11 @@ impl RegistryApiServer for Registry {
 
 	fn lease(&self, id: u64, at: Option<String>) -> RpcResult<LeaseAnswer> {
 		let at = self.at(at)?;
-		let lease =
-			self.client.runtime_api().lease_time_to_live(at.hash, id, true).map_err(runtime_api)?;
+		let lease = self
+			.client
+			.runtime_api()
+			.lease_time_to_live(at.hash, id, true)
+			.map_err(runtime_api)?;
 		Ok(LeaseAnswer { lease: lease.as_ref().map(LeaseJson::from), at })
 	}
 

@@ -19,9 +19,12 @@ pub fn parse_hex(name: &str, text: &str) -> Result<Vec<u8>, jsonrpsee::types::Er
 		.strip_prefix("0x")
 		.ok_or_else(|| invalid_params(format!("{name}: expected 0x-prefixed hex, got {text:?}")))?;
 	regchain_client::hex::decode_digits(digits).map_err(|e| match e {
-		regchain_client::hex::HexError::OddLength =>
-			invalid_params(format!("{name}: odd number of hex digits in {text:?}")),
-		regchain_client::hex::HexError::NotHex => invalid_params(format!("{name}: not a hex digit in {text:?}")),
+		regchain_client::hex::HexError::OddLength => {
+			invalid_params(format!("{name}: odd number of hex digits in {text:?}"))
+		},
+		regchain_client::hex::HexError::NotHex => {
+			invalid_params(format!("{name}: not a hex digit in {text:?}"))
+		},
 	})
 }
 

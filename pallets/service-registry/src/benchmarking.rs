@@ -20,7 +20,8 @@ const TXN_BENCH_MAX_VALUE: u32 = 16 * 1024;
 /// The origin `WriteOrigin` accepts in benchmarks, and its account.
 fn writer<T: Config>() -> Result<(T::RuntimeOrigin, T::AccountId), BenchmarkError> {
 	let origin = T::WriteOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
-	let who = T::WriteOrigin::ensure_origin(origin.clone()).map_err(|_| BenchmarkError::Weightless)?;
+	let who =
+		T::WriteOrigin::ensure_origin(origin.clone()).map_err(|_| BenchmarkError::Weightless)?;
 	// Worst cases need more than a default quota; an override is also the costlier lookup.
 	let unlimited = Quota { leases: u32::MAX, instances: u32::MAX, keys: u32::MAX };
 	QuotaOverrides::<T>::insert(&who, unlimited);
@@ -135,7 +136,11 @@ fn election_with<T: Config>(
 		let who: T::AccountId = account("candidate", i, 0);
 		let lease = if others_live { live_lease::<T>(&who)? } else { expired_lease::<T>(&who) };
 		let value = BoundedVec::truncate_from(vec![2; T::MaxElectionValueLen::get() as usize]);
-		if stored.candidates.try_push(Candidate { who: who.clone(), value, lease, joined_at_ms: now }).is_err() {
+		if stored
+			.candidates
+			.try_push(Candidate { who: who.clone(), value, lease, joined_at_ms: now })
+			.is_err()
+		{
 			break;
 		}
 		LeaseCandidacies::<T>::insert(lease, (&name, &who), ());
@@ -188,7 +193,10 @@ fn tags<T: Config>() -> Vec<Vec<u8>> {
 fn metadata<T: Config>() -> Vec<(Vec<u8>, Vec<u8>)> {
 	(0..T::MaxMetadataEntries::get())
 		.map(|i| {
-			(key(b'm', i, T::MaxMetadataKeyLen::get()), vec![b'v'; T::MaxMetadataValueLen::get() as usize])
+			(
+				key(b'm', i, T::MaxMetadataKeyLen::get()),
+				vec![b'v'; T::MaxMetadataValueLen::get() as usize],
+			)
 		})
 		.collect()
 }
@@ -290,7 +298,12 @@ mod benchmarks {
 		fill_tombstones::<T>(T::MaxTombstones::get().saturating_sub(1));
 		let value = vec![3; T::MaxValueLen::get() as usize];
 		for j in 0..=T::MaxInlineDeletes::get() {
-			Pallet::<T>::do_put(who.clone(), key(0x30, j, T::MaxKeyLen::get()), value.clone(), None)?;
+			Pallet::<T>::do_put(
+				who.clone(),
+				key(0x30, j, T::MaxKeyLen::get()),
+				value.clone(),
+				None,
+			)?;
 		}
 
 		#[extrinsic_call]
@@ -335,7 +348,11 @@ mod benchmarks {
 		for j in 0..p {
 			let (old, new) = *leases.get((j / per_lease) as usize).ok_or("lease")?;
 			Pallet::<T>::do_put(who.clone(), key(0x50, j, max_key), vec![], Some(old))?;
-			success.push(TxnOp::Put { key: key(0x50, j, max_key), value: vec![9; v as usize], lease: Some(new) });
+			success.push(TxnOp::Put {
+				key: key(0x50, j, max_key),
+				value: vec![9; v as usize],
+				lease: Some(new),
+			});
 		}
 		let before = CurrentRevision::<T>::get();
 
@@ -548,7 +565,12 @@ mod benchmarks {
 		let keys = n.min(T::MaxKeysPerLease::get());
 		let value = vec![4; T::MaxValueLen::get() as usize];
 		for j in 0..keys {
-			Pallet::<T>::do_put(who.clone(), key(0x60, j, T::MaxKeyLen::get()), value.clone(), Some(lease))?;
+			Pallet::<T>::do_put(
+				who.clone(),
+				key(0x60, j, T::MaxKeyLen::get()),
+				value.clone(),
+				Some(lease),
+			)?;
 		}
 		Pallet::<T>::do_revoke_lease(who, lease)?;
 
@@ -568,7 +590,12 @@ mod benchmarks {
 		let value = vec![4; T::MaxValueLen::get() as usize];
 		for j in 0..n {
 			let attach = (j < T::MaxKeysPerLease::get()).then_some(lease);
-			Pallet::<T>::do_put(who.clone(), key(0x70, j, T::MaxKeyLen::get()), value.clone(), attach)?;
+			Pallet::<T>::do_put(
+				who.clone(),
+				key(0x70, j, T::MaxKeyLen::get()),
+				value.clone(),
+				attach,
+			)?;
 		}
 		let revision = Pallet::<T>::next_revision().map_err(DispatchError::from)?;
 		CurrentRevision::<T>::put(revision);

@@ -91,7 +91,15 @@ impl<T: Config> Pallet<T> {
 		}
 		election.candidates = kept;
 		let dirty = !removed.is_empty();
-		Settled { name, election, original_leader, removed, dirty, stored: is_stored, floor: TermFloor::<T>::get() }
+		Settled {
+			name,
+			election,
+			original_leader,
+			removed,
+			dirty,
+			stored: is_stored,
+			floor: TermFloor::<T>::get(),
+		}
 	}
 
 	/// Detaches and reports the candidates settling dropped.
@@ -124,7 +132,9 @@ impl<T: Config> Pallet<T> {
 		if election.candidates.is_empty() {
 			if stored {
 				Elections::<T>::remove(&name);
-				TermFloor::<T>::mutate(|floor| *floor = (*floor).max(election.term.saturating_add(1)));
+				TermFloor::<T>::mutate(|floor| {
+					*floor = (*floor).max(election.term.saturating_add(1))
+				});
 			}
 		} else if changed || dirty {
 			Elections::<T>::insert(&name, election);
@@ -179,7 +189,11 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// `proclaim`.
-	pub(crate) fn do_proclaim(who: T::AccountId, election: Vec<u8>, value: Vec<u8>) -> DispatchResult {
+	pub(crate) fn do_proclaim(
+		who: T::AccountId,
+		election: Vec<u8>,
+		value: Vec<u8>,
+	) -> DispatchResult {
 		let name = Self::check_name(election)?;
 		let value: BoundedVec<u8, T::MaxElectionValueLen> =
 			BoundedVec::try_from(value).map_err(|_| Error::<T>::ElectionValueTooLong)?;
@@ -220,7 +234,8 @@ impl<T: Config> Pallet<T> {
 	/// The names of the elections with candidates, in byte order: a query for the RPC, not for
 	/// calls.
 	pub fn election_names() -> Vec<Vec<u8>> {
-		let mut names: Vec<Vec<u8>> = Elections::<T>::iter_keys().map(|name| name.into_inner()).collect();
+		let mut names: Vec<Vec<u8>> =
+			Elections::<T>::iter_keys().map(|name| name.into_inner()).collect();
 		names.sort();
 		names
 	}
@@ -238,11 +253,7 @@ impl<T: Config> Pallet<T> {
 			lease: c.lease,
 			joined_at_ms: c.joined_at_ms,
 		};
-		let leader = election
-			.candidates
-			.first()
-			.filter(|c| Self::candidate_live(c, now))
-			.map(info);
+		let leader = election.candidates.first().filter(|c| Self::candidate_live(c, now)).map(info);
 		let candidates = election
 			.candidates
 			.iter()

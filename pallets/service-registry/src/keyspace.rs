@@ -8,7 +8,9 @@
 //! Every write is planned first (reads only, all checks), then applied (writes only), so a
 //! failed call writes nothing.
 
-use crate::{pallet::*, quotas::Holding, types::*, weights::WeightInfo, LOG_TARGET, RESERVED_PREFIX};
+use crate::{
+	pallet::*, quotas::Holding, types::*, weights::WeightInfo, LOG_TARGET, RESERVED_PREFIX,
+};
 use alloc::{
 	collections::{BTreeMap, BTreeSet},
 	vec,
@@ -148,16 +150,16 @@ impl<T: Config> View<T> {
 	/// Whether a record of `key` last changed at `mod_revision` lies under a newer tombstone.
 	pub(crate) fn tombstoned(&self, key: &[u8], mod_revision: Revision) -> bool {
 		self.tombstones.iter().any(|(start, end, revision)| {
-			mod_revision < *revision &&
-				key >= &start[..] &&
-				end.as_ref().is_none_or(|end| key < &end[..])
+			mod_revision < *revision
+				&& key >= &start[..]
+				&& end.as_ref().is_none_or(|end| key < &end[..])
 		})
 	}
 
 	/// The state of a stored record.
 	pub(crate) fn key_state(&mut self, record: &KeyValueOf<T>) -> KeyState {
-		if self.deleted.contains(&record.key[..]) ||
-			self.tombstoned(&record.key, record.mod_revision)
+		if self.deleted.contains(&record.key[..])
+			|| self.tombstoned(&record.key, record.mod_revision)
 		{
 			return KeyState::Deleted;
 		}
@@ -266,7 +268,8 @@ impl DeleteBudget {
 	/// `MaxTombstones` and of the account's `MaxTombstonesPerAccount`.
 	pub(crate) fn new<T: Config>(view: &View<T>, who: &T::AccountId) -> Self {
 		let chain_left = T::MaxTombstones::get().saturating_sub(view.stored_tombstones);
-		let account_left = T::MaxTombstonesPerAccount::get().saturating_sub(view.tombstones_of(who));
+		let account_left =
+			T::MaxTombstonesPerAccount::get().saturating_sub(view.tombstones_of(who));
 		Self {
 			inline_left: T::MaxInlineDeletes::get(),
 			probe_left: T::MaxProbe::get(),
@@ -417,8 +420,9 @@ impl<T: Config> Pallet<T> {
 	pub(crate) fn apply_put(plan: PutPlan<T>, revision: Revision, who: &T::AccountId) {
 		let PutPlan { key, value, lease, previous, previous_live } = plan;
 		let (create_revision, version, created_by) = match &previous {
-			Some(p) if previous_live =>
-				(p.create_revision, p.version.saturating_add(1), p.created_by.clone()),
+			Some(p) if previous_live => {
+				(p.create_revision, p.version.saturating_add(1), p.created_by.clone())
+			},
 			_ => {
 				// A dead record (deleted but not yet reclaimed) is replaced here, not purged.
 				if let Some(dead) = &previous {
@@ -574,10 +578,11 @@ impl<T: Config> Pallet<T> {
 	pub(crate) fn apply_delete(plan: DeletePlan<T>, revision: Revision, who: &T::AccountId) {
 		match plan.outcome {
 			DeleteOutcome::Nothing => return,
-			DeleteOutcome::Inline(records) =>
+			DeleteOutcome::Inline(records) => {
 				for (key, lease, created_by) in records {
 					Self::purge_record(&key, lease, &created_by);
-				},
+				}
+			},
 			DeleteOutcome::Tombstone(tombstone) => {
 				let recorded = RangeTombstones::<T>::mutate(|t| t.try_push(tombstone).is_ok());
 				if !recorded {
@@ -608,8 +613,9 @@ impl<T: Config> Pallet<T> {
 				}
 				CheckedCompare::Key { key, result, target }
 			},
-			Compare::ElectionTerm { election, result, term } =>
-				CheckedCompare::Term { election: Self::check_name(election)?, result, term },
+			Compare::ElectionTerm { election, result, term } => {
+				CheckedCompare::Term { election: Self::check_name(election)?, result, term }
+			},
 			Compare::ElectionLeader { election, result, leader } => {
 				ensure!(
 					matches!(result, CompareResult::Equal | CompareResult::NotEqual),
@@ -660,15 +666,19 @@ impl<T: Config> Pallet<T> {
 					KeyValues::<T>::get(OrderedKey(key.clone())).filter(|r| view.is_live(r));
 				match target {
 					// etcd: a value compare on a missing key is always false.
-					KeyTarget::Value(value) =>
-						record.is_some_and(|r| result.holds(&r.value[..], &value[..])),
+					KeyTarget::Value(value) => {
+						record.is_some_and(|r| result.holds(&r.value[..], &value[..]))
+					},
 					KeyTarget::Version(v) => result.holds(&record.map_or(0, |r| r.version), v),
-					KeyTarget::CreateRevision(v) =>
-						result.holds(&record.map_or(0, |r| r.create_revision), v),
-					KeyTarget::ModRevision(v) =>
-						result.holds(&record.map_or(0, |r| r.mod_revision), v),
-					KeyTarget::Lease(v) =>
-						result.holds(&record.and_then(|r| r.lease).unwrap_or(0), v),
+					KeyTarget::CreateRevision(v) => {
+						result.holds(&record.map_or(0, |r| r.create_revision), v)
+					},
+					KeyTarget::ModRevision(v) => {
+						result.holds(&record.map_or(0, |r| r.mod_revision), v)
+					},
+					KeyTarget::Lease(v) => {
+						result.holds(&record.and_then(|r| r.lease).unwrap_or(0), v)
+					},
 				}
 			},
 			CheckedCompare::Term { election, result, term } => {
@@ -701,10 +711,8 @@ impl<T: Config> Pallet<T> {
 		failure: Vec<TxnOp>,
 	) -> DispatchResult {
 		ensure!(compares.len() <= T::MaxTxnOps::get() as usize, Error::<T>::TooManyTxnOps);
-		let compares = compares
-			.into_iter()
-			.map(Self::check_compare)
-			.collect::<Result<Vec<_>, _>>()?;
+		let compares =
+			compares.into_iter().map(Self::check_compare).collect::<Result<Vec<_>, _>>()?;
 		let success = Self::check_branch(success)?;
 		let failure = Self::check_branch(failure)?;
 
@@ -723,9 +731,15 @@ impl<T: Config> Pallet<T> {
 		let mut plans = Vec::new();
 		for op in if succeeded { success } else { failure } {
 			match op {
-				CheckedOp::Put { key, value, lease } => plans.push(Planned::Put(
-					Self::plan_put(&mut view, &who, key, value, lease, &mut added, &mut created)?,
-				)),
+				CheckedOp::Put { key, value, lease } => plans.push(Planned::Put(Self::plan_put(
+					&mut view,
+					&who,
+					key,
+					value,
+					lease,
+					&mut added,
+					&mut created,
+				)?)),
 				CheckedOp::Delete { key, range_end } => plans.push(Planned::Delete(
 					Self::plan_delete(&mut view, &who, key, range_end, &mut budget, revision)?,
 				)),
@@ -779,22 +793,22 @@ impl<T: Config> Pallet<T> {
 						puts = puts.saturating_add(1);
 						largest_value = largest_value.max(value.len() as u32);
 					},
-					TxnOp::DeleteRange { range_end, .. } if range_end.is_empty() =>
-						singles = singles.saturating_add(1),
+					TxnOp::DeleteRange { range_end, .. } if range_end.is_empty() => {
+						singles = singles.saturating_add(1)
+					},
 					TxnOp::DeleteRange { .. } => ranges = ranges.saturating_add(1),
 					TxnOp::Range { .. } => {},
 				}
 			}
 			// The txn benchmark's puts move keys between leases: the worst case of each put.
-			let mut weight =
-				T::WeightInfo::txn(c, puts, largest_value.min(T::MaxValueLen::get()))
-					.saturating_add(T::WeightInfo::delete_range(1).saturating_mul(singles));
+			let mut weight = T::WeightInfo::txn(c, puts, largest_value.min(T::MaxValueLen::get()))
+				.saturating_add(T::WeightInfo::delete_range(1).saturating_mul(singles));
 			if ranges > 0 {
 				weight = weight
 					.saturating_add(T::WeightInfo::delete_range(T::MaxInlineDeletes::get()))
-					.saturating_add(db.reads(
-						u64::from(T::MaxProbe::get()).saturating_add(u64::from(ranges)),
-					))
+					.saturating_add(
+						db.reads(u64::from(T::MaxProbe::get()).saturating_add(u64::from(ranges))),
+					)
 					.saturating_add(
 						T::WeightInfo::delete_range_tombstone()
 							.saturating_mul(u64::from(ranges.min(T::MaxTombstones::get()))),
@@ -855,7 +869,8 @@ impl<T: Config> Pallet<T> {
 				tombstones.remove(0);
 				done = done.saturating_add(1);
 			} else {
-				if let (Some(first), Some((last, _, _, _))) = (tombstones.get_mut(0), batch.last()) {
+				if let (Some(first), Some((last, _, _, _))) = (tombstones.get_mut(0), batch.last())
+				{
 					first.cursor = Some(last.0.clone());
 				}
 				break;
@@ -911,9 +926,9 @@ impl<T: Config> Pallet<T> {
 	fn passes_filters(request: &RangeRequest, record: &KeyValueOf<T>) -> bool {
 		let at_least = |bound: Revision, value: Revision| bound == 0 || value >= bound;
 		let at_most = |bound: Revision, value: Revision| bound == 0 || value <= bound;
-		at_least(request.min_mod_revision, record.mod_revision) &&
-			at_most(request.max_mod_revision, record.mod_revision) &&
-			at_least(request.min_create_revision, record.create_revision) &&
-			at_most(request.max_create_revision, record.create_revision)
+		at_least(request.min_mod_revision, record.mod_revision)
+			&& at_most(request.max_mod_revision, record.mod_revision)
+			&& at_least(request.min_create_revision, record.create_revision)
+			&& at_most(request.max_create_revision, record.create_revision)
 	}
 }

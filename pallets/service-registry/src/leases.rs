@@ -33,7 +33,10 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// `grant_lease`: returns the new lease's id.
-	pub(crate) fn do_grant_lease(who: T::AccountId, ttl_secs: u32) -> Result<LeaseId, DispatchError> {
+	pub(crate) fn do_grant_lease(
+		who: T::AccountId,
+		ttl_secs: u32,
+	) -> Result<LeaseId, DispatchError> {
 		ensure!(ttl_secs <= T::MaxLeaseTtl::get(), Error::<T>::LeaseTtlTooLarge);
 		let ttl_secs = ttl_secs.max(T::MinLeaseTtl::get());
 		let id = NextLeaseId::<T>::get();
@@ -169,8 +172,9 @@ impl<T: Config> Pallet<T> {
 			}
 		}
 
-		let elections: BTreeSet<Name<T>> =
-			LeaseCandidacies::<T>::iter_key_prefix(id).map(|(election, _)| election).collect();
+		let elections: BTreeSet<Name<T>> = LeaseCandidacies::<T>::iter_key_prefix(id)
+			.map(|(election, _)| election)
+			.collect();
 		for election in elections {
 			// The lease is gone, so settling removes its candidates and hands over.
 			Self::store_settled(Self::settle(election, now));
@@ -269,11 +273,9 @@ impl<T: Config> Pallet<T> {
 			done
 		}
 		let mut left = max;
-		let reaped =
-			bounded(meter, left / 2, T::WeightInfo::reap_keys, Self::reap_ended_keys);
+		let reaped = bounded(meter, left / 2, T::WeightInfo::reap_keys, Self::reap_ended_keys);
 		left = left.saturating_sub(reaped);
-		let reclaimed =
-			bounded(meter, left, T::WeightInfo::reclaim_keys, Self::reclaim_tombstoned);
+		let reclaimed = bounded(meter, left, T::WeightInfo::reclaim_keys, Self::reclaim_tombstoned);
 		left = left.saturating_sub(reclaimed);
 		bounded(meter, left, T::WeightInfo::reap_keys, Self::reap_ended_keys);
 	}

@@ -327,8 +327,15 @@ pub mod pallet {
 
 	/// Service instances attached to each lease, as (service, instance id).
 	#[pallet::storage]
-	pub type LeaseInstances<T: Config> =
-		StorageDoubleMap<_, Twox64Concat, LeaseId, Blake2_128Concat, (Name<T>, Name<T>), (), OptionQuery>;
+	pub type LeaseInstances<T: Config> = StorageDoubleMap<
+		_,
+		Twox64Concat,
+		LeaseId,
+		Blake2_128Concat,
+		(Name<T>, Name<T>),
+		(),
+		OptionQuery,
+	>;
 
 	/// Election candidacies attached to each lease, as (election, candidate).
 	#[pallet::storage]
@@ -344,8 +351,15 @@ pub mod pallet {
 
 	/// Registered service instances, by service then instance id.
 	#[pallet::storage]
-	pub type Instances<T: Config> =
-		StorageDoubleMap<_, Blake2_128Concat, Name<T>, Blake2_128Concat, Name<T>, Instance<T>, OptionQuery>;
+	pub type Instances<T: Config> = StorageDoubleMap<
+		_,
+		Blake2_128Concat,
+		Name<T>,
+		Blake2_128Concat,
+		Name<T>,
+		Instance<T>,
+		OptionQuery,
+	>;
 
 	/// Number of stored instances of each service (including ones whose lease has just
 	/// expired and awaits the sweep); lists the services.
@@ -403,12 +417,22 @@ pub mod pallet {
 			who: T::AccountId,
 		},
 		/// Every key in `[key, range_end)` (etcd's conventions) was deleted at `revision`.
-		KeysDeleted { revision: Revision, key: KeyBytes<T>, range_end: KeyBytes<T>, who: T::AccountId },
+		KeysDeleted {
+			revision: Revision,
+			key: KeyBytes<T>,
+			range_end: KeyBytes<T>,
+			who: T::AccountId,
+		},
 		/// A txn ran its success (`succeeded`) or failure branch. Its key events precede this one
 		/// and carry `revision`; with `wrote: false` nothing changed.
 		TxnApplied { revision: Revision, succeeded: bool, wrote: bool, who: T::AccountId },
 		/// A service instance was registered.
-		InstanceRegistered { service: Name<T>, instance_id: Name<T>, owner: T::AccountId, lease: LeaseId },
+		InstanceRegistered {
+			service: Name<T>,
+			instance_id: Name<T>,
+			owner: T::AccountId,
+			lease: LeaseId,
+		},
 		/// A service instance's endpoint, tags or metadata changed.
 		InstanceUpdated { service: Name<T>, instance_id: Name<T>, who: T::AccountId },
 		/// A service instance was deregistered by its owner.
@@ -767,10 +791,16 @@ pub mod pallet {
 				);
 				expiries += 1;
 			}
-			ensure!(LeaseExpiries::<T>::iter_keys().count() == expiries, "stale expiry index entry");
+			ensure!(
+				LeaseExpiries::<T>::iter_keys().count() == expiries,
+				"stale expiry index entry"
+			);
 			for (lease, key) in LeaseKeys::<T>::iter_keys() {
 				let record = KeyValues::<T>::get(&key).ok_or("LeaseKeys entry without a record")?;
-				ensure!(record.lease == Some(lease), "LeaseKeys entry for a record of another lease");
+				ensure!(
+					record.lease == Some(lease),
+					"LeaseKeys entry for a record of another lease"
+				);
 				ensure!(
 					Leases::<T>::contains_key(lease) || EndedLeases::<T>::contains_key(lease),
 					"keys attached to an unknown lease"
@@ -807,7 +837,10 @@ pub mod pallet {
 				ensure!(!election.candidates.is_empty(), "empty election kept");
 				for (n, candidate) in election.candidates.iter().enumerate() {
 					ensure!(
-						LeaseCandidacies::<T>::contains_key(candidate.lease, (&name, &candidate.who)),
+						LeaseCandidacies::<T>::contains_key(
+							candidate.lease,
+							(&name, &candidate.who)
+						),
 						"candidate missing from LeaseCandidacies"
 					);
 					ensure!(
@@ -861,7 +894,9 @@ pub mod pallet {
 					T::MaxInstancesPerLease::get(),
 					T::MaxCandidaciesPerLease::get(),
 				))
-				.saturating_add(T::WeightInfo::probe_lease_keys(T::MaxProbe::get().saturating_add(1)))
+				.saturating_add(T::WeightInfo::probe_lease_keys(
+					T::MaxProbe::get().saturating_add(1),
+				))
 				.saturating_add(T::WeightInfo::reap_keys(1))
 				.saturating_add(T::WeightInfo::reclaim_keys(1));
 			assert!(

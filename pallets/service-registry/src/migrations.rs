@@ -35,17 +35,18 @@ pub mod v1 {
 
 	impl<T: Config> UncheckedOnRuntimeUpgrade for InnerMigrateV0ToV1<T> {
 		fn on_runtime_upgrade() -> Weight {
-			let translated = RangeTombstones::<T>::translate::<Vec<TombstoneV0<T::MaxKeyLen>>, _>(|old| {
-				let tombstones = old?.into_iter().map(|t| RangeTombstone {
-					start: t.start,
-					end: t.end,
-					revision: t.revision,
-					cursor: t.cursor,
-					by: None,
+			let translated =
+				RangeTombstones::<T>::translate::<Vec<TombstoneV0<T::MaxKeyLen>>, _>(|old| {
+					let tombstones = old?.into_iter().map(|t| RangeTombstone {
+						start: t.start,
+						end: t.end,
+						revision: t.revision,
+						cursor: t.cursor,
+						by: None,
+					});
+					// As many as were stored, within the same bound.
+					Some(BoundedVec::truncate_from(tombstones.collect()))
 				});
-				// As many as were stored, within the same bound.
-				Some(BoundedVec::truncate_from(tombstones.collect()))
-			});
 			if translated.is_err() {
 				// Leaving undecodable bytes would read as no tombstone, and the keys they hide
 				// would come back: stop rather than go on.

@@ -46,11 +46,13 @@ pub type RangeTombstoneOf<T> =
 /// A lease, as stored.
 pub type LeaseOf<T> = Lease<<T as frame_system::Config>::AccountId>;
 /// An instance's tags.
-pub type Tags<T> =
-	BoundedVec<BoundedVec<u8, <T as Config>::MaxTagLen>, <T as Config>::MaxTags>;
+pub type Tags<T> = BoundedVec<BoundedVec<u8, <T as Config>::MaxTagLen>, <T as Config>::MaxTags>;
 /// An instance's metadata: key/value pairs.
 pub type Metadata<T> = BoundedVec<
-	(BoundedVec<u8, <T as Config>::MaxMetadataKeyLen>, BoundedVec<u8, <T as Config>::MaxMetadataValueLen>),
+	(
+		BoundedVec<u8, <T as Config>::MaxMetadataKeyLen>,
+		BoundedVec<u8, <T as Config>::MaxMetadataValueLen>,
+	),
 	<T as Config>::MaxMetadataEntries,
 >;
 
@@ -127,7 +129,10 @@ impl<S: Get<u32>> OrderedKey<S> {
 
 impl<S: Get<u32>> Encode for OrderedKey<S> {
 	fn size_hint(&self) -> usize {
-		self.0.len().saturating_add(self.0.iter().filter(|b| **b == 0).count()).saturating_add(2)
+		self.0
+			.len()
+			.saturating_add(self.0.iter().filter(|b| **b == 0).count())
+			.saturating_add(2)
 	}
 
 	fn encode_to<O: Output + ?Sized>(&self, dest: &mut O) {
@@ -165,7 +170,9 @@ impl<S: Get<u32>> Decode for OrderedKey<S> {
 				return Err("OrderedKey: longer than its bound".into());
 			}
 		}
-		BoundedVec::try_from(raw).map(Self).map_err(|_| "OrderedKey: longer than its bound".into())
+		BoundedVec::try_from(raw)
+			.map(Self)
+			.map_err(|_| "OrderedKey: longer than its bound".into())
 	}
 }
 
@@ -444,9 +451,7 @@ pub struct Election<T: Config> {
 // ---------------------------------------------------------------------------------------------
 
 /// How a compare relates the stored value to the given one, as in etcd.
-#[derive(
-	Encode, Decode, DecodeWithMemTracking, TypeInfo, Clone, Copy, PartialEq, Eq, Debug,
-)]
+#[derive(Encode, Decode, DecodeWithMemTracking, TypeInfo, Clone, Copy, PartialEq, Eq, Debug)]
 pub enum CompareResult {
 	/// Stored == given.
 	Equal,

@@ -32,7 +32,7 @@ pub mod pallet {
 		dispatch::{GetDispatchInfo, PostDispatchInfo, WithPostDispatchInfo},
 		pallet_prelude::*,
 		traits::{Consideration, MaybeConsideration, UnfilteredDispatchable},
-		CloneNoBound, EqNoBound, PartialEqNoBound, DebugNoBound,
+		CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound,
 	};
 	use frame_system::{pallet_prelude::*, RawOrigin};
 	use sp_runtime::traits::Dispatchable;
@@ -43,10 +43,10 @@ pub mod pallet {
 	#[pallet::config]
 	pub trait Config: frame_system::Config<RuntimeEvent: From<Event<Self>>> {
 		/// The calls that may be dispatched as root.
-		type RuntimeCall: Parameter +
-			Dispatchable<RuntimeOrigin = Self::RuntimeOrigin, PostInfo = PostDispatchInfo> +
-			UnfilteredDispatchable<RuntimeOrigin = Self::RuntimeOrigin> +
-			GetDispatchInfo;
+		type RuntimeCall: Parameter
+			+ Dispatchable<RuntimeOrigin = Self::RuntimeOrigin, PostInfo = PostDispatchInfo>
+			+ UnfilteredDispatchable<RuntimeOrigin = Self::RuntimeOrigin>
+			+ GetDispatchInfo;
 		/// Who may dispatch a call as root: a supermajority of governance.
 		type SupermajorityOrigin: EnsureOrigin<Self::RuntimeOrigin>;
 	}
@@ -68,7 +68,8 @@ pub mod pallet {
 	/// How many motions of the collective each member holds open (see [`OpenMotion`]). Members
 	/// holding none are not stored.
 	#[pallet::storage]
-	pub type OpenMotions<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, u32, ValueQuery>;
+	pub type OpenMotions<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, u32, ValueQuery>;
 
 	/// The collective's `Consideration`: the ticket of one open motion, at most `Max` per member.
 	///
@@ -130,7 +131,9 @@ pub mod pallet {
 		}
 	}
 
-	impl<T: Config, Max: Get<u32> + 'static> MaybeConsideration<T::AccountId, u32> for OpenMotion<T, Max> {
+	impl<T: Config, Max: Get<u32> + 'static> MaybeConsideration<T::AccountId, u32>
+		for OpenMotion<T, Max>
+	{
 		fn is_none(&self) -> bool {
 			false
 		}
@@ -162,8 +165,11 @@ pub mod pallet {
 			T::SupermajorityOrigin::ensure_origin(origin)
 				.map_err(|e| DispatchError::from(e).with_weight(overhead::<T>()))?;
 			let result = call.dispatch_bypass_filter(RawOrigin::Root.into());
-			let actual = result.map_or_else(|e| e.post_info.actual_weight, |info| info.actual_weight);
-			Self::deposit_event(Event::DispatchedAsRoot { result: result.map(|_| ()).map_err(|e| e.error) });
+			let actual =
+				result.map_or_else(|e| e.post_info.actual_weight, |info| info.actual_weight);
+			Self::deposit_event(Event::DispatchedAsRoot {
+				result: result.map(|_| ()).map_err(|e| e.error),
+			});
 			Ok(actual.map(|w| w.saturating_add(overhead::<T>())).into())
 		}
 	}

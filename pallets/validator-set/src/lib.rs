@@ -102,11 +102,13 @@ pub mod pallet {
 			// An empty genesis set is allowed (pallet-session's genesis keys then decide); any
 			// other set must respect the minimum.
 			assert!(
-				self.validators.is_empty() ||
-					self.validators.len() as u32 >= self.min_validators,
+				self.validators.is_empty() || self.validators.len() as u32 >= self.min_validators,
 				"fewer genesis validators than min_validators"
 			);
-			assert!(self.min_validators <= T::MaxValidators::get(), "min_validators above MaxValidators");
+			assert!(
+				self.min_validators <= T::MaxValidators::get(),
+				"min_validators above MaxValidators"
+			);
 			MinValidators::<T>::put(self.min_validators);
 			let validators: BoundedVec<_, _> = self
 				.validators
@@ -183,7 +185,10 @@ pub mod pallet {
 		#[pallet::weight(T::DbWeight::get().reads_writes(1, 1))]
 		pub fn set_min_validators(origin: OriginFor<T>, min: u32) -> DispatchResult {
 			T::GovernanceOrigin::ensure_origin(origin)?;
-			ensure!(min <= Validators::<T>::decode_len().unwrap_or(0) as u32, Error::<T>::MinimumTooHigh);
+			ensure!(
+				min <= Validators::<T>::decode_len().unwrap_or(0) as u32,
+				Error::<T>::MinimumTooHigh
+			);
 			MinValidators::<T>::put(min);
 			Self::deposit_event(Event::MinValidatorsSet { min });
 			Ok(())
@@ -195,7 +200,10 @@ impl<T: Config> Pallet<T> {
 	/// The validators that have registered session keys, in the set's order: those
 	/// pallet-session can run a session with.
 	pub fn with_keys() -> Vec<T::AccountId> {
-		Validators::<T>::get().into_iter().filter(|v| T::HasSessionKeys::contains(v)).collect()
+		Validators::<T>::get()
+			.into_iter()
+			.filter(|v| T::HasSessionKeys::contains(v))
+			.collect()
 	}
 }
 

@@ -83,8 +83,7 @@ where
 	}
 }
 
-impl<T, Period, Offset> ShouldEndSession<BlockNumberFor<T>>
-	for RotateOnChange<T, Period, Offset>
+impl<T, Period, Offset> ShouldEndSession<BlockNumberFor<T>> for RotateOnChange<T, Period, Offset>
 where
 	T: Config + pallet_session::Config<ValidatorId = <T as frame_system::Config>::AccountId>,
 	Period: Get<BlockNumberFor<T>>,
@@ -109,9 +108,7 @@ where
 	}
 
 	/// Unknown: a session lasts until something changes.
-	fn estimate_current_session_progress(
-		_now: BlockNumberFor<T>,
-	) -> (Option<Permill>, Weight) {
+	fn estimate_current_session_progress(_now: BlockNumberFor<T>) -> (Option<Permill>, Weight) {
 		(None, Weight::zero())
 	}
 
@@ -177,7 +174,13 @@ mod tests {
 	#[test]
 	fn an_unconfigured_set_still_follows_key_changes() {
 		assert!(!change_pending(&[], &SET, &queued(), keys, false));
-		assert!(change_pending(&[], &SET, &queued(), |id: &u64| (*id != 1).then(|| id * 10), false));
+		assert!(change_pending(
+			&[],
+			&SET,
+			&queued(),
+			|id: &u64| (*id != 1).then(|| id * 10),
+			false
+		));
 	}
 
 	#[test]

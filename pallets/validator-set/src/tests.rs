@@ -28,7 +28,10 @@ fn governance_removes_a_validator() {
 #[test]
 fn a_signed_account_cannot_change_the_set() {
 	new_test_ext().execute_with(|| {
-		assert_noop!(ValidatorSet::add_validator(RuntimeOrigin::signed(1), 4), DispatchError::BadOrigin);
+		assert_noop!(
+			ValidatorSet::add_validator(RuntimeOrigin::signed(1), 4),
+			DispatchError::BadOrigin
+		);
 		assert_noop!(
 			ValidatorSet::remove_validator(RuntimeOrigin::signed(1), 2),
 			DispatchError::BadOrigin

@@ -14,9 +14,9 @@ use sp_runtime::{traits::OpaqueKeys, Perbill};
 
 use super::{
 	permissions::{CallFilter, NodeAuthorizationWeights, OrchestratorsChanged},
-	AccountId, Orchestrators, Aura, Balance, Balances, Block, BlockNumber,
-	Hash, Nonce, PalletInfo, Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason,
-	OriginCaller, RuntimeHoldReason, RuntimeOrigin, RuntimeTask, SessionKeys, System, ValidatorSet,
+	AccountId, Aura, Balance, Balances, Block, BlockNumber, Hash, Nonce, Orchestrators,
+	OriginCaller, PalletInfo, Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason,
+	RuntimeHoldReason, RuntimeOrigin, RuntimeTask, SessionKeys, System, ValidatorSet,
 	MILLISECS_PER_BLOCK, MINUTES, SESSION_PERIOD, SLOT_DURATION, VERSION,
 };
 
@@ -28,8 +28,10 @@ const NORMAL_DISPATCH_RATIO: Perbill = Perbill::from_percent(75);
 /// The author proposes during the first two thirds of its slot; every other validator must then
 /// import the block and vote within the same slot for finality to keep up. Half a slot of
 /// reference-hardware execution leaves room for both.
-pub const MAXIMUM_BLOCK_WEIGHT: Weight =
-	Weight::from_parts(WEIGHT_REF_TIME_PER_MILLIS.saturating_mul(MILLISECS_PER_BLOCK / 2), u64::MAX);
+pub const MAXIMUM_BLOCK_WEIGHT: Weight = Weight::from_parts(
+	WEIGHT_REF_TIME_PER_MILLIS.saturating_mul(MILLISECS_PER_BLOCK / 2),
+	u64::MAX,
+);
 
 /// The most computation an operational extrinsic may use: a whole slot.
 ///
@@ -226,7 +228,8 @@ pub const MAX_COLLECTIVE_MEMBERS: u32 = 64;
 pub const MAX_OPEN_MOTIONS_PER_MEMBER: u32 = 4;
 // The largest Byzantine minority (fewer than a third of the members) cannot fill the
 // collective: honest members always have room to propose, the removal of the liars included.
-const _: () = assert!((MAX_COLLECTIVE_MEMBERS - 1) / 3 * MAX_OPEN_MOTIONS_PER_MEMBER < MAX_PROPOSALS);
+const _: () =
+	assert!((MAX_COLLECTIVE_MEMBERS - 1) / 3 * MAX_OPEN_MOTIONS_PER_MEMBER < MAX_PROPOSALS);
 
 impl pallet_collective::Config<CouncilCollective> for Runtime {
 	type RuntimeOrigin = RuntimeOrigin;
@@ -247,7 +250,8 @@ impl pallet_collective::Config<CouncilCollective> for Runtime {
 	type KillOrigin = Governance;
 	/// At most [`MAX_OPEN_MOTIONS_PER_MEMBER`] open motions per member, each released by
 	/// `releaseProposalCost` once closed.
-	type Consideration = pallet_supermajority::OpenMotion<Runtime, ConstU32<MAX_OPEN_MOTIONS_PER_MEMBER>>;
+	type Consideration =
+		pallet_supermajority::OpenMotion<Runtime, ConstU32<MAX_OPEN_MOTIONS_PER_MEMBER>>;
 }
 
 /// The validators of the running session, for the validator set to tell whether it changed.
@@ -286,8 +290,10 @@ impl pallet_session::Config for Runtime {
 	/// A session ends at a period boundary only while a validator or key change is under way:
 	/// pallet-session reserves a rotating block's whole weight, so periodic sessions left one
 	/// block in every period without transactions.
-	type ShouldEndSession = pallet_validator_set::RotateOnChange<Runtime, SessionPeriod, SessionOffset>;
-	type NextSessionRotation = pallet_validator_set::RotateOnChange<Runtime, SessionPeriod, SessionOffset>;
+	type ShouldEndSession =
+		pallet_validator_set::RotateOnChange<Runtime, SessionPeriod, SessionOffset>;
+	type NextSessionRotation =
+		pallet_validator_set::RotateOnChange<Runtime, SessionPeriod, SessionOffset>;
 	type SessionManager = ValidatorSet;
 	type SessionHandler = <SessionKeys as OpaqueKeys>::KeyTypeIdProviders;
 	type Keys = SessionKeys;

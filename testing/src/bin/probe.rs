@@ -72,7 +72,9 @@ fn main() -> Result<()> {
 	let mut submitted = 0usize;
 	let mut next_submit = start;
 
-	while Instant::now() < end || (!pending.is_empty() && Instant::now() < end + Duration::from_secs(10)) {
+	while Instant::now() < end
+		|| (!pending.is_empty() && Instant::now() < end + Duration::from_secs(10))
+	{
 		let now = Instant::now();
 		if now >= next_submit && now < end {
 			let xt = to_hex(&signed(
@@ -114,11 +116,11 @@ fn main() -> Result<()> {
 	let lag_max = lags.iter().copied().max().unwrap_or(0);
 	let lag_avg = lags.iter().map(|&l| l as f64).sum::<f64>() / lags.len().max(1) as f64;
 	println!("duration_s            {elapsed:.1}");
+	println!("blocks_per_minute     {:.1}", (last_best - first_best) as f64 * 60.0 / elapsed);
 	println!(
-		"blocks_per_minute     {:.1}",
-		(last_best - first_best) as f64 * 60.0 / elapsed
+		"finality_lag_blocks   avg {lag_avg:.2} max {lag_max} (best - finalized, {} samples)",
+		lags.len()
 	);
-	println!("finality_lag_blocks   avg {lag_avg:.2} max {lag_max} (best - finalized, {} samples)", lags.len());
 	println!(
 		"submit_to_final_ms    p50 {:.0} p90 {:.0} max {:.0} ({} of {} remarks finalized)",
 		percentile(&latencies_ms, 50.0),

@@ -55,7 +55,15 @@ pub async fn run(ctx: &Context, args: AgentArgs) -> anyhow::Result<ExitCode> {
 	let client = Arc::new(ctx.writer().await?);
 	let (lease, ttl, _) = client.grant_lease(args.ttl, ctx.wait).await?;
 	if let Err(e) = client
-		.register_instance(service, instance, args.address.as_bytes(), tags, metadata, lease, ctx.wait)
+		.register_instance(
+			service,
+			instance,
+			args.address.as_bytes(),
+			tags,
+			metadata,
+			lease,
+			ctx.wait,
+		)
 		.await
 	{
 		let _ = client.revoke_lease(lease, ctx.wait).await;
@@ -98,7 +106,7 @@ pub async fn run(ctx: &Context, args: AgentArgs) -> anyhow::Result<ExitCode> {
 						ctx,
 						|| format!("{name} is {word}"),
 						json!({ "event": "health", "service": args.service,
-						        "instance_id": args.instance, "health": word }),
+								"instance_id": args.instance, "health": word }),
 					);
 				}
 			},
@@ -113,13 +121,19 @@ pub async fn run(ctx: &Context, args: AgentArgs) -> anyhow::Result<ExitCode> {
 	keeper.stop();
 	let revoked = client.revoke_lease(lease, ctx.wait).await;
 	// Gone either way: the lease ran out before the deregistration landed.
-	let gone = |r: &Result<regchain_client::Receipt, regchain_client::Error>, name: &str| r.as_ref().is_err_and(|e| e.is_registry_error(name));
+	let gone = |r: &Result<regchain_client::Receipt, regchain_client::Error>, name: &str| {
+		r.as_ref().is_err_and(|e| e.is_registry_error(name))
+	};
 	let expired = gone(&deregistered, "InstanceNotFound") && gone(&revoked, "LeaseNotFound");
 	match (deregistered, revoked) {
 		_ if expired => {
 			emit(
 				ctx,
-				|| format!("{name} was already gone: lease {lease} ran out before the deregistration"),
+				|| {
+					format!(
+						"{name} was already gone: lease {lease} ran out before the deregistration"
+					)
+				},
 				json!({ "event": "deregistered", "service": args.service,
 				        "instance_id": args.instance, "lease": lease, "expired": true }),
 			);

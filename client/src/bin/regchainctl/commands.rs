@@ -5,14 +5,15 @@ use std::{io::Read, process::ExitCode, sync::Arc};
 use anyhow::{anyhow, bail, Context as _};
 use regchain_client::{
 	registry::TxnOp, txn, AtBlock, Bytes, Client, Election, ElectionTerm, HistoryRequest,
-	HistorySubject, InstanceFilter, LeaseKeeper, LeaseStatus, RangeRequest, Wait, Watch, WatchTarget,
+	HistorySubject, InstanceFilter, LeaseKeeper, LeaseStatus, RangeRequest, Wait, Watch,
+	WatchTarget,
 };
 use serde_json::{json, Value};
 
 use crate::{
 	output::{emit, history_text, merge, receipt_json, receipt_text, watch_item_text},
-	Command, Context, DelArgs, ElectCmd, GetArgs, HistoryArgs, HistoryKind, LeaseCmd, PutArgs, ServiceCmd,
-	TxnArgs, WatchArgs,
+	Command, Context, DelArgs, ElectCmd, GetArgs, HistoryArgs, HistoryKind, LeaseCmd, PutArgs,
+	ServiceCmd, TxnArgs, WatchArgs,
 };
 
 /// Runs one command; the exit code on success.
@@ -43,7 +44,10 @@ impl Shutdown {
 	/// Starts listening.
 	pub fn listen() -> Self {
 		use tokio::signal::unix::{signal, SignalKind};
-		Shutdown { term: signal(SignalKind::terminate()).ok(), int: signal(SignalKind::interrupt()).ok() }
+		Shutdown {
+			term: signal(SignalKind::terminate()).ok(),
+			int: signal(SignalKind::interrupt()).ok(),
+		}
 	}
 
 	/// Resolves when the process is asked to stop.
@@ -135,7 +139,7 @@ async fn status(ctx: &Context) -> anyhow::Result<ExitCode> {
 			"endpoint": client.url(),
 			"chain": chain,
 			"runtime": { "spec_name": version["specName"], "spec_version": version["specVersion"],
-			             "transaction_version": version["transactionVersion"] },
+						 "transaction_version": version["transactionVersion"] },
 			"best": best,
 			"finalized": finalized,
 			"peers": peers,
@@ -163,7 +167,12 @@ async fn lease(ctx: &Context, cmd: LeaseCmd) -> anyhow::Result<ExitCode> {
 				let (until, receipt) = client.keep_alive(id, ctx.wait).await?;
 				emit(
 					ctx,
-					|| format!("lease {id} kept alive until {until} ms, {}", receipt_text(&receipt)),
+					|| {
+						format!(
+							"lease {id} kept alive until {until} ms, {}",
+							receipt_text(&receipt)
+						)
+					},
 					merge(json!({ "lease": id, "expires_at_ms": until }), receipt_json(&receipt)),
 				);
 				return Ok(ExitCode::SUCCESS);
@@ -201,7 +210,9 @@ async fn lease(ctx: &Context, cmd: LeaseCmd) -> anyhow::Result<ExitCode> {
 			emit(
 				ctx,
 				|| {
-					let rev = revision.map(|r| format!(", keys deleted at revision {r}")).unwrap_or_default();
+					let rev = revision
+						.map(|r| format!(", keys deleted at revision {r}"))
+						.unwrap_or_default();
 					format!("lease {id} revoked{rev}, {}", receipt_text(&receipt))
 				},
 				merge(json!({ "lease": id, "revision": revision }), receipt_json(&receipt)),
@@ -217,7 +228,11 @@ async fn lease(ctx: &Context, cmd: LeaseCmd) -> anyhow::Result<ExitCode> {
 					ctx,
 					|| {
 						let list = |items: Vec<String>| {
-							if items.is_empty() { "none".to_string() } else { items.join(", ") }
+							if items.is_empty() {
+								"none".to_string()
+							} else {
+								items.join(", ")
+							}
 						};
 						format!(
 							"lease {id}: {:.1}s left of TTL {}s (granted by {}, last kept alive by \
@@ -258,17 +273,30 @@ async fn service(ctx: &Context, cmd: ServiceCmd) -> anyhow::Result<ExitCode> {
 				.await?;
 			emit(
 				ctx,
-				|| format!("registered {service}/{instance} at {address} under lease {lease}, {}", receipt_text(&receipt)),
-				merge(json!({ "service": service, "instance_id": instance, "lease": lease }), receipt_json(&receipt)),
+				|| {
+					format!(
+						"registered {service}/{instance} at {address} under lease {lease}, {}",
+						receipt_text(&receipt)
+					)
+				},
+				merge(
+					json!({ "service": service, "instance_id": instance, "lease": lease }),
+					receipt_json(&receipt),
+				),
 			);
 		},
 		ServiceCmd::Deregister { service, instance } => {
 			let client = ctx.writer().await?;
-			let receipt = client.deregister_instance(service.as_bytes(), instance.as_bytes(), ctx.wait).await?;
+			let receipt = client
+				.deregister_instance(service.as_bytes(), instance.as_bytes(), ctx.wait)
+				.await?;
 			emit(
 				ctx,
 				|| format!("deregistered {service}/{instance}, {}", receipt_text(&receipt)),
-				merge(json!({ "service": service, "instance_id": instance }), receipt_json(&receipt)),
+				merge(
+					json!({ "service": service, "instance_id": instance }),
+					receipt_json(&receipt),
+				),
 			);
 		},
 		ServiceCmd::Health { service, instance, health } => {
@@ -307,7 +335,9 @@ async fn service(ctx: &Context, cmd: ServiceCmd) -> anyhow::Result<ExitCode> {
 				tag: tag.map(|t| Bytes::from(t.as_str())),
 				health: health.map(|h| h.name().to_string()),
 			};
-			let answer = client.instances(service.as_bytes(), &filter, &at_block(&client, &at).await?).await?;
+			let answer = client
+				.instances(service.as_bytes(), &filter, &at_block(&client, &at).await?)
+				.await?;
 			emit(
 				ctx,
 				|| {
@@ -315,7 +345,8 @@ async fn service(ctx: &Context, cmd: ServiceCmd) -> anyhow::Result<ExitCode> {
 						.instances
 						.iter()
 						.map(|i| {
-							let tags = i.tags.iter().map(Bytes::display).collect::<Vec<_>>().join(",");
+							let tags =
+								i.tags.iter().map(Bytes::display).collect::<Vec<_>>().join(",");
 							format!(
 								"{}\t{}\t{}\t{}\tlease {}\t{}\t[{tags}]",
 								i.service, i.instance_id, i.endpoint, i.health, i.lease, i.owner
@@ -351,7 +382,9 @@ async fn stream(ctx: &Context, mut watch: Watch) -> anyhow::Result<ExitCode> {
 
 async fn elect(ctx: &Context, cmd: ElectCmd) -> anyhow::Result<ExitCode> {
 	match cmd {
-		ElectCmd::Campaign { name, value, ttl, lease } => campaign(ctx, name, value, ttl, lease).await,
+		ElectCmd::Campaign { name, value, ttl, lease } => {
+			campaign(ctx, name, value, ttl, lease).await
+		},
 		ElectCmd::Observe { name, rev } => {
 			let target = WatchTarget::Election { name: name.into_bytes() };
 			stream(ctx, Watch::over(ctx.endpoints(), target, rev)).await
@@ -374,7 +407,9 @@ async fn elect(ctx: &Context, cmd: ElectCmd) -> anyhow::Result<ExitCode> {
 				None => format!("election {name} has no candidates"),
 				Some(e) => match &e.leader {
 					None => format!("{name}: no leader (term {})", e.term),
-					Some(l) => format!("{name}: leader {} value {} term {}", l.who, l.value, e.term),
+					Some(l) => {
+						format!("{name}: leader {} value {} term {}", l.who, l.value, e.term)
+					},
 				},
 			};
 			emit(ctx, || text, serde_json::to_value(&answer)?);
@@ -455,7 +490,9 @@ async fn lead(
 	let mut live = client.clone();
 	loop {
 		match Election::new(live.clone(), name.as_bytes()).wait_until_leader().await {
-			Err(e) if e.is_transient() => eprintln!("warning: waiting to lead {name}: {e}; retrying"),
+			Err(e) if e.is_transient() => {
+				eprintln!("warning: waiting to lead {name}: {e}; retrying")
+			},
 			done => return done,
 		}
 		live = next_connection(&live, keeper).await?;
@@ -499,10 +536,21 @@ async fn put(ctx: &Context, args: PutArgs) -> anyhow::Result<ExitCode> {
 				.ok_or_else(|| anyhow!("--fence takes ELECTION:TERM, got `{fence}`"))?;
 			let term: u64 = term.parse().map_err(|_| anyhow!("--fence: `{term}` is not a term"))?;
 			client
-				.fenced_put(election.as_bytes(), term, args.key.as_bytes(), args.value.as_bytes(), args.lease, ctx.wait)
+				.fenced_put(
+					election.as_bytes(),
+					term,
+					args.key.as_bytes(),
+					args.value.as_bytes(),
+					args.lease,
+					ctx.wait,
+				)
 				.await?
 		},
-		None => client.put(args.key.as_bytes(), args.value.as_bytes(), args.lease, ctx.wait).await?,
+		None => {
+			client
+				.put(args.key.as_bytes(), args.value.as_bytes(), args.lease, ctx.wait)
+				.await?
+		},
 	};
 	emit(
 		ctx,
@@ -558,24 +606,32 @@ async fn del(ctx: &Context, args: DelArgs) -> anyhow::Result<ExitCode> {
 			Some(r) => format!("deleted at revision {r}, {}", receipt_text(&receipt)),
 			None => format!("no key matched, {}", receipt_text(&receipt)),
 		},
-		merge(json!({ "revision": revision, "deleted": revision.is_some() }), receipt_json(&receipt)),
+		merge(
+			json!({ "revision": revision, "deleted": revision.is_some() }),
+			receipt_json(&receipt),
+		),
 	);
 	Ok(ExitCode::SUCCESS)
 }
 
 async fn txn_cmd(ctx: &Context, args: TxnArgs) -> anyhow::Result<ExitCode> {
 	let text = match &args.file {
-		Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+		Some(path) => {
+			std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
+		},
 		None => {
 			let mut text = String::new();
-			std::io::stdin().read_to_string(&mut text).context("reading the txn from stdin")?;
+			std::io::stdin()
+				.read_to_string(&mut text)
+				.context("reading the txn from stdin")?;
 			text
 		},
 	};
 	let spec = txn::parse(&text)?;
 	let client = ctx.writer().await?;
-	let (outcome, receipt) =
-		client.txn(spec.compares, spec.success.clone(), spec.failure.clone(), ctx.wait).await?;
+	let (outcome, receipt) = client
+		.txn(spec.compares, spec.success.clone(), spec.failure.clone(), ctx.wait)
+		.await?;
 	let branch = if outcome.succeeded { &spec.success } else { &spec.failure };
 	// The branch's reads, answered from the state of the txn's block.
 	let mut reads = Vec::new();
@@ -642,7 +698,10 @@ async fn history(ctx: &Context, args: HistoryArgs) -> anyhow::Result<ExitCode> {
 				println!("{}", history_text(item));
 			}
 			if answer.more {
-				println!("(more: continue with --from-rev {})", answer.items.last().map(|i| i.revision).unwrap_or_default());
+				println!(
+					"(more: continue with --from-rev {})",
+					answer.items.last().map(|i| i.revision).unwrap_or_default()
+				);
 			}
 		},
 		crate::OutputArg::Json => println!("{}", serde_json::to_string(&answer)?),

@@ -496,8 +496,8 @@ fn main() -> ExitCode {
 	};
 	let ctx = Context {
 		endpoints: cli.endpoint,
-		key_on_command_line: matches.value_source("signing_key") ==
-			Some(clap::parser::ValueSource::CommandLine),
+		key_on_command_line: matches.value_source("signing_key")
+			== Some(clap::parser::ValueSource::CommandLine),
 		key: cli.key,
 		keyfile: cli.keyfile,
 		wait: match cli.wait {
@@ -507,7 +507,10 @@ fn main() -> ExitCode {
 		output: cli.output,
 		timeout: Duration::from_secs(cli.timeout.max(1)),
 	};
-	let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
+	let runtime = match tokio::runtime::Builder::new_multi_thread()
+		.worker_threads(2)
+		.enable_all()
+		.build()
 	{
 		Ok(rt) => rt,
 		Err(e) => {
@@ -540,7 +543,8 @@ mod tests {
 
 	#[test]
 	fn positional_keys_do_not_clobber_the_signing_key() {
-		let cli = Cli::try_parse_from(["regchainctl", "--key", "//Alice", "put", "/a", "1"]).unwrap();
+		let cli =
+			Cli::try_parse_from(["regchainctl", "--key", "//Alice", "put", "/a", "1"]).unwrap();
 		assert_eq!(cli.key.as_deref(), Some("//Alice"));
 		let Command::Put(put) = cli.command else { panic!("not a put") };
 		assert_eq!((put.key.as_str(), put.value.as_str()), ("/a", "1"));

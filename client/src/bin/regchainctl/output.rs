@@ -50,15 +50,20 @@ fn field(change: &Change, name: &str) -> String {
 		.fields
 		.get(name)
 		.and_then(Value::as_str)
-		.map(|hex| regchain_client::hex::from_hex(hex).map(|b| display_bytes(&b)).unwrap_or(hex.into()))
+		.map(|hex| {
+			regchain_client::hex::from_hex(hex)
+				.map(|b| display_bytes(&b))
+				.unwrap_or(hex.into())
+		})
 		.unwrap_or_default()
 }
 
 /// One watch item, for people: etcdctl's `PUT`/`DELETE` lines for keys, one line otherwise.
 pub fn watch_item_text(item: &WatchItem) -> String {
 	let change = match item {
-		WatchItem::Retracted { retracted } =>
-			return format!("RETRACTED block #{} {}", retracted.number, retracted.hash),
+		WatchItem::Retracted { retracted } => {
+			return format!("RETRACTED block #{} {}", retracted.number, retracted.hash)
+		},
 		WatchItem::Change(c) => c,
 	};
 	let who = change.who.clone().unwrap_or_else(|| "the chain".into());
@@ -106,8 +111,9 @@ pub fn history_text(change: &Change) -> String {
 	let subject = match change.kind.as_str() {
 		"put" => format!("{} = {}", field(change, "key"), field(change, "value")),
 		"delete" => field(change, "key"),
-		_ if change.fields.contains_key("instance_id") =>
-			format!("{}/{}", field(change, "service"), field(change, "instance_id")),
+		_ if change.fields.contains_key("instance_id") => {
+			format!("{}/{}", field(change, "service"), field(change, "instance_id"))
+		},
 		_ => format!(
 			"{} leader {} term {}",
 			field(change, "election"),

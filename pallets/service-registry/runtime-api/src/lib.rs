@@ -15,8 +15,8 @@ extern crate alloc;
 use alloc::vec::Vec;
 
 pub use pallet_service_registry::{
-	prefix_end, AccountQuota, CandidateInfo, ElectionInfo, Health, InstanceInfo, KeyValueInfo, LeaseId,
-	LeaseInfo, RangeRequest, RangeResponse, Revision, ServiceInfo,
+	prefix_end, AccountQuota, CandidateInfo, ElectionInfo, Health, InstanceInfo, KeyValueInfo,
+	LeaseId, LeaseInfo, RangeRequest, RangeResponse, Revision, ServiceInfo,
 };
 
 sp_api::decl_runtime_apis! {

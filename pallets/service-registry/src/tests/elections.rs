@@ -24,7 +24,11 @@ fn first_candidate_leads_at_term_one() {
 		campaign(ALICE, lease);
 		assert_eq!(leader(), Some(ALICE));
 		assert_eq!(term(), 1);
-		assert!(has_event(Event::LeaderChanged { election: bounded(E), leader: Some(ALICE), term: 1 }));
+		assert!(has_event(Event::LeaderChanged {
+			election: bounded(E),
+			leader: Some(ALICE),
+			term: 1
+		}));
 		assert!(has_event(Event::Campaigned { election: bounded(E), who: ALICE, lease }));
 		check_invariants();
 	});
@@ -188,7 +192,12 @@ fn elections_a_member_leaves_are_not_kept() {
 		assert_eq!(Elections::<Test>::iter().count(), 0);
 		// So do the elections of a lease that ends.
 		for i in 0..3u32 {
-			assert_ok!(ServiceRegistry::campaign(origin(ALICE), format!("e{i}").into_bytes(), vec![], lease));
+			assert_ok!(ServiceRegistry::campaign(
+				origin(ALICE),
+				format!("e{i}").into_bytes(),
+				vec![],
+				lease
+			));
 		}
 		assert_ok!(ServiceRegistry::revoke_lease(origin(ALICE), lease));
 		assert_eq!(Elections::<Test>::iter().count(), 0);
@@ -206,7 +215,11 @@ fn resigning_leader_hands_over_with_a_higher_term() {
 		assert_eq!(leader(), Some(BOB));
 		assert_eq!(term(), 2);
 		assert!(has_event(Event::Resigned { election: bounded(E), who: ALICE }));
-		assert!(has_event(Event::LeaderChanged { election: bounded(E), leader: Some(BOB), term: 2 }));
+		assert!(has_event(Event::LeaderChanged {
+			election: bounded(E),
+			leader: Some(BOB),
+			term: 2
+		}));
 		assert_eq!(Leases::<Test>::get(a).unwrap().candidacies, 0);
 		check_invariants();
 	});
@@ -247,7 +260,12 @@ fn last_candidate_leaving_removes_the_election_and_its_terms_never_repeat() {
 		campaign(ALICE, a);
 		assert_eq!(term(), 3);
 		// Any name: a new one starts above the floor too.
-		assert_ok!(ServiceRegistry::campaign(origin(BOB), b"other".to_vec(), vec![], grant(BOB, 10)));
+		assert_ok!(ServiceRegistry::campaign(
+			origin(BOB),
+			b"other".to_vec(),
+			vec![],
+			grant(BOB, 10)
+		));
 		assert_eq!(ServiceRegistry::election(b"other".to_vec()).map(|e| e.term), Some(3));
 	});
 }
@@ -265,7 +283,11 @@ fn leader_whose_lease_expires_hands_over_at_once() {
 		assert_eq!(leader(), Some(BOB));
 		assert_eq!(term(), 2);
 		assert!(has_event(Event::CandidacyEnded { election: bounded(E), who: ALICE, lease: a }));
-		assert!(has_event(Event::LeaderChanged { election: bounded(E), leader: Some(BOB), term: 2 }));
+		assert!(has_event(Event::LeaderChanged {
+			election: bounded(E),
+			leader: Some(BOB),
+			term: 2
+		}));
 		assert_ok!(ServiceRegistry::revoke_lease(origin(BOB), b));
 		assert_eq!(leader(), Some(CAROL));
 		assert_eq!(term(), 3);

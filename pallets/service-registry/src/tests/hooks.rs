@@ -148,7 +148,10 @@ fn on_idle_continues_the_cleanup_with_leftover_weight() {
 		assert!(used.any_gt(Weight::zero()));
 		// No leftover weight: nothing happens.
 		let stored = stored_keys();
-		assert_eq!(ServiceRegistry::on_idle(System::block_number(), Weight::zero()), Weight::zero());
+		assert_eq!(
+			ServiceRegistry::on_idle(System::block_number(), Weight::zero()),
+			Weight::zero()
+		);
 		assert_eq!(stored_keys(), stored);
 	});
 }

@@ -12,7 +12,15 @@ fn register_call(
 	metadata: Vec<(Vec<u8>, Vec<u8>)>,
 	lease: LeaseId,
 ) -> frame_support::dispatch::DispatchResult {
-	ServiceRegistry::register_instance(origin(who), service, instance_id, endpoint, tags, metadata, lease)
+	ServiceRegistry::register_instance(
+		origin(who),
+		service,
+		instance_id,
+		endpoint,
+		tags,
+		metadata,
+		lease,
+	)
 }
 
 #[test]
@@ -183,7 +191,14 @@ fn update_instance_by_another_account_fails() {
 		let lease = grant(ALICE, 10);
 		register(ALICE, b"web", b"w1", lease);
 		assert_noop!(
-			ServiceRegistry::update_instance(origin(BOB), b"web".to_vec(), b"w1".to_vec(), None, None, None),
+			ServiceRegistry::update_instance(
+				origin(BOB),
+				b"web".to_vec(),
+				b"w1".to_vec(),
+				None,
+				None,
+				None
+			),
 			Error::<Test>::NotOwner
 		);
 	});
@@ -193,7 +208,14 @@ fn update_instance_by_another_account_fails() {
 fn update_of_an_unknown_instance_fails() {
 	new_test_ext().execute_with(|| {
 		assert_noop!(
-			ServiceRegistry::update_instance(origin(ALICE), b"web".to_vec(), b"w1".to_vec(), None, None, None),
+			ServiceRegistry::update_instance(
+				origin(ALICE),
+				b"web".to_vec(),
+				b"w1".to_vec(),
+				None,
+				None,
+				None
+			),
 			Error::<Test>::InstanceNotFound
 		);
 	});
@@ -223,7 +245,11 @@ fn deregister_removes_the_instance_and_the_empty_service() {
 	new_test_ext().execute_with(|| {
 		let lease = grant(ALICE, 10);
 		register(ALICE, b"web", b"w1", lease);
-		assert_ok!(ServiceRegistry::deregister_instance(origin(ALICE), b"web".to_vec(), b"w1".to_vec()));
+		assert_ok!(ServiceRegistry::deregister_instance(
+			origin(ALICE),
+			b"web".to_vec(),
+			b"w1".to_vec()
+		));
 		assert!(ServiceRegistry::instances(b"web".to_vec(), None).is_empty());
 		assert!(ServiceRegistry::services().is_empty());
 		assert!(!Services::<Test>::contains_key(bounded::<ConstU32<32>>(b"web")));
@@ -278,7 +304,12 @@ fn report_health_by_another_account_fails() {
 		let lease = grant(ALICE, 10);
 		register(ALICE, b"web", b"w1", lease);
 		assert_noop!(
-			ServiceRegistry::report_health(origin(BOB), b"web".to_vec(), b"w1".to_vec(), Health::Critical),
+			ServiceRegistry::report_health(
+				origin(BOB),
+				b"web".to_vec(),
+				b"w1".to_vec(),
+				Health::Critical
+			),
 			Error::<Test>::NotOwner
 		);
 	});
@@ -288,7 +319,12 @@ fn report_health_by_another_account_fails() {
 fn report_health_of_an_unknown_instance_fails() {
 	new_test_ext().execute_with(|| {
 		assert_noop!(
-			ServiceRegistry::report_health(origin(ALICE), b"web".to_vec(), b"w1".to_vec(), Health::Passing),
+			ServiceRegistry::report_health(
+				origin(ALICE),
+				b"web".to_vec(),
+				b"w1".to_vec(),
+				Health::Passing
+			),
 			Error::<Test>::InstanceNotFound
 		);
 	});

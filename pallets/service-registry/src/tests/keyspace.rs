@@ -13,7 +13,10 @@ fn range(request: RangeRequest) -> RangeResponse {
 fn a_fresh_chain_is_at_revision_one() {
 	new_test_ext().execute_with(|| {
 		assert_eq!(revision(), 1);
-		assert_eq!(range(RangeRequest { key: vec![0], range_end: vec![0], ..Default::default() }).revision, 1);
+		assert_eq!(
+			range(RangeRequest { key: vec![0], range_end: vec![0], ..Default::default() }).revision,
+			1
+		);
 	});
 }
 
@@ -82,7 +85,12 @@ fn writes_in_one_block_each_take_their_own_revision() {
 fn keys_under_the_reserved_prefix_cannot_be_written() {
 	new_test_ext().execute_with(|| {
 		assert_noop!(
-			ServiceRegistry::put(origin(ALICE), b"/_registry/services/web/1".to_vec(), b"x".to_vec(), None),
+			ServiceRegistry::put(
+				origin(ALICE),
+				b"/_registry/services/web/1".to_vec(),
+				b"x".to_vec(),
+				None
+			),
 			Error::<Test>::ReservedKey
 		);
 		assert_noop!(
@@ -96,17 +104,27 @@ fn keys_under_the_reserved_prefix_cannot_be_written() {
 		);
 		// Only the prefix itself is reserved: a neighbour is an ordinary key, and deleting a
 		// range across the prefix deletes the ordinary keys in it.
-		assert_ok!(ServiceRegistry::put(origin(ALICE), b"/_registry".to_vec(), b"x".to_vec(), None));
+		assert_ok!(ServiceRegistry::put(
+			origin(ALICE),
+			b"/_registry".to_vec(),
+			b"x".to_vec(),
+			None
+		));
 		assert_ok!(ServiceRegistry::delete_range(origin(ALICE), b"/".to_vec(), b"0".to_vec()));
 		assert_eq!(revision(), 3);
-		assert!(range(RangeRequest { key: b"/_registry".to_vec(), ..Default::default() }).kvs.is_empty());
+		assert!(range(RangeRequest { key: b"/_registry".to_vec(), ..Default::default() })
+			.kvs
+			.is_empty());
 	});
 }
 
 #[test]
 fn put_refuses_empty_and_oversized_keys_and_values() {
 	new_test_ext().execute_with(|| {
-		assert_noop!(ServiceRegistry::put(origin(ALICE), vec![], vec![], None), Error::<Test>::EmptyKey);
+		assert_noop!(
+			ServiceRegistry::put(origin(ALICE), vec![], vec![], None),
+			Error::<Test>::EmptyKey
+		);
 		assert_noop!(
 			ServiceRegistry::put(origin(ALICE), vec![1; 1025], vec![], None),
 			Error::<Test>::KeyTooLong
@@ -268,7 +286,13 @@ fn prefix_reads_return_exactly_the_prefix_in_order() {
 		}
 		assert_eq!(
 			keys(b"/a", &prefix_end(b"/a")),
-			vec![b"/a".to_vec(), b"/a\0".to_vec(), b"/a/b".to_vec(), b"/a/c/d".to_vec(), b"/a0".to_vec()]
+			vec![
+				b"/a".to_vec(),
+				b"/a\0".to_vec(),
+				b"/a/b".to_vec(),
+				b"/a/c/d".to_vec(),
+				b"/a0".to_vec()
+			]
 		);
 		assert_eq!(keys(b"/a/", &prefix_end(b"/a/")), vec![b"/a/b".to_vec(), b"/a/c/d".to_vec()]);
 		assert_eq!(keys(b"/a", b""), vec![b"/a".to_vec()]);
@@ -304,10 +328,10 @@ fn range_limit_sets_more_and_count_counts_the_whole_range() {
 			limit: 2,
 			..Default::default()
 		});
-		assert_eq!(response.kvs.iter().map(|kv| kv.key.clone()).collect::<Vec<_>>(), vec![
-			b"/k/1".to_vec(),
-			b"/k/2".to_vec()
-		]);
+		assert_eq!(
+			response.kvs.iter().map(|kv| kv.key.clone()).collect::<Vec<_>>(),
+			vec![b"/k/1".to_vec(), b"/k/2".to_vec()]
+		);
 		assert!(response.more);
 		assert_eq!(response.count, 3);
 		assert_eq!(response.revision, 5);
@@ -328,10 +352,10 @@ fn range_filters_on_revisions_after_counting() {
 			max_mod_revision: 4,
 			..Default::default()
 		});
-		assert_eq!(response.kvs.iter().map(|kv| kv.key.clone()).collect::<Vec<_>>(), vec![
-			b"/b".to_vec(),
-			b"/c".to_vec()
-		]);
+		assert_eq!(
+			response.kvs.iter().map(|kv| kv.key.clone()).collect::<Vec<_>>(),
+			vec![b"/b".to_vec(), b"/c".to_vec()]
+		);
 		assert_eq!(response.count, 3);
 		let created_first = range(RangeRequest {
 			key: vec![0],
@@ -361,11 +385,8 @@ fn range_count_only_and_keys_only() {
 			..Default::default()
 		});
 		assert_eq!((count.count, count.kvs.len(), count.more), (1, 0, false));
-		let keys_only = range(RangeRequest {
-			key: b"/a".to_vec(),
-			keys_only: true,
-			..Default::default()
-		});
+		let keys_only =
+			range(RangeRequest { key: b"/a".to_vec(), keys_only: true, ..Default::default() });
 		assert!(keys_only.kvs[0].value.is_empty());
 	});
 }
@@ -374,7 +395,9 @@ fn range_count_only_and_keys_only() {
 fn range_of_an_empty_key_is_empty() {
 	new_test_ext().execute_with(|| {
 		put(ALICE, b"/a", b"", None);
-		assert!(range(RangeRequest { key: vec![], range_end: vec![0], ..Default::default() }).kvs.is_empty());
+		assert!(range(RangeRequest { key: vec![], range_end: vec![0], ..Default::default() })
+			.kvs
+			.is_empty());
 	});
 }
 
@@ -504,7 +527,11 @@ fn tombstones_stored_before_version_1_are_kept_and_name_nobody() {
 		assert_eq!(tombstones.len(), 1);
 		assert_eq!((&tombstones[0].start[..], tombstones[0].by), (&b"/"[..], None));
 		// The keys it covers stay deleted.
-		let all = ServiceRegistry::range(RangeRequest { key: vec![0], range_end: vec![0], ..Default::default() });
+		let all = ServiceRegistry::range(RangeRequest {
+			key: vec![0],
+			range_end: vec![0],
+			..Default::default()
+		});
 		assert_eq!(all.count, 0);
 	});
 }
@@ -516,14 +543,22 @@ fn empty_elections_kept_by_version_0_are_removed_above_their_terms() {
 		// Version 0 kept an election once its last candidate left, at its last term.
 		let lease = grant(ALICE, 10);
 		assert_ok!(ServiceRegistry::campaign(origin(ALICE), b"live".to_vec(), vec![], lease));
-		Elections::<Test>::insert(bounded::<ConstU32<32>>(b"left"), Election { candidates: Default::default(), term: 7 });
+		Elections::<Test>::insert(
+			bounded::<ConstU32<32>>(b"left"),
+			Election { candidates: Default::default(), term: 7 },
+		);
 		StorageVersion::new(0).put::<ServiceRegistry>();
 		crate::migrations::v1::MigrateV0ToV1::<Test>::on_runtime_upgrade();
 		assert!(ServiceRegistry::election(b"left".to_vec()).is_none());
 		assert!(ServiceRegistry::election(b"live".to_vec()).is_some());
 		check_invariants();
 		// The name, used again, leads above the term it had.
-		assert_ok!(ServiceRegistry::campaign(origin(BOB), b"left".to_vec(), vec![], grant(BOB, 10)));
+		assert_ok!(ServiceRegistry::campaign(
+			origin(BOB),
+			b"left".to_vec(),
+			vec![],
+			grant(BOB, 10)
+		));
 		assert_eq!(ServiceRegistry::election(b"left".to_vec()).map(|e| e.term), Some(8));
 	});
 }
@@ -546,8 +581,17 @@ fn a_tombstoned_key_of_a_lease_is_reclaimed_once() {
 #[test]
 fn ordered_keys_round_trip_and_keep_byte_order() {
 	type Key = OrderedKey<ConstU32<16>>;
-	let raws: Vec<Vec<u8>> =
-		vec![vec![], vec![0], vec![0, 0], vec![0, 1], vec![1], vec![0xFF], vec![0xFF, 0], b"/a".to_vec(), b"/a/b".to_vec()];
+	let raws: Vec<Vec<u8>> = vec![
+		vec![],
+		vec![0],
+		vec![0, 0],
+		vec![0, 1],
+		vec![1],
+		vec![0xFF],
+		vec![0xFF, 0],
+		b"/a".to_vec(),
+		b"/a/b".to_vec(),
+	];
 	let mut encoded: Vec<(Vec<u8>, Vec<u8>)> = raws
 		.iter()
 		.map(|raw| {

@@ -63,7 +63,10 @@ fn grant_lease_needs_a_signed_origin() {
 fn grant_lease_refuses_ids_beyond_i64_max() {
 	new_test_ext().execute_with(|| {
 		NextLeaseId::<Test>::put(MAX_LEASE_ID + 1);
-		assert_noop!(ServiceRegistry::grant_lease(origin(ALICE), 5), Error::<Test>::LeaseIdsExhausted);
+		assert_noop!(
+			ServiceRegistry::grant_lease(origin(ALICE), 5),
+			Error::<Test>::LeaseIdsExhausted
+		);
 	});
 }
 
@@ -237,8 +240,10 @@ fn expiry_removes_exactly_the_attached_items() {
 		next_block(2_000);
 
 		assert_eq!(all_keys(), vec![b"/free".to_vec(), b"/long".to_vec()]);
-		let instances: Vec<_> =
-			ServiceRegistry::instances(b"svc".to_vec(), None).into_iter().map(|i| i.instance_id).collect();
+		let instances: Vec<_> = ServiceRegistry::instances(b"svc".to_vec(), None)
+			.into_iter()
+			.map(|i| i.instance_id)
+			.collect();
 		assert_eq!(instances, vec![b"b".to_vec()]);
 		let election = ServiceRegistry::election(b"e1".to_vec()).unwrap();
 		assert_eq!(election.leader.map(|c| c.who), Some(BOB));

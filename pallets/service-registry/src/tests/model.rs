@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 
 /// Keys of different lengths that share prefixes, with 0x00 and 0xFF bytes.
 const KEYS: &[&[u8]] = &[
-	b"/a", b"/a/b", b"/a0", b"/b", b"\0", b"/a\0", b"/a\0b", b"a", b"/", b"/c/d", b"/a/b/c", b"b\xff",
-	b"\xff", b"/a/",
+	b"/a", b"/a/b", b"/a0", b"/b", b"\0", b"/a\0", b"/a\0b", b"a", b"/", b"/c/d", b"/a/b/c",
+	b"b\xff", b"\xff", b"/a/",
 ];
 
 #[derive(Clone, Debug)]
@@ -176,17 +176,27 @@ impl Model {
 			.collect();
 		let count = matching.len() as u64;
 		let more = limit > 0 && count > limit;
-		let kvs = if limit > 0 { matching.into_iter().take(limit as usize).collect() } else { matching };
+		let kvs =
+			if limit > 0 { matching.into_iter().take(limit as usize).collect() } else { matching };
 		RangeResponse { revision: self.revision, kvs, more, count }
 	}
 
 	/// Puts at `revision` into `kvs` (the state before the write).
-	fn put(kvs: &mut BTreeMap<Vec<u8>, Kv>, key: &[u8], value: Vec<u8>, lease: Option<LeaseId>, revision: u64) {
+	fn put(
+		kvs: &mut BTreeMap<Vec<u8>, Kv>,
+		key: &[u8],
+		value: Vec<u8>,
+		lease: Option<LeaseId>,
+		revision: u64,
+	) {
 		let (create_revision, version) = match kvs.get(key) {
 			Some(kv) => (kv.create_revision, kv.version + 1),
 			None => (revision, 1),
 		};
-		kvs.insert(key.to_vec(), Kv { value, create_revision, mod_revision: revision, version, lease });
+		kvs.insert(
+			key.to_vec(),
+			Kv { value, create_revision, mod_revision: revision, version, lease },
+		);
 	}
 
 	/// Deletes the range from `kvs`; whether it deleted anything.
@@ -237,8 +247,9 @@ fn branch_is_valid(ops: &[Write]) -> bool {
 		}
 	}
 	ops.iter().all(|op| match op {
-		Write::Delete { key, end } =>
-			!puts.iter().any(|put| in_range(put, KEYS[*key], &range_end(*key, end))),
+		Write::Delete { key, end } => {
+			!puts.iter().any(|put| in_range(put, KEYS[*key], &range_end(*key, end)))
+		},
 		Write::Put { .. } => true,
 	})
 }
@@ -250,8 +261,9 @@ fn to_txn_op(model: &Model, write: &Write) -> TxnOp {
 			value: value_of(*value),
 			lease: lease.map(|l| model.lease_id(l)),
 		},
-		Write::Delete { key, end } =>
-			TxnOp::DeleteRange { key: KEYS[*key].to_vec(), range_end: range_end(*key, end) },
+		Write::Delete { key, end } => {
+			TxnOp::DeleteRange { key: KEYS[*key].to_vec(), range_end: range_end(*key, end) }
+		},
 	}
 }
 
@@ -281,9 +293,10 @@ fn step(model: &mut Model, op: Op) -> Result<(), TestCaseError> {
 	match op {
 		Op::Write(Write::Put { key, value, lease }) => {
 			let lease = lease.map(|l| model.lease_id(l));
-			let result = ServiceRegistry::put(origin(ALICE), KEYS[key].to_vec(), value_of(value), lease)
-				.map(|_| ())
-				.map_err(|e| e.error);
+			let result =
+				ServiceRegistry::put(origin(ALICE), KEYS[key].to_vec(), value_of(value), lease)
+					.map(|_| ())
+					.map_err(|e| e.error);
 			let error = lease.and_then(|l| model.lease_error(l));
 			let ok = error.is_none();
 			expect(result, error)?;
@@ -314,8 +327,12 @@ fn step(model: &mut Model, op: Op) -> Result<(), TestCaseError> {
 			};
 			let success_ops: Vec<TxnOp> = success.iter().map(|w| to_txn_op(model, w)).collect();
 			let failure_ops: Vec<TxnOp> = failure.iter().map(|w| to_txn_op(model, w)).collect();
-			let outcome =
-				ServiceRegistry::txn(origin(ALICE), vec![compare], success_ops.clone(), failure_ops.clone());
+			let outcome = ServiceRegistry::txn(
+				origin(ALICE),
+				vec![compare],
+				success_ops.clone(),
+				failure_ops.clone(),
+			);
 			if !branch_is_valid(&success) || !branch_is_valid(&failure) {
 				return expect(outcome, Some(Error::<Test>::DuplicateKeyInTxn));
 			}
@@ -353,7 +370,9 @@ fn step(model: &mut Model, op: Op) -> Result<(), TestCaseError> {
 				model.revision = revision;
 			}
 			let applied = events().into_iter().rev().find_map(|e| match e {
-				Event::TxnApplied { revision, succeeded, wrote, .. } => Some((revision, succeeded, wrote)),
+				Event::TxnApplied { revision, succeeded, wrote, .. } => {
+					Some((revision, succeeded, wrote))
+				},
 				_ => None,
 			});
 			prop_assert_eq!(applied, Some((model.revision, succeeded, wrote)));
@@ -379,7 +398,8 @@ fn step(model: &mut Model, op: Op) -> Result<(), TestCaseError> {
 			let id = model.lease_id(lease);
 			let error = model.lease_error(id);
 			let ok = error.is_none();
-			let result = ServiceRegistry::revoke_lease(origin(BOB), id).map(|_| ()).map_err(|e| e.error);
+			let result =
+				ServiceRegistry::revoke_lease(origin(BOB), id).map(|_| ()).map_err(|e| e.error);
 			expect(result, error)?;
 			if ok {
 				model.end_lease(id);
@@ -407,8 +427,11 @@ fn step(model: &mut Model, op: Op) -> Result<(), TestCaseError> {
 
 fn agree(model: &Model) -> Result<(), TestCaseError> {
 	prop_assert_eq!(revision(), model.revision);
-	let everything =
-		ServiceRegistry::range(RangeRequest { key: vec![0], range_end: vec![0], ..Default::default() });
+	let everything = ServiceRegistry::range(RangeRequest {
+		key: vec![0],
+		range_end: vec![0],
+		..Default::default()
+	});
 	prop_assert_eq!(everything, model.range(&[0], &[0], 0));
 	prop_assert_eq!(ServiceRegistry::do_try_state(), Ok(()));
 	Ok(())

@@ -112,7 +112,11 @@ fn instance_quota_counts_registrations_and_frees_them_on_removal() {
 			Error::<Test>::InstanceQuotaExceeded
 		);
 
-		assert_ok!(ServiceRegistry::deregister_instance(origin(ALICE), b"web".to_vec(), b"a".to_vec()));
+		assert_ok!(ServiceRegistry::deregister_instance(
+			origin(ALICE),
+			b"web".to_vec(),
+			b"a".to_vec()
+		));
 		assert_eq!(usage(ALICE).instances, 1);
 		register(ALICE, b"web", b"c", lease);
 

@@ -51,7 +51,9 @@ fn a_true_compare_runs_the_success_branch_at_one_revision() {
 		let revisions: Vec<_> = events()
 			.into_iter()
 			.filter_map(|e| match e {
-				Event::KeyPut { revision, .. } | Event::KeysDeleted { revision, .. } => Some(revision),
+				Event::KeyPut { revision, .. } | Event::KeysDeleted { revision, .. } => {
+					Some(revision)
+				},
 				_ => None,
 			})
 			.collect();
@@ -186,8 +188,9 @@ fn a_txn_with_too_many_operations_is_refused() {
 		let ops: Vec<TxnOp> = (0..129u32).map(|i| put_op(&i.to_be_bytes(), b"")).collect();
 		assert_noop!(txn(ALICE, vec![], ops.clone(), vec![]), Error::<Test>::TooManyTxnOps);
 		assert_noop!(txn(ALICE, vec![], vec![], ops), Error::<Test>::TooManyTxnOps);
-		let compares: Vec<_> =
-			(0..129u32).map(|_| compare(b"/a", CompareResult::Equal, KeyTarget::Version(0))).collect();
+		let compares: Vec<_> = (0..129u32)
+			.map(|_| compare(b"/a", CompareResult::Equal, KeyTarget::Version(0)))
+			.collect();
 		assert_noop!(txn(ALICE, compares, vec![], vec![]), Error::<Test>::TooManyTxnOps);
 		let ops: Vec<TxnOp> = (0..128u32).map(|i| put_op(&i.to_be_bytes(), b"")).collect();
 		assert_ok!(txn(ALICE, vec![], ops, vec![]));
@@ -207,7 +210,12 @@ fn a_txn_refuses_oversized_keys_and_values_in_either_branch() {
 			Error::<Test>::ValueTooLong
 		);
 		assert_noop!(
-			txn(ALICE, vec![compare(b"", CompareResult::Equal, KeyTarget::Version(0))], vec![], vec![]),
+			txn(
+				ALICE,
+				vec![compare(b"", CompareResult::Equal, KeyTarget::Version(0))],
+				vec![],
+				vec![]
+			),
 			Error::<Test>::EmptyKey
 		);
 	});
@@ -221,7 +229,10 @@ fn a_failing_branch_operation_changes_nothing() {
 			txn(
 				ALICE,
 				vec![],
-				vec![put_op(b"/b", b""), TxnOp::Put { key: b"/c".to_vec(), value: vec![], lease: Some(9) }],
+				vec![
+					put_op(b"/b", b""),
+					TxnOp::Put { key: b"/c".to_vec(), value: vec![], lease: Some(9) }
+				],
 				vec![],
 			),
 			Error::<Test>::LeaseNotFound
@@ -285,7 +296,11 @@ fn a_txn_fenced_on_a_stale_term_is_refused() {
 		// Even with only the term as fence.
 		assert_ok!(txn(
 			ALICE,
-			vec![Compare::ElectionTerm { election: b"e".to_vec(), result: CompareResult::Equal, term: 1 }],
+			vec![Compare::ElectionTerm {
+				election: b"e".to_vec(),
+				result: CompareResult::Equal,
+				term: 1
+			}],
 			vec![put_op(b"/config", b"stale")],
 			vec![],
 		));
@@ -307,7 +322,11 @@ fn a_fenced_txn_sees_a_hand_over_the_sweep_has_not_made_yet() {
 		assert_ok!(txn(ALICE, fenced(ALICE, 1), vec![put_op(b"/config", b"stale")], vec![]));
 		assert_eq!(applied(), Some((1, false, false)));
 		// The txn settled the election: BOB leads at term 2, for good.
-		assert!(has_event(Event::LeaderChanged { election: bounded(b"e"), leader: Some(BOB), term: 2 }));
+		assert!(has_event(Event::LeaderChanged {
+			election: bounded(b"e"),
+			leader: Some(BOB),
+			term: 2
+		}));
 		assert_ok!(txn(BOB, fenced(BOB, 2), vec![put_op(b"/config", b"fresh")], vec![]));
 		assert_eq!(get(b"/config").unwrap().value, b"fresh".to_vec());
 		check_invariants();
@@ -320,12 +339,7 @@ fn a_txn_can_delete_a_large_range_with_a_tombstone() {
 		for i in 0..10u8 {
 			put(ALICE, &[b'/', b'p', i], b"", None);
 		}
-		assert_ok!(txn(
-			ALICE,
-			vec![],
-			vec![delete_op(b"/p", b"/q"), put_op(b"/r", b"")],
-			vec![]
-		));
+		assert_ok!(txn(ALICE, vec![], vec![delete_op(b"/p", b"/q"), put_op(b"/r", b"")], vec![]));
 		assert_eq!(all_keys(), vec![b"/r".to_vec()]);
 		assert_eq!(revision(), 12);
 		assert_eq!(RangeTombstones::<Test>::get().len(), 1);
