@@ -1,6 +1,7 @@
 //! The permissioned chain, tested against real node processes: governance by the orchestrators'
 //! collective, membership at the transaction pool's door, validators added and removed by
-//! governance, and connections only from authorized nodes.
+//! governance (a down one too) with Aura's and GRANDPA's authority sets following, and
+//! connections only from authorized nodes.
 
 use std::{collections::BTreeSet, time::Duration};
 
@@ -13,7 +14,7 @@ use regchain_testing::{
 	wait_for, Node, Rpc, Testnet,
 };
 use serde_json::json;
-use sp_keyring::Sr25519Keyring;
+use sp_keyring::{Ed25519Keyring, Sr25519Keyring};
 
 fn eve() -> AccountId {
 	Sr25519Keyring::Eve.to_account_id()
@@ -49,6 +50,33 @@ fn aura_authorities(rpc: &Rpc) -> Result<Vec<[u8; 32]>> {
 	let raw = rpc.call("state_call", json!(["AuraApi_authorities", "0x"]))?;
 	let bytes = from_hex(raw.as_str().context("hex")?)?;
 	Ok(Vec::<[u8; 32]>::decode(&mut &bytes[..])?)
+}
+
+/// GRANDPA's authority set id and its voters' ed25519 keys, as a user reads them from the
+/// runtime at the finalized head (`GrandpaApi_current_set_id`, `GrandpaApi_grandpa_authorities`,
+/// a `Vec<(AuthorityId, u64)>` of keys and weights). The id rises by one with each new set; a
+/// set read at the finalized head is one the finalized chain has enacted.
+fn grandpa_set(rpc: &Rpc) -> Result<(u64, BTreeSet<[u8; 32]>)> {
+	let at = rpc.finalized_head()?;
+	let call = |method: &str| -> Result<Vec<u8>> {
+		let raw = rpc.call("state_call", json!([format!("GrandpaApi_{method}"), "0x", at]))?;
+		Ok(from_hex(raw.as_str().context("hex")?)?)
+	};
+	let set_id = u64::decode(&mut &call("current_set_id")?[..])?;
+	let voters = Vec::<([u8; 32], u64)>::decode(&mut &call("grandpa_authorities")?[..])?;
+	anyhow::ensure!(voters.iter().all(|(_, weight)| *weight == 1), "unequal weights: {voters:?}");
+	Ok((set_id, voters.into_iter().map(|(key, _)| key).collect()))
+}
+
+/// The Aura (sr25519) keys of the well-known validators `who`, as the `local` genesis sets them.
+fn aura_keys(who: &[Sr25519Keyring]) -> BTreeSet<[u8; 32]> {
+	who.iter().map(|k| k.to_raw_public()).collect()
+}
+
+/// The GRANDPA (ed25519) keys of the well-known validators `who`, as the `local` genesis sets
+/// them.
+fn grandpa_keys(who: &[Ed25519Keyring]) -> BTreeSet<[u8; 32]> {
+	who.iter().map(|k| k.to_raw_public()).collect()
 }
 
 /// Whether the author of one of the last `window` finalized blocks holds `aura_key`.
@@ -197,8 +225,22 @@ fn a_member_over_its_quota_gets_a_clear_error_and_nothing_changes() -> Result<()
 	Ok(())
 }
 
+/// Governance adds Eve as a fifth validator and removes her again, then removes Dave while his
+/// node is down. Proven against real nodes:
+/// - once Eve has registered her session keys, both consensus sets follow: her Aura key is among
+///   Aura's authorities, and GRANDPA's set at the finalized head is the four genesis voters and
+///   her GRANDPA key under a higher set id; she authors finalized blocks, and with Dave down
+///   finality goes on only because her vote counts;
+/// - once she is removed, she is out of both sets, GRANDPA's under a higher id again, and
+///   finality continues after her node stops;
+/// - the set cannot shrink below its minimum of four, even by a validator that is down;
+/// - once governance lowers the minimum to three, Dave is removed while down: the old set
+///   (three of its four voters up) finalizes the change, Aura's and GRANDPA's sets are then Alice,
+///   Bob and Charlie, GRANDPA's under a higher id, and the three go on finalizing.
 #[test]
 fn governance_adds_and_removes_a_validator() -> Result<()> {
+	use Ed25519Keyring as Ed;
+	use Sr25519Keyring as Sr;
 	let mut net = Testnet::start("local")?;
 	let rpc = net.nodes[0].rpc.clone();
 	for node in &net.nodes {
@@ -206,6 +248,9 @@ fn governance_adds_and_removes_a_validator() -> Result<()> {
 			(finalized(node) >= 5).then_some(())
 		})?;
 	}
+	let genesis_voters = grandpa_keys(&[Ed::Alice, Ed::Bob, Ed::Charlie, Ed::Dave]);
+	let (genesis_set_id, voters) = grandpa_set(&rpc)?;
+	assert_eq!(voters, genesis_voters, "GRANDPA's genesis voters are the four validators");
 
 	// Governance makes Eve a member (which gives her account a provider), authorizes her node
 	// (node key 0x00…05) and adds her to the validator set.
@@ -234,6 +279,7 @@ fn governance_adds_and_removes_a_validator() -> Result<()> {
 	let proof = from_hex(generated["proof"].as_str().context("proof")?)?;
 	let keys = SessionKeys::decode(&mut &keys_bytes[..])?;
 	let eve_aura: [u8; 32] = keys.aura.encode().try_into().expect("32-byte sr25519 key");
+	let eve_grandpa: [u8; 32] = keys.grandpa.encode().try_into().expect("32-byte ed25519 key");
 	let (_, events) = submit_finalized(
 		&rpc,
 		&dev_pair(Sr25519Keyring::Eve),
@@ -241,8 +287,20 @@ fn governance_adds_and_removes_a_validator() -> Result<()> {
 	)?;
 	assert!(succeeded(&events), "set_keys failed: {events:?}");
 
-	// Within three sessions (30 s), Eve authors finalized blocks.
-	wait_for("Eve to author a finalized block", Duration::from_secs(60), || {
+	// Within three sessions (30 s), Eve is an authority of both Aura and GRANDPA, and GRANDPA's
+	// new set (a higher id) is enacted at the finalized head.
+	let mut with_eve = genesis_voters.clone();
+	with_eve.insert(eve_grandpa);
+	let eve_set_id =
+		wait_for("Eve to join Aura's and GRANDPA's sets", Duration::from_secs(120), || {
+			let (set_id, voters) = grandpa_set(&rpc).ok()?;
+			(aura_authorities(&rpc).ok()?.contains(&eve_aura)
+				&& voters == with_eve
+				&& set_id > genesis_set_id)
+				.then_some(set_id)
+		})?;
+	// And she authors finalized blocks.
+	wait_for("Eve to author a finalized block", Duration::from_secs(120), || {
 		authored_recently(&rpc, &eve_aura, 12).filter(|authored| *authored)
 	})?;
 
@@ -254,26 +312,37 @@ fn governance_adds_and_removes_a_validator() -> Result<()> {
 		(finalized(&net.nodes[0]) >= before + 10).then_some(())
 	})?;
 
-	// Governance removes Eve: within three sessions she is no longer an authority.
+	// Governance removes Eve: within three sessions she is no longer an authority of Aura or
+	// GRANDPA, whose set at the finalized head is the genesis one again, under a higher id.
 	ok(govern(
 		&rpc,
 		RuntimeCall::ValidatorSet(pallet_validator_set::Call::remove_validator { who: eve() }),
 	)?)?;
-	wait_for("Eve to leave the authorities", Duration::from_secs(60), || {
-		let authorities: BTreeSet<_> = aura_authorities(&rpc).ok()?.into_iter().collect();
-		(!authorities.contains(&eve_aura) && authorities.len() == 4).then_some(())
-	})?;
+	let without_eve_set_id =
+		wait_for("Eve to leave Aura's and GRANDPA's sets", Duration::from_secs(120), || {
+			let authorities: BTreeSet<_> = aura_authorities(&rpc).ok()?.into_iter().collect();
+			let (set_id, voters) = grandpa_set(&rpc).ok()?;
+			(!authorities.contains(&eve_aura)
+				&& authorities.len() == 4
+				&& voters == genesis_voters
+				&& set_id > eve_set_id)
+				.then_some(set_id)
+		})?;
+	// The finalized chain has enacted the set without her: her node may stop, and Alice, Bob
+	// and Charlie (three of four, Dave still down) finalize.
+	drop(eve_node);
 	let after_removal = net.nodes[0].finalized_number()?;
 	wait_for("finality without Eve", Duration::from_secs(60), || {
 		(finalized(&net.nodes[0]) >= after_removal + 10).then_some(())
 	})?;
 	assert!(!aura_authorities(&rpc)?.contains(&eve_aura), "Eve is no authority any more");
 
-	// The set may not shrink below its minimum of four.
+	// The set may not shrink below its minimum of four, not even by a validator that is down.
+	let dave = Sr::Dave.to_account_id();
 	let refused = govern(
 		&rpc,
 		RuntimeCall::ValidatorSet(pallet_validator_set::Call::remove_validator {
-			who: Sr25519Keyring::Bob.to_account_id(),
+			who: dave.clone(),
 		}),
 	)?;
 	let error = match refused {
@@ -293,7 +362,33 @@ fn governance_adds_and_removes_a_validator() -> Result<()> {
 		),
 	};
 	assert!(matches!(error, pallet_validator_set::Error::TooFewValidators), "{error:?}");
-	drop(eve_node);
+
+	// Governance lowers the minimum to three and removes Dave, whose node is still down: the
+	// old set (three of four voting) enacts the new one, and within three sessions Aura's and
+	// GRANDPA's sets are Alice, Bob and Charlie, GRANDPA's under a higher id.
+	ok(govern(
+		&rpc,
+		RuntimeCall::ValidatorSet(pallet_validator_set::Call::set_min_validators { min: 3 }),
+	)?)?;
+	ok(govern(
+		&rpc,
+		RuntimeCall::ValidatorSet(pallet_validator_set::Call::remove_validator { who: dave }),
+	)?)?;
+	let three_aura = aura_keys(&[Sr::Alice, Sr::Bob, Sr::Charlie]);
+	let three_voters = grandpa_keys(&[Ed::Alice, Ed::Bob, Ed::Charlie]);
+	wait_for("Dave to leave Aura's and GRANDPA's sets", Duration::from_secs(120), || {
+		let authorities: BTreeSet<_> = aura_authorities(&rpc).ok()?.into_iter().collect();
+		let (set_id, voters) = grandpa_set(&rpc).ok()?;
+		(authorities == three_aura && voters == three_voters && set_id > without_eve_set_id)
+			.then_some(())
+	})?;
+	// The three finalize on, every one of them: a set of three needs all three votes.
+	let after_dave = net.nodes[0].finalized_number()?;
+	for node in &net.nodes[..3] {
+		wait_for("finality without Dave", Duration::from_secs(120), || {
+			(finalized(node) >= after_dave + 10).then_some(())
+		})?;
+	}
 	Ok(())
 }
 
