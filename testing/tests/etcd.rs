@@ -1752,3 +1752,225 @@ fn an_etcd_client_at_its_accounts_key_quota_gets_etcds_error_and_nothing_is_writ
 	assert_eq!(keys()?, ["/quota/0", "/quota/2", "/quota/3", "/quota/4", "/quota/new"]);
 	Ok(())
 }
+
+/// In `dir`, beside [`make_certificates`]' (it needs their CA): client certificates, each with
+/// its key, that the node must refuse. `untrusted` is signed by another CA, named differently
+/// from the trusted one (with the same name, webpki would find a bad signature, not a missing
+/// issuer); `expired` by the trusted CA, valid on 1 January 2020 only; `server-only` by the
+/// trusted CA, with the extended key usage serverAuth alone.
+fn make_refused_client_certificates(dir: &std::path::Path) -> Result<()> {
+	let new_key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+	let mut other_ca = vec!["req", "-x509"];
+	other_ca.extend(new_key);
+	other_ca.extend(["-keyout", "other-ca.key", "-out", "other-ca.pem", "-days", "2"]);
+	other_ca.extend([
+		"-subj",
+		"/CN=another CA",
+		"-addext",
+		"basicConstraints=critical,CA:TRUE",
+		"-addext",
+		"keyUsage=critical,keyCertSign",
+	]);
+	openssl(dir, &other_ca)?;
+	for name in ["untrusted", "expired", "server-only"] {
+		let (key, csr, subject) =
+			(format!("{name}.key"), format!("{name}.csr"), format!("/CN={name}"));
+		let mut request = vec!["req"];
+		request.extend(new_key);
+		request.extend(["-keyout", &key, "-out", &csr, "-subj", &subject]);
+		openssl(dir, &request)?;
+	}
+	std::fs::write(dir.join("client-auth.ext"), "extendedKeyUsage=clientAuth\n")?;
+	std::fs::write(dir.join("server-auth.ext"), "extendedKeyUsage=serverAuth\n")?;
+	for (name, ca, ext) in
+		[("untrusted", "other-ca", "client-auth.ext"), ("server-only", "ca", "server-auth.ext")]
+	{
+		let (csr, pem) = (format!("{name}.csr"), format!("{name}.pem"));
+		let (ca_pem, ca_key) = (format!("{ca}.pem"), format!("{ca}.key"));
+		openssl(
+			dir,
+			&[
+				"x509",
+				"-req",
+				"-in",
+				&csr,
+				"-CA",
+				&ca_pem,
+				"-CAkey",
+				&ca_key,
+				"-CAcreateserial",
+				"-out",
+				&pem,
+				"-days",
+				"2",
+				"-extfile",
+				ext,
+			],
+		)?;
+	}
+	// A certificate already expired: `-days` cannot be negative, and `x509 -not_before` and
+	// `-not_after` are new in OpenSSL 3.4 (Debian 12 has 3.0), but `openssl ca` takes both dates,
+	// with a configuration and a database of its own.
+	std::fs::write(
+		dir.join("expired.cnf"),
+		"[ca]\ndefault_ca = expired\n[expired]\ndatabase = expired.db\nserial = expired.srl\n\
+		 new_certs_dir = .\ndefault_md = sha256\npolicy = any\n[any]\ncommonName = supplied\n",
+	)?;
+	std::fs::write(dir.join("expired.db"), "")?;
+	openssl(
+		dir,
+		&[
+			"ca",
+			"-batch",
+			"-notext",
+			"-create_serial",
+			"-config",
+			"expired.cnf",
+			"-cert",
+			"ca.pem",
+			"-keyfile",
+			"ca.key",
+			"-in",
+			"expired.csr",
+			"-out",
+			"expired.pem",
+			"-startdate",
+			"20200101000000Z",
+			"-enddate",
+			"20200102000000Z",
+			"-extfile",
+			"client-auth.ext",
+		],
+	)
+}
+
+/// `curl` POSTing the JSON `body` to the HTTP/JSON gateway route `path` at the `https://`
+/// `endpoint`, with the TLS options `tls`; an HTTP error fails curl, with the answer kept.
+fn curl_tls(endpoint: &str, tls: &[&str], path: &str, body: &str) -> Result<Output> {
+	Command::new("curl")
+		.args(["-sS", "-m", "60", "--fail-with-body", "-H", "Content-Type: application/json"])
+		.args(["-d", body])
+		.args(tls)
+		.arg(format!("{endpoint}{path}"))
+		.output()
+		.context("running curl")
+}
+
+/// [`curl_tls`], which must succeed; the parsed answer.
+fn gateway_tls(endpoint: &str, tls: &[&str], path: &str, body: &str) -> Result<Value> {
+	let out = curl_tls(endpoint, tls, path, body)?;
+	ensure!(
+		out.status.success(),
+		"{path} over TLS failed: {}{}",
+		String::from_utf8_lossy(&out.stderr),
+		String::from_utf8_lossy(&out.stdout)
+	);
+	serde_json::from_slice(&out.stdout)
+		.with_context(|| format!("{path} answered {:?}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// TLS with client certificates (issue #28) refuses, at the handshake and for what is wrong
+/// with it, a client certificate from a CA the node does not trust, an expired one from the
+/// trusted CA, and one from the trusted CA for servers only (extended key usage serverAuth, not
+/// clientAuth): the client gets the alert naming the fault. With
+/// the trusted client certificate, the HTTP/JSON gateway serves on the same TLS port: a put
+/// through it is read back through it, and by etcdctl over gRPC with TLS.
+#[test]
+fn tls_refuses_untrusted_expired_and_server_only_client_certificates_and_serves_the_gateway(
+) -> Result<()> {
+	let dir = tempfile::tempdir()?;
+	let certs = dir.path().join("certs");
+	std::fs::create_dir(&certs)?;
+	make_certificates(&certs)?;
+	make_refused_client_certificates(&certs)?;
+	let file = |name: &str| certs.join(name).display().to_string();
+	let listen = format!("127.0.0.1:{}", regchain_testing::free_port());
+	let (cert, key, ca) = (file("server.pem"), file("server.key"), file("ca.pem"));
+	let args = [
+		"--dev",
+		"--etcd-listen",
+		&listen,
+		"--etcd-cert-file",
+		&cert,
+		"--etcd-key-file",
+		&key,
+		"--etcd-trusted-ca-file",
+		&ca,
+		"--etcd-client-cert-auth",
+	];
+	let _node = Node::start_finalized(NodeConfig::new("dev", dir.path(), &args))?;
+
+	let endpoint = format!("https://{listen}");
+	let (client_cert, client_key) = (file("client.pem"), file("client.key"));
+	// etcdctl and curl spell these options alike.
+	let good =
+		["--cacert", ca.as_str(), "--cert", client_cert.as_str(), "--key", client_key.as_str()];
+	let with_tls = |more: &[&str]| {
+		let mut all = good.to_vec();
+		all.extend_from_slice(more);
+		etcdctl(&endpoint, &all)
+	};
+	wait_for("the etcd API to answer over TLS", Duration::from_secs(60), || {
+		with_tls(&["get", "/probe"]).ok()
+	})?;
+
+	// Each refused certificate is offered by `openssl s_client` in TLS 1.2, where the server's
+	// alert ends the handshake (see `etcdctl_uses_tls_with_client_certificates`), and which
+	// prints that alert as it came. (curl reports an "expired" alert from the server as its own
+	// failure to verify the server, exit status 60: no use here.) s_client sends the certificate
+	// it is given, even when its issuer is not among the CAs the server names, and checks
+	// neither its dates nor its usage. rustls's `WebPkiClientVerifier` has webpki check it for
+	// `KeyUsage::client_auth()`: its validity (`CertExpired`), then its extended key usage
+	// (`RequiredEkuNotFoundContext`), then its issuer among the trusted roots (`UnknownIssuer`).
+	// rustls turns these into `CertificateError`s `ExpiredContext`, `InvalidPurposeContext` and
+	// `UnknownIssuer`, and sends the alert `From<CertificateError> for AlertDescription` gives:
+	// `CertificateExpired`, `UnsupportedCertificate` and `UnknownCA`, which OpenSSL names
+	// "sslv3 alert certificate expired", "sslv3 alert unsupported certificate" and "tlsv1 alert
+	// unknown ca". TLS's generic "bad certificate" is accepted too, but never "certificate
+	// required" (no certificate was sent) nor another failure.
+	for (name, fault, alerts) in [
+		("untrusted", "from an untrusted CA", ["alert unknown ca", "alert bad certificate"]),
+		("expired", "expired", ["alert certificate expired", "alert bad certificate"]),
+		(
+			"server-only",
+			"for servers only",
+			["alert unsupported certificate", "alert bad certificate"],
+		),
+	] {
+		let (pem, key) = (file(&format!("{name}.pem")), file(&format!("{name}.key")));
+		let refused = Command::new("openssl")
+			.args(["s_client", "-connect", &listen, "-tls1_2", "-CAfile", &ca, "-cert", &pem])
+			.args(["-key", &key])
+			.stdin(Stdio::null())
+			.output()
+			.context("running openssl s_client")?;
+		let stderr = String::from_utf8_lossy(&refused.stderr);
+		assert!(!refused.status.success(), "a client certificate {fault} was accepted: {stderr}");
+		assert!(
+			alerts.iter().any(|alert| stderr.contains(alert)),
+			"a client certificate {fault}, not refused with {alerts:?}: {stderr}"
+		);
+	}
+
+	// The trusted certificate: a put and a range through the gateway over TLS (curl's own TLS
+	// version and ALPN), then etcdctl over gRPC with TLS reads the same key.
+	let put = gateway_tls(
+		&endpoint,
+		&good,
+		"/v3/kv/put",
+		&json!({ "key": b64("/tls/gateway"), "value": b64("over https") }).to_string(),
+	)?;
+	assert!(put["header"]["revision"].as_str().is_some(), "{put}");
+	let range = gateway_tls(
+		&endpoint,
+		&good,
+		"/v3/kv/range",
+		&json!({ "key": b64("/tls/gateway") }).to_string(),
+	)?;
+	assert_eq!(range["count"], "1", "{range}");
+	assert_eq!(range["kvs"][0]["key"], b64("/tls/gateway"), "{range}");
+	let value = range["kvs"][0]["value"].as_str().context("a value")?;
+	assert_eq!(b64_decode(value)?, b"over https", "{range}");
+	assert_eq!(lines(&with_tls(&["get", "/tls/gateway"])?), ["/tls/gateway", "over https"]);
+	Ok(())
+}
