@@ -146,6 +146,18 @@ fn step_text(p: &Point) -> String {
 }
 
 /// The Markdown report.
+/// A Markdown table's header: the `leading` columns, one per system, and a "Ratio" column if
+/// `ratio`; then its separator line.
+fn table_header(md: &mut String, leading: &[&str], systems: &[SystemResult], ratio: bool) {
+	let columns: Vec<&str> = leading
+		.iter()
+		.copied()
+		.chain(systems.iter().map(|s| s.title.as_str()))
+		.chain(ratio.then_some("Ratio"))
+		.collect();
+	let _ = writeln!(md, "| {} |\n|{}", columns.join(" | "), "---|".repeat(columns.len()));
+}
+
 pub fn markdown(results: &Results) -> String {
 	let mut md = String::new();
 	let systems = &results.systems;
@@ -161,18 +173,8 @@ pub fn markdown(results: &Results) -> String {
 		results.etcd_version,
 		results.settings,
 	);
-	let header = |md: &mut String, first: &str| {
-		let _ = write!(md, "| {first} | In flight |");
-		for s in systems {
-			let _ = write!(md, " {} |", s.title);
-		}
-		let _ = writeln!(md, " Ratio |");
-		let _ = write!(md, "|---|---|");
-		for _ in systems {
-			let _ = write!(md, "---|");
-		}
-		let _ = writeln!(md, "---|");
-	};
+	let header =
+		|md: &mut String, first: &str| table_header(md, &[first, "In flight"], systems, true);
 
 	let _ = writeln!(md, "## Latency, p50 / p99 (ms)\n");
 	header(&mut md, "Workload");
@@ -228,11 +230,7 @@ pub fn markdown(results: &Results) -> String {
 		md,
 		"\n## Offered write rate (open loop, at most 1,000 in flight): achieved writes/s, p99 ms\n"
 	);
-	let _ = write!(md, "| Offered (writes/s) |");
-	for s in systems {
-		let _ = write!(md, " {} |", s.title);
-	}
-	let _ = writeln!(md, "\n|---|{}", "---|".repeat(systems.len()));
+	table_header(&mut md, &["Offered (writes/s)"], systems, false);
 	let mut rates: Vec<f64> = systems
 		.iter()
 		.flat_map(|s| s.points.iter())
@@ -303,11 +301,7 @@ pub fn markdown(results: &Results) -> String {
 			md,
 			"\n## CPU during each load, harness / members (cores, on average)\n\nThe harness: its own process (load generator, gRPC clients, watcher) over the load's run. The members: every member's CPU over the workload, measured for the closed-loop writes and reads only.\n"
 		);
-		let _ = write!(md, "| Workload | Client | In flight (offered/s) |");
-		for s in systems {
-			let _ = write!(md, " {} |", s.title);
-		}
-		let _ = writeln!(md, "\n|---|---|---|{}", "---|".repeat(systems.len()));
+		table_header(&mut md, &["Workload", "Client", "In flight (offered/s)"], systems, false);
 		for l in loads {
 			let rate = l.offered_rate.map(|r| format!(" ({r:.0}/s)")).unwrap_or_default();
 			let _ = write!(md, "| {} | {} | {}{rate} |", l.workload, l.client, l.concurrency);
@@ -335,11 +329,7 @@ pub fn markdown(results: &Results) -> String {
 	}
 
 	let _ = writeln!(md, "\n## Resources\n");
-	let _ = write!(md, "| Figure |");
-	for s in systems {
-		let _ = write!(md, " {} |", s.title);
-	}
-	let _ = writeln!(md, " Ratio |\n|---|{}---|", "---|".repeat(systems.len()));
+	table_header(&mut md, &["Figure"], systems, true);
 	for (key, label, decimals) in METRICS {
 		let _ = write!(md, "| {label} |");
 		for s in systems {
@@ -358,11 +348,7 @@ pub fn markdown(results: &Results) -> String {
 
 	if systems.iter().any(|s| !s.check_perf.is_empty()) {
 		let _ = writeln!(md, "\n## `etcdctl check perf --load=s`\n");
-		let _ = write!(md, "| Run |");
-		for s in systems {
-			let _ = write!(md, " {} |", s.title);
-		}
-		let _ = writeln!(md, "\n|---|{}", "---|".repeat(systems.len()));
+		table_header(&mut md, &["Run"], systems, false);
 		let runs = systems.iter().map(|s| s.check_perf.len()).max().unwrap_or(0);
 		for run in 0..runs {
 			let _ = write!(md, "| {} |", run + 1);
