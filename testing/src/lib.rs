@@ -390,6 +390,27 @@ impl Testnet {
 			.join("\n")
 	}
 
+	/// `result`, with each node's best and finalized block numbers and last log lines added to
+	/// its error: what a test that fails in CI must leave behind to be understood.
+	pub fn explain<T>(&self, result: Result<T>) -> Result<T> {
+		result.map_err(|e| {
+			let state = self
+				.nodes
+				.iter()
+				.map(|n| {
+					format!(
+						"{}: best {:?}, finalized {:?}",
+						n.config.name,
+						n.best_number().ok(),
+						n.finalized_number().ok()
+					)
+				})
+				.collect::<Vec<_>>()
+				.join("\n");
+			e.context(format!("{state}\n{}", self.log_tails()))
+		})
+	}
+
 	/// Waits until every validator is connected to every other one, as GRANDPA needs when one of
 	/// them goes down; all of them must be running. On a timeout the error names, for each node, the
 	/// validators it is connected to, the reputation bans in its log, and its last log lines.

@@ -553,7 +553,7 @@ fn etcdctl_fails_over_between_validators_and_its_lease_survives() -> Result<()> 
 	assert_eq!(members.lines().count(), 4, "the four validators are the members: {members}");
 
 	// A short lease kept alive by etcdctl across all endpoints, with a key attached.
-	let granted = etcdctl(&all, &["lease", "grant", "10"])?;
+	let granted = net.explain(etcdctl(&all, &["lease", "grant", "10"]))?;
 	let id = granted.split_whitespace().nth(1).context("lease id")?.to_string();
 	etcdctl(&all, &["put", "/fo/leased", "v", &format!("--lease={id}")])?;
 	let mut keeper =
@@ -565,18 +565,7 @@ fn etcdctl_fails_over_between_validators_and_its_lease_survives() -> Result<()> 
 	// The validator etcdctl uses first goes away; the others carry on.
 	net.nodes[3].kill();
 	let before = keeper.lines().len();
-	if let Err(e) = etcdctl(&all, &["put", "/fo/after", "still-writable"]) {
-		for node in &net.nodes[..3] {
-			eprintln!(
-				"{}: best {:?} finalized {:?}\n{}",
-				node.config.name,
-				node.best_number().ok(),
-				node.finalized_number().ok(),
-				node.log_tail()
-			);
-		}
-		return Err(e);
-	}
+	net.explain(etcdctl(&all, &["put", "/fo/after", "still-writable"]))?;
 	assert_eq!(etcdctl(&all, &["get", "/fo/after", "--print-value-only"])?, "still-writable\n");
 	// The watch lost Dave and resumed through Alice, without losing a change.
 	watch.wait_lines("the watch to resume through Alice", Duration::from_secs(30), |l| {
