@@ -24,8 +24,10 @@ pub enum Error {
 		/// The JSON-RPC error code (`4001`: revision compacted or in the future, `4002`: unknown
 		/// block, `4005`: answer too large, `-32601`: no such method...; `docs/rpc.md`).
 		code: i32,
-		/// The node's message, with its `data` when there is one.
+		/// The node's message, with its `data` when that is text.
 		message: String,
+		/// Its `data` when that is structured (such as [`crate::RevisionUnavailable`]).
+		data: Option<serde_json::Value>,
 	},
 	/// The node runs another runtime than the one this client was built with.
 	#[error(
@@ -133,6 +135,19 @@ impl Error {
 	pub fn rpc_code(&self) -> Option<i32> {
 		match self {
 			Error::Rpc { code, .. } => Some(*code),
+			_ => None,
+		}
+	}
+
+	/// Why a revision asked for is out of reach, when the node said so (`4001`, with the
+	/// bound as data).
+	pub fn revision_unavailable(&self) -> Option<crate::RevisionUnavailable> {
+		match self {
+			Error::Rpc { code, data: Some(data), .. }
+				if *code == regchain_rpc_api::error::REVISION_UNAVAILABLE =>
+			{
+				serde_json::from_value(data.clone()).ok()
+			},
 			_ => None,
 		}
 	}

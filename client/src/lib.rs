@@ -50,7 +50,6 @@ pub mod rpc;
 pub mod signer;
 pub mod submit;
 pub mod txn;
-pub mod types;
 
 pub use batch::Batcher;
 pub use client::{term_is, Client, ConnectOptions, TxnOutcome};
@@ -61,9 +60,11 @@ pub use recipes::{
 	lease_keeper::{LeaseKeeper, LeaseStatus},
 	watch::Watch,
 };
+/// The registry RPC's wire types, declared once for the node and its clients.
+pub use regchain_rpc_api::types::*;
+pub use regchain_rpc_api::{self as rpc_api, error::RevisionUnavailable};
 pub use signer::Signer;
 pub use submit::{Receipt, Wait};
-pub use types::*;
 
 /// The registry pallet's types (compares, txn operations, health).
 pub use pallet_service_registry as registry;

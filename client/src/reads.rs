@@ -1,9 +1,14 @@
 //! Reads and subscriptions through the node's `registry_*` JSON-RPC (`docs/rpc.md`).
 
 use jsonrpsee::core::client::Subscription;
-use serde_json::{json, Value};
+use regchain_rpc_api::{
+	AtBlock, ElectionAnswer, ElectionsAnswer, HistoryAnswer, HistoryRequest, InstanceFilter,
+	InstancesAnswer, KeySelector, LeaseAnswer, LeasesAnswer, RangeAnswer, RangeRequest,
+	ReadIndexAnswer, ReadIndexApiClient, RegistryApiClient, RevisionAnswer, ServicesAnswer,
+	WatchItem, WatchOptions,
+};
 
-use crate::{types::*, Client, Error};
+use crate::{Client, Error};
 
 /// A subscription to registry changes.
 pub type ChangeStream = Subscription<WatchItem>;
@@ -49,19 +54,25 @@ pub fn prefix_range_end(prefix: &[u8]) -> Vec<u8> {
 	}
 }
 
-fn at_param(at: &AtBlock) -> Value {
-	at.to_param()
+/// The wire name of a method, for errors: the node's methods are declared once, in
+/// [`regchain_rpc_api`]; these names only label what failed.
+fn failed(method: &'static str) -> impl Fn(jsonrpsee::core::client::Error) -> Error {
+	move |e| crate::rpc::rpc_error(method, e)
 }
 
 impl Client {
 	/// `registry_revision`: the key space's current revision.
 	pub async fn revision(&self, at: &AtBlock) -> Result<RevisionAnswer, Error> {
-		self.rpc().request("registry_revision", vec![at_param(at)]).await
+		RegistryApiClient::revision(self.rpc(), Some(at.clone()))
+			.await
+			.map_err(failed("registry_revision"))
 	}
 
 	/// `registry_services`: services with live instances.
 	pub async fn services(&self, at: &AtBlock) -> Result<ServicesAnswer, Error> {
-		self.rpc().request("registry_services", vec![at_param(at)]).await
+		RegistryApiClient::services(self.rpc(), Some(at.clone()))
+			.await
+			.map_err(failed("registry_services"))
 	}
 
 	/// `registry_instances`: a service's live instances, filtered.
@@ -71,50 +82,66 @@ impl Client {
 		filter: &InstanceFilter,
 		at: &AtBlock,
 	) -> Result<InstancesAnswer, Error> {
-		let filter = serde_json::to_value(filter).unwrap_or(Value::Null);
-		self.rpc()
-			.request("registry_instances", vec![json!(Bytes::from(service)), filter, at_param(at)])
-			.await
+		RegistryApiClient::instances(
+			self.rpc(),
+			service.into(),
+			Some(filter.clone()),
+			Some(at.clone()),
+		)
+		.await
+		.map_err(failed("registry_instances"))
 	}
 
 	/// `registry_election`: an election's leader, term and candidates.
 	pub async fn election(&self, name: &[u8], at: &AtBlock) -> Result<ElectionAnswer, Error> {
-		self.rpc()
-			.request("registry_election", vec![json!(Bytes::from(name)), at_param(at)])
+		RegistryApiClient::election(self.rpc(), name.into(), Some(at.clone()))
 			.await
+			.map_err(failed("registry_election"))
 	}
 
 	/// `registry_elections`: the names of the elections with candidates.
 	pub async fn elections(&self, at: &AtBlock) -> Result<ElectionsAnswer, Error> {
-		self.rpc().request("registry_elections", vec![at_param(at)]).await
+		RegistryApiClient::elections(self.rpc(), Some(at.clone()))
+			.await
+			.map_err(failed("registry_elections"))
 	}
 
 	/// `registry_lease`: a live lease, its remaining time and attachments.
 	pub async fn lease(&self, id: u64, at: &AtBlock) -> Result<LeaseAnswer, Error> {
-		self.rpc().request("registry_lease", vec![json!(id), at_param(at)]).await
+		RegistryApiClient::lease(self.rpc(), id, Some(at.clone()))
+			.await
+			.map_err(failed("registry_lease"))
 	}
 
 	/// `registry_leases`: the ids of every live lease.
 	pub async fn leases(&self, at: &AtBlock) -> Result<LeasesAnswer, Error> {
-		self.rpc().request("registry_leases", vec![at_param(at)]).await
+		RegistryApiClient::leases(self.rpc(), Some(at.clone()))
+			.await
+			.map_err(failed("registry_leases"))
 	}
 
 	/// `registry_range`: a key range.
 	pub async fn range(&self, request: &RangeRequest, at: &AtBlock) -> Result<RangeAnswer, Error> {
-		let request = serde_json::to_value(request).map_err(|e| Error::BadInput(e.to_string()))?;
-		self.rpc().request("registry_range", vec![request, at_param(at)]).await
+		RegistryApiClient::range(self.rpc(), request.clone(), Some(at.clone()))
+			.await
+			.map_err(failed("registry_range"))
 	}
 
 	/// `registry_readIndex`: a finalized block that includes every write acknowledged by any
 	/// validator before the call (the read point of a linearizable read). Fails with code
-	/// `4004` when no quorum of validators confirms it in time.
+	/// [`regchain_rpc_api::error::NOT_CONFIRMED`] when no quorum of validators confirms it in
+	/// time.
 	pub async fn read_index(&self) -> Result<ReadIndexAnswer, Error> {
-		self.rpc().request("registry_readIndex", Vec::<Value>::new()).await
+		ReadIndexApiClient::read_index(self.rpc())
+			.await
+			.map_err(failed("registry_readIndex"))
 	}
 
 	/// `registry_history`: who changed what, when and how.
 	pub async fn history(&self, request: &HistoryRequest) -> Result<HistoryAnswer, Error> {
-		self.rpc().request("registry_history", vec![request.to_param()]).await
+		RegistryApiClient::history(self.rpc(), request.clone())
+			.await
+			.map_err(failed("registry_history"))
 	}
 
 	/// Subscribes to the changes of `target`.
@@ -123,38 +150,27 @@ impl Client {
 		target: &WatchTarget,
 		options: &WatchOptions,
 	) -> Result<ChangeStream, Error> {
-		let options = serde_json::to_value(options).map_err(|e| Error::BadInput(e.to_string()))?;
+		let options = Some(options.clone());
+		let rpc = self.rpc();
 		match target {
 			WatchTarget::Keys { key, range_end } => {
-				let mut range = json!({ "key": Bytes::from(&key[..]) });
-				if !range_end.is_empty() {
-					range["range_end"] = json!(Bytes::from(&range_end[..]));
-				}
-				self.rpc()
-					.subscribe(
-						"registry_subscribeKeys",
-						vec![range, options],
-						"registry_unsubscribeKeys",
-					)
+				let selector = KeySelector {
+					key: key.as_slice().into(),
+					range_end: (!range_end.is_empty()).then(|| range_end.as_slice().into()),
+				};
+				RegistryApiClient::subscribe_keys(rpc, selector, options)
 					.await
+					.map_err(failed("registry_subscribeKeys"))
 			},
 			WatchTarget::Instances { service } => {
-				self.rpc()
-					.subscribe(
-						"registry_subscribeInstances",
-						vec![json!(Bytes::from(&service[..])), options],
-						"registry_unsubscribeInstances",
-					)
+				RegistryApiClient::subscribe_instances(rpc, service.as_slice().into(), options)
 					.await
+					.map_err(failed("registry_subscribeInstances"))
 			},
 			WatchTarget::Election { name } => {
-				self.rpc()
-					.subscribe(
-						"registry_subscribeElection",
-						vec![json!(Bytes::from(&name[..])), options],
-						"registry_unsubscribeElection",
-					)
+				RegistryApiClient::subscribe_election(rpc, name.as_slice().into(), options)
 					.await
+					.map_err(failed("registry_subscribeElection"))
 			},
 		}
 	}

@@ -4,8 +4,10 @@ use std::time::Duration;
 
 use jsonrpsee::{
 	core::{
-		client::{ClientT, Error as RpcError, Subscription, SubscriptionClientT},
-		params::ArrayParams,
+		async_trait,
+		client::{BatchResponse, ClientT, Error as RpcError, Subscription, SubscriptionClientT},
+		params::{ArrayParams, BatchRequestBuilder},
+		traits::ToRpcParams,
 	},
 	http_client::{HttpClient, HttpClientBuilder},
 	ws_client::{WsClient, WsClientBuilder},
@@ -67,11 +69,7 @@ impl Rpc {
 		params: Vec<Value>,
 	) -> Result<R, Error> {
 		let params = array(params)?;
-		let result = match self {
-			Rpc::Ws(c) => c.request(method, params).await,
-			Rpc::Http(c) => c.request(method, params).await,
-		};
-		result.map_err(|e| rpc_error(method, e))
+		ClientT::request(self, method, params).await.map_err(|e| rpc_error(method, e))
 	}
 
 	/// Subscribes with `method` and `params`; `unsubscribe` ends it when dropped.
@@ -81,13 +79,9 @@ impl Rpc {
 		params: Vec<Value>,
 		unsubscribe: &str,
 	) -> Result<Subscription<N>, Error> {
-		match self {
-			Rpc::Ws(c) => c
-				.subscribe(method, array(params)?, unsubscribe)
-				.await
-				.map_err(|e| rpc_error(method, e)),
-			Rpc::Http(_) => Err(Error::NeedsWebSocket(format!("http (for {method})"))),
-		}
+		SubscriptionClientT::subscribe(self, method, array(params)?, unsubscribe)
+			.await
+			.map_err(|e| rpc_error(method, e))
 	}
 
 	/// Whether subscriptions are possible on this connection.
@@ -100,6 +94,78 @@ impl Rpc {
 		match self {
 			Rpc::Ws(c) => c.is_connected(),
 			Rpc::Http(_) => true,
+		}
+	}
+}
+
+/// Either transport, as one jsonrpsee client: what the methods generated from
+/// [`regchain_rpc_api`]'s traits call. Subscriptions over HTTP fail as jsonrpsee's HTTP client
+/// fails them.
+#[async_trait]
+impl ClientT for Rpc {
+	async fn notification<Params>(&self, method: &str, params: Params) -> Result<(), RpcError>
+	where
+		Params: ToRpcParams + Send,
+	{
+		match self {
+			Rpc::Ws(c) => c.notification(method, params).await,
+			Rpc::Http(c) => c.notification(method, params).await,
+		}
+	}
+
+	async fn request<R, Params>(&self, method: &str, params: Params) -> Result<R, RpcError>
+	where
+		R: DeserializeOwned,
+		Params: ToRpcParams + Send,
+	{
+		match self {
+			Rpc::Ws(c) => c.request(method, params).await,
+			Rpc::Http(c) => c.request(method, params).await,
+		}
+	}
+
+	async fn batch_request<'a, R>(
+		&self,
+		batch: BatchRequestBuilder<'a>,
+	) -> Result<BatchResponse<'a, R>, RpcError>
+	where
+		R: DeserializeOwned + std::fmt::Debug + 'a,
+	{
+		match self {
+			Rpc::Ws(c) => c.batch_request(batch).await,
+			Rpc::Http(c) => c.batch_request(batch).await,
+		}
+	}
+}
+
+#[async_trait]
+impl SubscriptionClientT for Rpc {
+	async fn subscribe<'a, Notif, Params>(
+		&self,
+		subscribe_method: &'a str,
+		params: Params,
+		unsubscribe_method: &'a str,
+	) -> Result<Subscription<Notif>, RpcError>
+	where
+		Params: ToRpcParams + Send,
+		Notif: DeserializeOwned,
+	{
+		match self {
+			Rpc::Ws(c) => c.subscribe(subscribe_method, params, unsubscribe_method).await,
+			Rpc::Http(c) => c.subscribe(subscribe_method, params, unsubscribe_method).await,
+		}
+	}
+
+	async fn subscribe_to_method<'a, Notif>(
+		&self,
+		method: &'a str,
+	) -> Result<Subscription<Notif>, RpcError>
+	where
+		Notif: DeserializeOwned,
+	{
+		match self {
+			Rpc::Ws(c) => c.subscribe_to_method(method).await,
+			Rpc::Http(c) => c.subscribe_to_method(method).await,
 		}
 	}
 }
@@ -131,16 +197,26 @@ pub(crate) fn rpc_error(method: &str, e: RpcError) -> Error {
 	match e {
 		RpcError::Call(obj) => {
 			let mut message = obj.message().to_string();
+			let mut structured = None;
 			if let Some(data) = obj.data() {
-				let data = data.get();
-				let data =
-					serde_json::from_str::<String>(data).unwrap_or_else(|_| data.to_string());
-				if !data.is_empty() && data != "null" {
-					message = format!("{message}: {data}");
+				match serde_json::from_str::<Value>(data.get()) {
+					// Text is part of the message; structured data is kept as such.
+					Ok(Value::String(text)) if !text.is_empty() => {
+						message = format!("{message}: {text}")
+					},
+					Ok(Value::String(_)) | Ok(Value::Null) => {},
+					Ok(value) => structured = Some(value),
+					Err(_) => message = format!("{message}: {}", data.get()),
 				}
 			}
-			Error::Rpc { method: method.to_string(), code: obj.code(), message: one_line(&message) }
+			Error::Rpc {
+				method: method.to_string(),
+				code: obj.code(),
+				message: one_line(&message),
+				data: structured,
+			}
 		},
+		RpcError::HttpNotImplemented => Error::NeedsWebSocket(format!("http (for {method})")),
 		RpcError::RequestTimeout => Error::Timeout {
 			what: format!("the node's answer to {method}"),
 			after: REQUEST_TIMEOUT,

@@ -3,7 +3,10 @@
 //! The messages are etcd's own (`etcdserver: requested lease not found`...), so that clients
 //! which match on them (etcdctl, the Go client's `rpctypes`, Patroni) behave as with etcd.
 
-use regchain_client::Error;
+use regchain_client::{
+	rpc_api::error::{NOT_CONFIRMED, TOO_LARGE},
+	Error, RevisionUnavailable,
+};
 use tonic::{Code, Status};
 
 /// `etcdserver: key is not provided`.
@@ -41,31 +44,24 @@ pub fn missing_event(event: &str) -> Status {
 	Status::internal(format!("regchain: the write's block holds no {event} event for it"))
 }
 
-/// Whether a node error says that a revision is older than the node keeps.
-pub fn is_compacted(err: &Error) -> bool {
-	matches!(err, Error::Rpc { code: 4001, message, .. } if message.contains("older"))
-}
-
 /// The oldest revision the node keeps, when `err` says a revision is older than that.
-pub fn oldest_kept(err: &Error) -> Option<i64> {
-	match err {
-		Error::Rpc { code: 4001, message, .. } => message
-			.rsplit(' ')
-			.next()
-			.and_then(|n| n.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok()),
-		_ => None,
+pub fn oldest_kept(err: &Error) -> Option<u64> {
+	match err.revision_unavailable()? {
+		RevisionUnavailable::Compacted { oldest } => Some(oldest),
+		RevisionUnavailable::Future { .. } => None,
 	}
 }
 
 /// The etcd status for a failed client call.
 pub fn status_of(err: Error) -> Status {
-	if is_compacted(&err) {
-		return compacted();
+	match err.revision_unavailable() {
+		Some(RevisionUnavailable::Compacted { .. }) => return compacted(),
+		Some(RevisionUnavailable::Future { .. }) => return future_revision(),
+		None => {},
 	}
 	match &err {
-		Error::Rpc { code: 4001, .. } => return future_revision(),
 		// registry_readIndex: no quorum of validators confirmed a linearizable read in time.
-		Error::Rpc { code: 4004, message, .. } => {
+		Error::Rpc { code: NOT_CONFIRMED, message, .. } => {
 			return Status::unavailable(format!("etcdserver: request timed out ({message})"))
 		},
 		Error::Rpc { code: -32602, message, .. } => {
@@ -79,7 +75,7 @@ pub fn status_of(err: Error) -> Status {
 			))
 		},
 		// A range too large for the runtime to answer in one piece.
-		Error::Rpc { code: 4005, message, .. } => {
+		Error::Rpc { code: TOO_LARGE, message, .. } => {
 			return Status::resource_exhausted(format!("regchain: {message}"))
 		},
 		_ => {},
@@ -138,30 +134,38 @@ fn dispatch_status(name: &str) -> Status {
 #[cfg(test)]
 mod tests {
 	use super::*;
+	use regchain_client::rpc_api::error::REVISION_UNAVAILABLE;
 
 	fn rpc(code: i32, message: &str) -> Error {
-		Error::Rpc { method: "registry_range".into(), code, message: message.into() }
+		Error::Rpc { method: "registry_range".into(), code, message: message.into(), data: None }
+	}
+
+	fn unavailable(data: RevisionUnavailable) -> Error {
+		Error::Rpc {
+			method: "registry_range".into(),
+			code: REVISION_UNAVAILABLE,
+			message: "whatever the node says".into(),
+			data: Some(serde_json::to_value(data).unwrap()),
+		}
 	}
 
 	#[test]
-	fn revisions_out_of_the_window_are_etcds_errors() {
-		let old = rpc(
-			4001,
-			"revision 3 is older than this node keeps; the oldest revision available is 17",
-		);
-		assert!(is_compacted(&old));
+	fn revisions_out_of_the_window_are_etcds_errors_from_the_errors_data() {
+		let old = unavailable(RevisionUnavailable::Compacted { oldest: 17 });
 		assert_eq!(oldest_kept(&old), Some(17));
 		let status = status_of(old);
 		assert_eq!(status.code(), Code::OutOfRange);
 		assert_eq!(status.message(), "etcdserver: mvcc: required revision has been compacted");
-		let future = status_of(rpc(4001, "revision 90 is newer than the current revision 12"));
+		let future = unavailable(RevisionUnavailable::Future { current: 12 });
+		assert_eq!(oldest_kept(&future), None);
+		let future = status_of(future);
 		assert_eq!(future.message(), "etcdserver: mvcc: required revision is a future revision");
 	}
 
 	#[test]
 	fn an_answer_too_large_is_resource_exhausted_and_other_runtime_failures_are_not() {
 		let large =
-			status_of(rpc(4005, "the answer is larger than the runtime can return (32 MiB)"));
+			status_of(rpc(TOO_LARGE, "the answer is larger than the runtime can return (32 MiB)"));
 		assert_eq!(large.code(), Code::ResourceExhausted);
 		assert!(large.message().contains("32 MiB"), "{}", large.message());
 		assert_ne!(

@@ -40,9 +40,9 @@ use codec::{Decode, Encode};
 use futures::{stream::FuturesUnordered, StreamExt};
 use jsonrpsee::{
 	core::{async_trait, RpcResult},
-	proc_macros::rpc,
 	types::ErrorObjectOwned,
 };
+use regchain_rpc_api::{error::NOT_CONFIRMED, ReadIndexAnswer, ReadIndexApiServer};
 use regchain_runtime::opaque::Block;
 use sc_client_api::BlockchainEvents;
 use sc_consensus_grandpa::SharedAuthoritySet;
@@ -52,7 +52,6 @@ use sc_network::{
 	IfDisconnected, NetworkBackend, NetworkRequest, ProtocolName,
 };
 use sc_network_sync::SyncingService;
-use serde::{Deserialize, Serialize};
 use sp_blockchain::HeaderBackend;
 use sp_consensus_aura::{sr25519::AuthoritySignature as AuraSignature, Slot, SlotDuration};
 use sp_consensus_grandpa::{AuthorityId, AuthoritySignature, KEY_TYPE};
@@ -72,8 +71,6 @@ const INBOUND_QUEUE: usize = 256;
 /// The request is a 32-byte nonce; the answer a set id, a height, a key and a signature.
 const MAX_REQUEST_SIZE: u64 = 64;
 const MAX_RESPONSE_SIZE: u64 = 256;
-/// `registry_readIndex`'s error code when no quorum confirmed the read in time.
-pub const NOT_CONFIRMED: i32 = 4004;
 /// How many slots a voter's clock may run ahead of this node's before its answers are taken
 /// for lies ([`ReadIndex::height_limit`]).
 pub const CLOCK_DRIFT_SLOTS: u64 = 1;
@@ -118,22 +115,6 @@ pub fn protocol_config<N: NetworkBackend<Block, H256>>(
 		Some(sender),
 	);
 	(config, receiver)
-}
-
-/// A read point a quorum of voters confirmed.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReadIndexAnswer {
-	/// The finalized block to read at.
-	pub hash: String,
-	/// Its number.
-	pub number: u32,
-	/// The height the voters confirmed: `number` is at least this.
-	pub confirmed: u32,
-	/// How many voters answered, this node included if it is one.
-	pub voters: u32,
-	/// The GRANDPA authority set they belong to.
-	pub set_id: u64,
 }
 
 /// A read waiting for the next round.
@@ -538,15 +519,6 @@ impl Tally {
 		self.target = self.target.max(response.best);
 		Ok(())
 	}
-}
-
-/// `registry_readIndex`.
-#[rpc(server)]
-pub trait ReadIndexApi {
-	/// A finalized block that includes every write acknowledged anywhere before the call: the
-	/// read point of a linearizable read.
-	#[method(name = "registry_readIndex")]
-	async fn read_index(&self) -> RpcResult<ReadIndexAnswer>;
 }
 
 /// The RPC server of `registry_readIndex`.

@@ -48,11 +48,12 @@ where
 
 	// The registry RPC (`registry_*` methods and subscriptions); see `docs/rpc.md`.
 	{
-		use crate::registry_rpc::RegistryApiServer;
+		use regchain_rpc_api::RegistryApiServer;
 		module.merge(registry.into_rpc())?;
 	}
 	{
-		use crate::read_index::{ReadIndexApiServer, ReadIndexRpc};
+		use crate::read_index::ReadIndexRpc;
+		use regchain_rpc_api::ReadIndexApiServer;
 		module.merge(ReadIndexRpc(read_index).into_rpc())?;
 	}
 

@@ -452,9 +452,18 @@ fn revisions_older_than_the_window_are_refused() -> Result<()> {
 		rpc.call_error("registry_range", json!([{ "key": hex("/old"), "revision": old }]))?;
 	assert_eq!(code(&error), 4001, "{error}");
 	assert!(message(&error).contains("oldest revision available"), "{error}");
+	// The data says which way, with the bound, for clients that must not parse the message
+	// (the etcd API's "compacted"): the oldest revision kept is past the one asked for.
+	let oldest = error["data"]["compacted"]["oldest"].as_u64().context("no oldest in data")?;
+	assert!(oldest > old && oldest <= newer, "{error}");
 	let error =
 		rpc.call_error("registry_history", json!([{ "key": hex("/old"), "from_revision": old }]))?;
 	assert_eq!(code(&error), 4001, "{error}");
+	assert!(error["data"]["compacted"]["oldest"].as_u64() > Some(old), "{error}");
+	let future = rpc
+		.call_error("registry_range", json!([{ "key": hex("/old"), "revision": newer + 1000 }]))?;
+	assert_eq!(code(&future), 4001, "{future}");
+	assert_eq!(future["data"]["future"]["current"].as_u64(), Some(newer), "{future}");
 
 	// The newest revision is still there.
 	let kept = rpc.call("registry_range", json!([{ "key": hex("/old"), "revision": newer }]))?;

@@ -11,7 +11,7 @@ use etcd_client::proto::{
 	PbClusterServer, PbKeyValue, PbKvServer, PbLeaseServer, PbMaintenanceServer, PbResponseHeader,
 	PbWatchServer,
 };
-use regchain_client::{hex::to_hex, AtBlock, Bytes, RangeRequest};
+use regchain_client::{hex::to_hex, AtBlock, RangeRequest};
 use sp_core::H256;
 use tonic::{transport::server::Router, Status};
 
@@ -100,8 +100,8 @@ impl Api {
 			ReadAt::Finalized | ReadAt::Revision(_) => AtBlock::Finalized,
 		};
 		let request = RangeRequest {
-			key: Bytes(key.to_vec()),
-			range_end: range_end_of(range_end).map(Bytes),
+			key: key.into(),
+			range_end: range_end_of(range_end).map(|end| end.as_slice().into()),
 			limit: (limit > 0).then_some(limit),
 			revision: match at {
 				ReadAt::Revision(r) => Some(r),

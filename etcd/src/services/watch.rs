@@ -17,11 +17,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::ReadAt;
-use crate::{
-	convert::int,
-	errors::{is_compacted, oldest_kept},
-	Api, LOG_TARGET,
-};
+use crate::{convert::int, errors::oldest_kept, Api, LOG_TARGET};
 
 /// etcd's Watch service.
 pub struct Watch(pub Arc<Api>);
@@ -254,8 +250,9 @@ impl Watcher {
 						Stopped::Ended => "the node ended the subscription".to_string(),
 					}
 				},
-				Err(err) if is_compacted(&err) => {
-					let oldest = oldest_kept(&err).unwrap_or(0);
+				Err(err) if oldest_kept(&err).is_some() => {
+					let oldest =
+						oldest_kept(&err).map_or(0, |r| i64::try_from(r).unwrap_or(i64::MAX));
 					let reason =
 						"etcdserver: mvcc: required revision has been compacted".to_string();
 					let _ = tx.send(Ok(self.canceled(&api, reason, oldest))).await;

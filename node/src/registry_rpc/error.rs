@@ -1,15 +1,10 @@
-//! The registry RPC's JSON-RPC errors and their codes (`docs/rpc.md`, "Errors").
+//! The registry RPC's JSON-RPC errors (`docs/rpc.md`, "Errors"), with the codes of
+//! [`regchain_rpc_api::error`].
 
 use jsonrpsee::types::{error::INVALID_PARAMS_CODE, ErrorObjectOwned};
-
-/// The revision asked for is older than the node keeps, or newer than the current one.
-pub const REVISION_UNAVAILABLE: i32 = 4001;
-/// The block asked for is unknown.
-pub const UNKNOWN_BLOCK: i32 = 4002;
-/// The runtime API failed.
-pub const RUNTIME_API: i32 = 4003;
-/// The answer is larger than the runtime can return in one piece.
-pub const TOO_LARGE: i32 = 4005;
+use regchain_rpc_api::error::{
+	RevisionUnavailable, REVISION_UNAVAILABLE, RUNTIME_API, TOO_LARGE, UNKNOWN_BLOCK,
+};
 
 fn error(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
 	ErrorObjectOwned::owned(code, message.into(), None::<()>)
@@ -22,19 +17,21 @@ pub fn invalid_params(message: impl Into<String>) -> ErrorObjectOwned {
 
 /// `4001`: `revision` is older than `oldest`, the oldest revision this node keeps.
 pub fn compacted(revision: u64, oldest: u64) -> ErrorObjectOwned {
-	error(
+	ErrorObjectOwned::owned(
 		REVISION_UNAVAILABLE,
 		format!(
 			"revision {revision} is older than this node keeps; the oldest revision available is {oldest}"
 		),
+		Some(RevisionUnavailable::Compacted { oldest }),
 	)
 }
 
 /// `4001`: `revision` is newer than `current`.
 pub fn future_revision(revision: u64, current: u64) -> ErrorObjectOwned {
-	error(
+	ErrorObjectOwned::owned(
 		REVISION_UNAVAILABLE,
 		format!("revision {revision} is newer than the current revision {current}"),
+		Some(RevisionUnavailable::Future { current }),
 	)
 }
 

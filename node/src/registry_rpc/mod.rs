@@ -13,11 +13,16 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use jsonrpsee::{
 	core::{async_trait, RpcResult, SubscriptionResult},
-	proc_macros::rpc,
 	PendingSubscriptionSink, SubscriptionMessage, SubscriptionSink,
 };
 use pallet_service_registry_runtime_api::{
 	prefix_end, KeyValueInfo, RangeRequest, Revision, ServiceRegistryApi,
+};
+use regchain_rpc_api::{
+	AtBlock, ElectionAnswer, ElectionsAnswer, HexParam, HistoryAnswer, HistoryRequest,
+	InstanceFilter, InstancesAnswer, KeySelector, LeaseAnswer, LeasesAnswer, RangeAnswer,
+	RangeRequest as RangeParams, RegistryApiServer, RevisionAnswer, ServiceSummary, ServicesAnswer,
+	WatchItem, WatchOptions,
 };
 use sp_api::ProvideRuntimeApi;
 use sp_blockchain::HeaderBackend;
@@ -27,7 +32,9 @@ use tokio::sync::broadcast::error::RecvError;
 use self::{
 	error::{compacted, future_revision, invalid_params, runtime_api, unknown_block},
 	index::{key_in_range, BlockChanges, Change, Index, Item, Meta, Notification},
-	types::*,
+	types::{
+		change, election, instance, key_value, lease, parse_health, parse_hex, retracted, Block,
+	},
 };
 use crate::service::FullClient;
 
@@ -38,90 +45,6 @@ const HISTORY_LIMIT: u32 = 1000;
 const HISTORY_MAX_LIMIT: u32 = 10_000;
 /// How long a read at a revision the chain has finalized waits for the index to catch up.
 const INDEX_LAG_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The `registry_*` methods. The synchronous ones call the runtime and are `blocking`: they run
-/// on a blocking thread, as sc-rpc's state reads do, not on the async workers that also carry
-/// the node's networking and consensus.
-#[rpc(server)]
-pub trait RegistryApi {
-	/// The key space's revision.
-	#[method(name = "registry_revision", blocking)]
-	fn revision(&self, at: Option<String>) -> RpcResult<RevisionAnswer>;
-
-	/// The services that have live instances.
-	#[method(name = "registry_services", blocking)]
-	fn services(&self, at: Option<String>) -> RpcResult<ServicesAnswer>;
-
-	/// A service's live instances, optionally only those with a tag or a health.
-	#[method(name = "registry_instances", blocking)]
-	fn instances(
-		&self,
-		service: String,
-		filter: Option<InstanceFilter>,
-		at: Option<String>,
-	) -> RpcResult<InstancesAnswer>;
-
-	/// An election's leader, term and candidates.
-	#[method(name = "registry_election", blocking)]
-	fn election(&self, name: String, at: Option<String>) -> RpcResult<ElectionAnswer>;
-
-	/// The names of the elections with candidates.
-	#[method(name = "registry_elections", blocking)]
-	fn elections(&self, at: Option<String>) -> RpcResult<ElectionsAnswer>;
-
-	/// A live lease with its attachments.
-	#[method(name = "registry_lease", blocking)]
-	fn lease(&self, id: u64, at: Option<String>) -> RpcResult<LeaseAnswer>;
-
-	/// The ids of every live lease, in id order.
-	#[method(name = "registry_leases", blocking)]
-	fn leases(&self, at: Option<String>) -> RpcResult<LeasesAnswer>;
-
-	/// etcd's Range, at a block or at a past revision. Async, to wait for the index, but its
-	/// runtime calls run as a blocking method's do ([`on_blocking_thread`]).
-	#[method(name = "registry_range")]
-	async fn range(&self, request: RangeParams, at: Option<String>) -> RpcResult<RangeAnswer>;
-
-	/// Indexed changes of a key, a prefix, a service or an election, in chain order.
-	#[method(name = "registry_history", blocking)]
-	fn history(&self, request: HistoryRequest) -> RpcResult<HistoryAnswer>;
-
-	/// Watches a key or a range.
-	#[subscription(
-		name = "registry_subscribeKeys" => "registry_keyChange",
-		unsubscribe = "registry_unsubscribeKeys",
-		item = serde_json::Value
-	)]
-	async fn subscribe_keys(
-		&self,
-		selector: KeySelector,
-		options: Option<WatchOptions>,
-	) -> SubscriptionResult;
-
-	/// Watches a service's instances.
-	#[subscription(
-		name = "registry_subscribeInstances" => "registry_instanceChange",
-		unsubscribe = "registry_unsubscribeInstances",
-		item = serde_json::Value
-	)]
-	async fn subscribe_instances(
-		&self,
-		service: String,
-		options: Option<WatchOptions>,
-	) -> SubscriptionResult;
-
-	/// Watches an election.
-	#[subscription(
-		name = "registry_subscribeElection" => "registry_electionChange",
-		unsubscribe = "registry_unsubscribeElection",
-		item = serde_json::Value
-	)]
-	async fn subscribe_election(
-		&self,
-		name: String,
-		options: Option<WatchOptions>,
-	) -> SubscriptionResult;
-}
 
 /// Runs a runtime call from an async method without holding up the async workers: Tokio moves
 /// the worker's other tasks (networking, consensus) to another thread while it runs, as a
@@ -168,15 +91,15 @@ impl Registry {
 	}
 
 	/// The block named by `at`: `finalized` (default), `best` or a hash.
-	fn at(&self, at: Option<String>) -> RpcResult<At> {
+	fn at(&self, at: Option<AtBlock>) -> RpcResult<Block> {
 		let info = self.client.info();
-		match at.as_deref() {
-			None | Some("finalized") => {
-				Ok(At { number: info.finalized_number, hash: info.finalized_hash })
+		match at.unwrap_or_default() {
+			AtBlock::Finalized => {
+				Ok(Block { number: info.finalized_number, hash: info.finalized_hash })
 			},
-			Some("best") => Ok(At { number: info.best_number, hash: info.best_hash }),
-			Some(text) => {
-				let bytes = parse_hex("at", text)?;
+			AtBlock::Best => Ok(Block { number: info.best_number, hash: info.best_hash }),
+			AtBlock::Hash(text) => {
+				let bytes = parse_hex("at", &HexParam(text.clone()))?;
 				if bytes.len() != 32 {
 					return Err(invalid_params(format!(
 						"at: expected \"finalized\", \"best\" or a 32-byte block hash, got {text:?}"
@@ -184,7 +107,7 @@ impl Registry {
 				}
 				let hash = H256::from_slice(&bytes);
 				match self.client.number(hash) {
-					Ok(Some(number)) => Ok(At { number, hash }),
+					Ok(Some(number)) => Ok(Block { number, hash }),
 					_ => Err(unknown_block(text)),
 				}
 			},
@@ -205,7 +128,7 @@ impl Registry {
 		if revision > current {
 			return Err(future_revision(revision, current));
 		}
-		let finalized = At { number: info.finalized_number, hash: info.finalized_hash };
+		let finalized = Block { number: info.finalized_number, hash: info.finalized_hash };
 		if revision == current {
 			return on_blocking_thread(|| self.range_at_block(request, finalized))
 				.map(|answer| RangeAnswer { revision, ..answer });
@@ -219,7 +142,7 @@ impl Registry {
 		{
 			Some(block) => {
 				let parent_number = block.number.saturating_sub(1);
-				(At { number: parent_number, hash: block.parent_hash }, Some(block))
+				(Block { number: parent_number, hash: block.parent_hash }, Some(block))
 			},
 			// Revision 1 was taken by no block: it is the key space of genesis.
 			None if revision == INITIAL_REVISION && meta.oldest_block <= 1 => {
@@ -229,7 +152,7 @@ impl Registry {
 					.ok()
 					.flatten()
 					.ok_or_else(|| compacted(revision, meta.oldest_revision))?;
-				(At { number: 0, hash: genesis }, None)
+				(Block { number: 0, hash: genesis }, None)
 			},
 			None => return Err(compacted(revision, meta.oldest_revision.max(INITIAL_REVISION))),
 		};
@@ -255,7 +178,7 @@ impl Registry {
 			base.kvs.into_iter().map(|kv| (kv.key.clone(), kv)).collect();
 		let mut at = base_at;
 		if let Some(block) = block {
-			at = At { number: block.number, hash: block.hash };
+			at = Block { number: block.number, hash: block.hash };
 			for item in block.items.iter().filter(|item| item.revision <= revision) {
 				match &item.change {
 					Change::Put { key, value, lease, create_revision, mod_revision, version }
@@ -288,21 +211,21 @@ impl Registry {
 		} else {
 			keys.into_values()
 				.take(if limit == 0 { usize::MAX } else { limit })
-				.map(|kv| kv_json(kv, request.keys_only))
+				.map(|kv| key_value(kv, request.keys_only))
 				.collect()
 		};
-		Ok(RangeAnswer { revision, kvs, more, count, at })
+		Ok(RangeAnswer { revision, kvs, more, count, at: at.at() })
 	}
 
-	fn range_at_block(&self, request: RangeRequest, at: At) -> RpcResult<RangeAnswer> {
+	fn range_at_block(&self, request: RangeRequest, at: Block) -> RpcResult<RangeAnswer> {
 		let keys_only = request.keys_only;
 		let answer = self.client.runtime_api().range(at.hash, request).map_err(runtime_api)?;
 		Ok(RangeAnswer {
 			revision: answer.revision,
-			kvs: answer.kvs.into_iter().map(|kv| kv_json(kv, keys_only)).collect(),
+			kvs: answer.kvs.into_iter().map(|kv| key_value(kv, keys_only)).collect(),
 			more: answer.more,
 			count: answer.count,
-			at,
+			at: at.at(),
 		})
 	}
 
@@ -362,7 +285,7 @@ impl Registry {
 		options: Option<WatchOptions>,
 	) -> SubscriptionResult {
 		let options = options.unwrap_or_default();
-		let best = options.best.unwrap_or(false);
+		let best = options.best;
 		let from = options.from_revision.filter(|r| *r > 0);
 		// Subscribe before reading the index: every block after what is read comes live.
 		let mut live = self.index.subscribe();
@@ -450,7 +373,7 @@ impl Registry {
 						continue;
 					}
 					sent_best.remove(&number);
-					send(&sink, &retracted_json(number, hash)).await?
+					send(&sink, &retracted(number, hash)).await?
 				},
 				Ok(_) => true,
 				// A best stream cannot recover missed blocks: end it so that the client resumes
@@ -481,7 +404,8 @@ async fn send_block(
 	finalized: bool,
 ) -> Result<bool, serde_json::Error> {
 	for item in block.items.iter().filter(|item| wanted(item, selector, from)) {
-		if !send(sink, &item_json(block, item, finalized, false)).await? {
+		let item = WatchItem::Change(change(block, item, finalized, false));
+		if !send(sink, &item).await? {
 			return Ok(false);
 		}
 	}
@@ -492,26 +416,12 @@ fn wanted(item: &Item, selector: &Selector, from: Revision) -> bool {
 	item.revision >= from && selector.matches(&item.change)
 }
 
-async fn send(
-	sink: &SubscriptionSink,
-	value: &serde_json::Value,
-) -> Result<bool, serde_json::Error> {
+async fn send(sink: &SubscriptionSink, value: &WatchItem) -> Result<bool, serde_json::Error> {
 	Ok(sink.send(SubscriptionMessage::from_json(value)?).await.is_ok())
 }
 
-fn kv_json(kv: KeyValueInfo, keys_only: bool) -> KeyValueJson {
-	KeyValueJson {
-		key: kv.key.into(),
-		value: if keys_only { Vec::new().into() } else { kv.value.into() },
-		create_revision: kv.create_revision,
-		mod_revision: kv.mod_revision,
-		version: kv.version,
-		lease: kv.lease,
-	}
-}
-
 /// The range of a key (empty `range_end`) or `[key, range_end)`.
-fn range_param(key: &str, range_end: Option<&str>) -> RpcResult<(Vec<u8>, Vec<u8>)> {
+fn range_param(key: &HexParam, range_end: Option<&HexParam>) -> RpcResult<(Vec<u8>, Vec<u8>)> {
 	let key = parse_hex("key", key)?;
 	let range_end = range_end
 		.map(|end| parse_hex("range_end", end))
@@ -522,31 +432,31 @@ fn range_param(key: &str, range_end: Option<&str>) -> RpcResult<(Vec<u8>, Vec<u8
 
 #[async_trait]
 impl RegistryApiServer for Registry {
-	fn revision(&self, at: Option<String>) -> RpcResult<RevisionAnswer> {
+	fn revision(&self, at: Option<AtBlock>) -> RpcResult<RevisionAnswer> {
 		let at = self.at(at)?;
 		let revision = self.client.runtime_api().revision(at.hash).map_err(runtime_api)?;
-		Ok(RevisionAnswer { revision, at })
+		Ok(RevisionAnswer { revision, at: at.at() })
 	}
 
-	fn services(&self, at: Option<String>) -> RpcResult<ServicesAnswer> {
+	fn services(&self, at: Option<AtBlock>) -> RpcResult<ServicesAnswer> {
 		let at = self.at(at)?;
 		let services = self.client.runtime_api().services(at.hash).map_err(runtime_api)?;
 		let services = services
 			.into_iter()
-			.map(|s| ServiceJson { name: s.name.into(), instances: s.instances })
+			.map(|s| ServiceSummary { name: s.name.into(), instances: s.instances })
 			.collect();
-		Ok(ServicesAnswer { services, at })
+		Ok(ServicesAnswer { services, at: at.at() })
 	}
 
 	fn instances(
 		&self,
-		service: String,
+		service: HexParam,
 		filter: Option<InstanceFilter>,
-		at: Option<String>,
+		at: Option<AtBlock>,
 	) -> RpcResult<InstancesAnswer> {
 		let service = parse_hex("service", &service)?;
 		let filter = filter.unwrap_or_default();
-		let tag = filter.tag.as_deref().map(|tag| parse_hex("filter.tag", tag)).transpose()?;
+		let tag = filter.tag.as_ref().map(|tag| parse_hex("filter.tag", tag)).transpose()?;
 		let health = filter
 			.health
 			.as_deref()
@@ -567,48 +477,48 @@ impl RegistryApiServer for Registry {
 		let instances = instances
 			.iter()
 			.filter(|i| health.is_none_or(|h| i.health == h))
-			.map(InstanceJson::from)
+			.map(instance)
 			.collect();
-		Ok(InstancesAnswer { instances, at })
+		Ok(InstancesAnswer { instances, at: at.at() })
 	}
 
-	fn election(&self, name: String, at: Option<String>) -> RpcResult<ElectionAnswer> {
+	fn election(&self, name: HexParam, at: Option<AtBlock>) -> RpcResult<ElectionAnswer> {
 		let name = parse_hex("name", &name)?;
 		let at = self.at(at)?;
-		let election = self.client.runtime_api().election(at.hash, name).map_err(runtime_api)?;
-		Ok(ElectionAnswer { election: election.as_ref().map(ElectionJson::from), at })
+		let answer = self.client.runtime_api().election(at.hash, name).map_err(runtime_api)?;
+		Ok(ElectionAnswer { election: answer.as_ref().map(election), at: at.at() })
 	}
 
-	fn elections(&self, at: Option<String>) -> RpcResult<ElectionsAnswer> {
+	fn elections(&self, at: Option<AtBlock>) -> RpcResult<ElectionsAnswer> {
 		let at = self.at(at)?;
 		let names = self.client.runtime_api().elections(at.hash).map_err(runtime_api)?;
-		Ok(ElectionsAnswer { elections: names.into_iter().map(Into::into).collect(), at })
+		Ok(ElectionsAnswer { elections: names.into_iter().map(Into::into).collect(), at: at.at() })
 	}
 
-	fn lease(&self, id: u64, at: Option<String>) -> RpcResult<LeaseAnswer> {
+	fn lease(&self, id: u64, at: Option<AtBlock>) -> RpcResult<LeaseAnswer> {
 		let at = self.at(at)?;
-		let lease = self
+		let answer = self
 			.client
 			.runtime_api()
 			.lease_time_to_live(at.hash, id, true)
 			.map_err(runtime_api)?;
-		Ok(LeaseAnswer { lease: lease.as_ref().map(LeaseJson::from), at })
+		Ok(LeaseAnswer { lease: answer.as_ref().map(lease), at: at.at() })
 	}
 
-	fn leases(&self, at: Option<String>) -> RpcResult<LeasesAnswer> {
+	fn leases(&self, at: Option<AtBlock>) -> RpcResult<LeasesAnswer> {
 		let at = self.at(at)?;
 		let leases = self.client.runtime_api().leases(at.hash).map_err(runtime_api)?;
-		Ok(LeasesAnswer { leases, at })
+		Ok(LeasesAnswer { leases, at: at.at() })
 	}
 
-	async fn range(&self, request: RangeParams, at: Option<String>) -> RpcResult<RangeAnswer> {
-		let (key, range_end) = range_param(&request.key, request.range_end.as_deref())?;
+	async fn range(&self, request: RangeParams, at: Option<AtBlock>) -> RpcResult<RangeAnswer> {
+		let (key, range_end) = range_param(&request.key, request.range_end.as_ref())?;
 		let range = RangeRequest {
 			key,
 			range_end,
 			limit: request.limit.unwrap_or(0),
-			keys_only: request.keys_only.unwrap_or(false),
-			count_only: request.count_only.unwrap_or(false),
+			keys_only: request.keys_only,
+			count_only: request.count_only,
 			..Default::default()
 		};
 		match request.revision.filter(|r| *r > 0) {
@@ -621,28 +531,22 @@ impl RegistryApiServer for Registry {
 	}
 
 	fn history(&self, request: HistoryRequest) -> RpcResult<HistoryAnswer> {
-		let given = [&request.key, &request.prefix, &request.service, &request.election]
-			.iter()
-			.filter(|field| field.is_some())
-			.count();
-		if given != 1 {
-			return Err(invalid_params(
-				"request: give exactly one of \"key\", \"prefix\", \"service\", \"election\"",
-			));
-		}
-		let selector = if let Some(key) = &request.key {
-			Selector::Keys { key: parse_hex("key", key)?, range_end: Vec::new() }
-		} else if let Some(prefix) = &request.prefix {
-			let prefix = parse_hex("prefix", prefix)?;
-			let range_end = prefix_end(&prefix);
-			Selector::Keys { key: prefix, range_end }
-		} else if let Some(service) = &request.service {
-			Selector::Service(parse_hex("service", service)?)
-		} else {
-			Selector::Election(parse_hex(
-				"election",
-				request.election.as_deref().unwrap_or_default(),
-			)?)
+		let selector = match (&request.key, &request.prefix, &request.service, &request.election) {
+			(Some(key), None, None, None) => {
+				Selector::Keys { key: parse_hex("key", key)?, range_end: Vec::new() }
+			},
+			(None, Some(prefix), None, None) => {
+				let prefix = parse_hex("prefix", prefix)?;
+				let range_end = prefix_end(&prefix);
+				Selector::Keys { key: prefix, range_end }
+			},
+			(None, None, Some(service), None) => Selector::Service(parse_hex("service", service)?),
+			(None, None, None, Some(name)) => Selector::Election(parse_hex("election", name)?),
+			_ => {
+				return Err(invalid_params(
+					"request: give exactly one of \"key\", \"prefix\", \"service\", \"election\"",
+				))
+			},
 		};
 		let limit = match request.limit {
 			None | Some(0) => HISTORY_LIMIT,
@@ -662,7 +566,7 @@ impl RegistryApiServer for Registry {
 				if items.len() == limit {
 					return Ok(HistoryAnswer { items, more: true });
 				}
-				items.push(item_json(&block, item, true, true));
+				items.push(change(&block, item, true, true));
 			}
 		}
 		Ok(HistoryAnswer { items, more: false })
@@ -674,7 +578,7 @@ impl RegistryApiServer for Registry {
 		selector: KeySelector,
 		options: Option<WatchOptions>,
 	) -> SubscriptionResult {
-		let (key, range_end) = match range_param(&selector.key, selector.range_end.as_deref()) {
+		let (key, range_end) = match range_param(&selector.key, selector.range_end.as_ref()) {
 			Ok(range) => range,
 			Err(e) => {
 				pending.reject(e).await;
@@ -687,7 +591,7 @@ impl RegistryApiServer for Registry {
 	async fn subscribe_instances(
 		&self,
 		pending: PendingSubscriptionSink,
-		service: String,
+		service: HexParam,
 		options: Option<WatchOptions>,
 	) -> SubscriptionResult {
 		match parse_hex("service", &service) {
@@ -702,7 +606,7 @@ impl RegistryApiServer for Registry {
 	async fn subscribe_election(
 		&self,
 		pending: PendingSubscriptionSink,
-		name: String,
+		name: HexParam,
 		options: Option<WatchOptions>,
 	) -> SubscriptionResult {
 		match parse_hex("name", &name) {

@@ -332,7 +332,7 @@ async fn service(ctx: &Context, cmd: ServiceCmd) -> anyhow::Result<ExitCode> {
 		ServiceCmd::List { service: Some(service), tag, health, at } => {
 			let client = ctx.reader().await?;
 			let filter = InstanceFilter {
-				tag: tag.map(|t| Bytes::from(t.as_str())),
+				tag: tag.map(|t| t.as_str().into()),
 				health: health.map(|h| h.name().to_string()),
 			};
 			let answer = client
@@ -564,8 +564,8 @@ async fn get(ctx: &Context, args: GetArgs) -> anyhow::Result<ExitCode> {
 	let client = ctx.reader().await?;
 	let (key, range_end) = range_of(&args.key, args.range_end, args.prefix);
 	let request = RangeRequest {
-		key: Bytes(key),
-		range_end: (!range_end.is_empty()).then_some(Bytes(range_end)),
+		key: key.as_slice().into(),
+		range_end: (!range_end.is_empty()).then(|| range_end.as_slice().into()),
 		limit: args.limit,
 		revision: args.rev,
 		keys_only: args.keys_only,
@@ -638,8 +638,8 @@ async fn txn_cmd(ctx: &Context, args: TxnArgs) -> anyhow::Result<ExitCode> {
 	for op in branch {
 		if let TxnOp::Range { key, range_end } = op {
 			let request = RangeRequest {
-				key: Bytes(key.clone()),
-				range_end: (!range_end.is_empty()).then(|| Bytes(range_end.clone())),
+				key: key.as_slice().into(),
+				range_end: (!range_end.is_empty()).then(|| range_end.as_slice().into()),
 				..Default::default()
 			};
 			let at = AtBlock::Hash(format!("{:?}", receipt.block_hash));
@@ -682,7 +682,7 @@ async fn watch(ctx: &Context, args: WatchArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn history(ctx: &Context, args: HistoryArgs) -> anyhow::Result<ExitCode> {
-	let name = Bytes::from(args.name.as_str());
+	let name = args.name.into_bytes();
 	let subject = match args.kind {
 		HistoryKind::Key => HistorySubject::Key(name),
 		HistoryKind::Prefix => HistorySubject::Prefix(name),
@@ -690,7 +690,7 @@ async fn history(ctx: &Context, args: HistoryArgs) -> anyhow::Result<ExitCode> {
 		HistoryKind::Election => HistorySubject::Election(name),
 	};
 	let client = ctx.reader().await?;
-	let request = HistoryRequest { subject, from_revision: args.from_rev, limit: args.limit };
+	let request = HistoryRequest::new(subject, args.from_rev, args.limit);
 	let answer = client.history(&request).await?;
 	match ctx.output {
 		crate::OutputArg::Text => {

@@ -428,9 +428,9 @@ struct HistoryArgs {
 	/// From this revision on.
 	#[arg(long)]
 	from_rev: Option<u64>,
-	/// At most this many items.
+	/// At most this many items (the node gives at most 10,000).
 	#[arg(long)]
-	limit: Option<u64>,
+	limit: Option<u32>,
 }
 
 /// What every command needs: the arguments and a way to connect.

@@ -1,13 +1,15 @@
-//! The wire types of the node's `registry_*` JSON-RPC (`docs/rpc.md`).
+//! The wire types of the `registry_*` JSON-RPC (`docs/rpc.md`), for the node that serves them
+//! and the clients that read them.
 //!
-//! Bytes travel as `0x` hex ([`Bytes`]), accounts as SS58 strings, numbers as JSON numbers.
-//! Change items keep every field the node sends, also ones this client does not know, so that
+//! Bytes travel as `0x` hex ([`Bytes`] in answers, [`HexParam`] in requests), accounts as SS58
+//! strings, numbers as JSON numbers. Request objects refuse unknown fields. Change items keep
+//! every field the node sends, also ones a client does not know, so that
 //! `regchainctl --output json` passes them on unchanged.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::hex::{display_bytes, from_hex, to_hex};
+use crate::hex::{decode_digits, decode_prefixed, display_bytes, to_hex, HexError};
 
 /// Bytes as `0x`-prefixed hex on the wire.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -59,7 +61,36 @@ impl Serialize for Bytes {
 impl<'de> Deserialize<'de> for Bytes {
 	fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
 		let text = String::deserialize(d)?;
-		from_hex(&text).map(Bytes).map_err(serde::de::Error::custom)
+		let digits = text.strip_prefix("0x").unwrap_or(&text);
+		decode_digits(digits)
+			.map(Bytes)
+			.map_err(|e| serde::de::Error::custom(format!("{e}: {text:?}")))
+	}
+}
+
+/// Bytes in a request: `0x` hex on the wire, kept as sent until the server decodes it
+/// ([`HexParam::decode`]), so that a malformed one is refused with an error naming its
+/// parameter rather than a generic parse error.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct HexParam(pub String);
+
+impl HexParam {
+	/// The bytes, or why the text is not `0x`-prefixed hex.
+	pub fn decode(&self) -> Result<Vec<u8>, HexError> {
+		decode_prefixed(&self.0)
+	}
+}
+
+impl From<&[u8]> for HexParam {
+	fn from(bytes: &[u8]) -> Self {
+		HexParam(to_hex(bytes))
+	}
+}
+
+impl From<&str> for HexParam {
+	fn from(text: &str) -> Self {
+		HexParam(to_hex(text.as_bytes()))
 	}
 }
 
@@ -72,7 +103,7 @@ pub struct At {
 	pub hash: String,
 }
 
-/// Which block a read is computed at.
+/// Which block a read is computed at: the `at` parameter of every read method.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub enum AtBlock {
 	/// The finalized head (the node's default).
@@ -80,18 +111,27 @@ pub enum AtBlock {
 	Finalized,
 	/// The best block.
 	Best,
-	/// A block by hash.
+	/// A block by hash (`0x` hex), kept as sent until the server decodes it.
 	Hash(String),
 }
 
-impl AtBlock {
-	/// As the `at` parameter.
-	pub fn to_param(&self) -> Value {
+impl Serialize for AtBlock {
+	fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
 		match self {
-			AtBlock::Finalized => Value::from("finalized"),
-			AtBlock::Best => Value::from("best"),
-			AtBlock::Hash(h) => Value::from(h.clone()),
+			AtBlock::Finalized => s.serialize_str("finalized"),
+			AtBlock::Best => s.serialize_str("best"),
+			AtBlock::Hash(h) => s.serialize_str(h),
 		}
+	}
+}
+
+impl<'de> Deserialize<'de> for AtBlock {
+	fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+		Ok(match String::deserialize(d)?.as_str() {
+			"finalized" => AtBlock::Finalized,
+			"best" => AtBlock::Best,
+			hash => AtBlock::Hash(hash.to_string()),
+		})
 	}
 }
 
@@ -176,10 +216,11 @@ pub struct InstancesAnswer {
 
 /// The filter of `registry_instances`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct InstanceFilter {
 	/// Only instances with this tag.
 	#[serde(skip_serializing_if = "Option::is_none")]
-	pub tag: Option<Bytes>,
+	pub tag: Option<HexParam>,
 	/// Only instances in this health (`unknown`, `passing`, `warning`, `critical`).
 	#[serde(skip_serializing_if = "Option::is_none")]
 	pub health: Option<String>,
@@ -278,12 +319,13 @@ pub struct LeasesAnswer {
 
 /// `registry_range`'s request, with etcd's conventions.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RangeRequest {
 	/// The first key.
-	pub key: Bytes,
+	pub key: HexParam,
 	/// Absent or empty: the single key; `[0]`: every key from `key` on; else exclusive end.
 	#[serde(skip_serializing_if = "Option::is_none")]
-	pub range_end: Option<Bytes>,
+	pub range_end: Option<HexParam>,
 	/// At most this many keys (0 or absent: no limit).
 	#[serde(skip_serializing_if = "Option::is_none")]
 	pub limit: Option<u64>,
@@ -291,10 +333,18 @@ pub struct RangeRequest {
 	#[serde(skip_serializing_if = "Option::is_none")]
 	pub revision: Option<u64>,
 	/// Keys without values.
-	#[serde(skip_serializing_if = "std::ops::Not::not", default)]
+	#[serde(
+		skip_serializing_if = "std::ops::Not::not",
+		default,
+		deserialize_with = "null_is_false"
+	)]
 	pub keys_only: bool,
 	/// Only the count.
-	#[serde(skip_serializing_if = "std::ops::Not::not", default)]
+	#[serde(
+		skip_serializing_if = "std::ops::Not::not",
+		default,
+		deserialize_with = "null_is_false"
+	)]
 	pub count_only: bool,
 }
 
@@ -331,49 +381,69 @@ pub struct RangeAnswer {
 	pub at: At,
 }
 
-/// What `registry_history` reads.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// What `registry_history` reads: one key, every key under a prefix, a service's instances
+/// or an election.
+#[derive(Clone, Debug)]
 pub enum HistorySubject {
 	/// One key.
-	#[serde(rename = "key")]
-	Key(Bytes),
+	Key(Vec<u8>),
 	/// Every key under a prefix.
-	#[serde(rename = "prefix")]
-	Prefix(Bytes),
+	Prefix(Vec<u8>),
 	/// A service's instances.
-	#[serde(rename = "service")]
-	Service(Bytes),
+	Service(Vec<u8>),
 	/// An election.
-	#[serde(rename = "election")]
-	Election(Bytes),
+	Election(Vec<u8>),
 }
 
-/// `registry_history`'s request.
-#[derive(Clone, Debug)]
+/// `registry_history`'s request: exactly one of `key`, `prefix`, `service` and `election`
+/// (the server refuses anything else, naming them).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HistoryRequest {
-	/// What.
-	pub subject: HistorySubject,
-	/// From this revision on.
+	/// One key.
+	#[serde(skip_serializing_if = "Option::is_none")]
+	pub key: Option<HexParam>,
+	/// Every key with this prefix.
+	#[serde(skip_serializing_if = "Option::is_none")]
+	pub prefix: Option<HexParam>,
+	/// A service's instances.
+	#[serde(skip_serializing_if = "Option::is_none")]
+	pub service: Option<HexParam>,
+	/// An election.
+	#[serde(skip_serializing_if = "Option::is_none")]
+	pub election: Option<HexParam>,
+	/// Items with a revision at least this.
+	#[serde(skip_serializing_if = "Option::is_none")]
 	pub from_revision: Option<u64>,
 	/// At most this many items (the node's default is 1000).
-	pub limit: Option<u64>,
+	#[serde(skip_serializing_if = "Option::is_none")]
+	pub limit: Option<u32>,
 }
 
 impl HistoryRequest {
-	/// As the JSON parameter.
-	pub fn to_param(&self) -> Value {
-		let mut map = match serde_json::to_value(&self.subject) {
-			Ok(Value::Object(map)) => map,
-			_ => Map::new(),
-		};
-		if let Some(r) = self.from_revision {
-			map.insert("from_revision".into(), r.into());
+	/// The changes of `subject`, from `from_revision` on, at most `limit` of them.
+	pub fn new(subject: HistorySubject, from_revision: Option<u64>, limit: Option<u32>) -> Self {
+		let mut request = HistoryRequest { from_revision, limit, ..Default::default() };
+		match subject {
+			HistorySubject::Key(k) => request.key = Some(k.as_slice().into()),
+			HistorySubject::Prefix(p) => request.prefix = Some(p.as_slice().into()),
+			HistorySubject::Service(s) => request.service = Some(s.as_slice().into()),
+			HistorySubject::Election(e) => request.election = Some(e.as_slice().into()),
 		}
-		if let Some(l) = self.limit {
-			map.insert("limit".into(), l.into());
-		}
-		Value::Object(map)
+		request
 	}
+}
+
+/// The keys a `registry_subscribeKeys` watches: one key, or `[key, range_end)` with etcd's
+/// conventions.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySelector {
+	/// The first key.
+	pub key: HexParam,
+	/// The range end; absent or empty for the one key.
+	#[serde(skip_serializing_if = "Option::is_none")]
+	pub range_end: Option<HexParam>,
 }
 
 /// `registry_history`'s answer.
@@ -387,12 +457,17 @@ pub struct HistoryAnswer {
 
 /// The options of a `registry_subscribe*` call.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WatchOptions {
 	/// Replay every indexed change whose revision is at least this, then go live.
 	#[serde(skip_serializing_if = "Option::is_none")]
 	pub from_revision: Option<u64>,
 	/// Stream best blocks (items not yet final, retractions on reorgs).
-	#[serde(skip_serializing_if = "std::ops::Not::not", default)]
+	#[serde(
+		skip_serializing_if = "std::ops::Not::not",
+		default,
+		deserialize_with = "null_is_false"
+	)]
 	pub best: bool,
 }
 
@@ -426,6 +501,11 @@ fn yes() -> bool {
 	true
 }
 
+/// An optional flag: absent, `null` and `false` are all false.
+fn null_is_false<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+	Ok(Option::<bool>::deserialize(d)?.unwrap_or(false))
+}
+
 impl Change {
 	/// Where it stands in the chain's order of changes.
 	pub fn position(&self) -> (u64, u32) {
@@ -433,7 +513,7 @@ impl Change {
 	}
 
 	fn bytes(&self, field: &str) -> Option<Bytes> {
-		self.fields.get(field)?.as_str().and_then(|s| from_hex(s).ok()).map(Bytes)
+		serde_json::from_value(self.fields.get(field)?.clone()).ok()
 	}
 
 	/// `key` of a key change.
@@ -533,11 +613,22 @@ mod tests {
 
 	#[test]
 	fn history_requests_name_their_subject() {
-		let r = HistoryRequest {
-			subject: HistorySubject::Prefix(Bytes::from("/a")),
-			from_revision: Some(3),
-			limit: None,
-		};
-		assert_eq!(r.to_param(), serde_json::json!({"prefix": "0x2f61", "from_revision": 3}));
+		let r = HistoryRequest::new(HistorySubject::Prefix(b"/a".to_vec()), Some(3), None);
+		assert_eq!(
+			serde_json::to_value(&r).unwrap(),
+			serde_json::json!({"prefix": "0x2f61", "from_revision": 3})
+		);
+	}
+
+	#[test]
+	fn requests_refuse_unknown_fields_and_take_null_flags_as_false() {
+		let r: RangeRequest =
+			serde_json::from_str(r#"{"key":"0x2f","keys_only":null,"count_only":true}"#).unwrap();
+		assert!(!r.keys_only && r.count_only);
+		assert_eq!(r.key.decode().unwrap(), b"/");
+		assert!(serde_json::from_str::<RangeRequest>(r#"{"key":"0x2f","prefix":true}"#).is_err());
+		assert!(serde_json::from_str::<WatchOptions>(r#"{"from":1}"#).is_err());
+		let at: Vec<AtBlock> = serde_json::from_str(r#"["best","finalized","0x01"]"#).unwrap();
+		assert_eq!(at, [AtBlock::Best, AtBlock::Finalized, AtBlock::Hash("0x01".into())]);
 	}
 }
