@@ -3,11 +3,9 @@
 //! The messages are etcd's own (`etcdserver: requested lease not found`...), so that clients
 //! which match on them (etcdctl, the Go client's `rpctypes`, Patroni) behave as with etcd.
 
-use regchain_client::{
-	rpc_api::error::{NOT_CONFIRMED, TOO_LARGE},
-	Error, RevisionUnavailable,
-};
 use tonic::{Code, Status};
+
+use crate::backend::BackendError;
 
 /// `etcdserver: key is not provided`.
 pub fn empty_key() -> Status {
@@ -44,65 +42,35 @@ pub fn missing_event(event: &str) -> Status {
 	Status::internal(format!("regchain: the write's block holds no {event} event for it"))
 }
 
-/// The oldest revision the node keeps, when `err` says a revision is older than that.
-pub fn oldest_kept(err: &Error) -> Option<u64> {
-	match err.revision_unavailable()? {
-		RevisionUnavailable::Compacted { oldest } => Some(oldest),
-		RevisionUnavailable::Future { .. } => None,
-	}
-}
-
-/// The etcd status for a failed client call.
-pub fn status_of(err: Error) -> Status {
-	match err.revision_unavailable() {
-		Some(RevisionUnavailable::Compacted { .. }) => return compacted(),
-		Some(RevisionUnavailable::Future { .. }) => return future_revision(),
-		None => {},
-	}
-	match &err {
-		// registry_readIndex: no quorum of validators confirmed a linearizable read in time.
-		Error::Rpc { code: NOT_CONFIRMED, message, .. } => {
-			return Status::unavailable(format!("etcdserver: request timed out ({message})"))
-		},
-		Error::Rpc { code: -32602, message, .. } => {
-			return Status::invalid_argument(message.clone())
-		},
-		// An answer larger than the node's RPC server sends (jsonrpsee's "Response is too big").
-		Error::Rpc { code: -32008, message, .. } => {
-			return Status::resource_exhausted(format!(
-				"regchain: the answer is larger than this node's JSON-RPC response limit \
-				 (--rpc-max-response-size; {message}): read the range in pages with a limit"
-			))
-		},
-		// A range too large for the runtime to answer in one piece.
-		Error::Rpc { code: TOO_LARGE, message, .. } => {
-			return Status::resource_exhausted(format!("regchain: {message}"))
-		},
-		_ => {},
-	}
-	if let Some(name) = err.dispatch_name() {
-		return dispatch_status(name.strip_prefix("ServiceRegistry::").unwrap_or(name));
-	}
+/// The etcd status for what a backend call failed with.
+pub fn status_of(err: BackendError) -> Status {
 	match err {
-		Error::Refused(reason) if reason.contains("Invalid signing address") => {
-			Status::permission_denied(format!(
-				"etcdserver: permission denied: this node's etcd account is not an orchestrator \
-				 ({reason})"
-			))
+		BackendError::Compacted { .. } => compacted(),
+		BackendError::FutureRevision => future_revision(),
+		BackendError::NoQuorum(message) => {
+			Status::unavailable(format!("etcdserver: request timed out ({message})"))
 		},
-		Error::Refused(reason) => {
+		BackendError::TooLarge(message) => {
+			Status::resource_exhausted(format!("regchain: {message}"))
+		},
+		BackendError::Registry(name) => dispatch_status(&name),
+		BackendError::NotAuthorized(reason) => Status::permission_denied(format!(
+			"etcdserver: permission denied: this node's etcd account is not an orchestrator \
+			 ({reason})"
+		)),
+		BackendError::Refused(reason) => {
 			Status::unavailable(format!("regchain: transaction refused: {reason}"))
 		},
-		Error::Timeout { .. } => Status::unavailable("etcdserver: request timed out"),
-		Error::Overloaded { .. } => Status::resource_exhausted("etcdserver: too many requests"),
-		Error::NotIncluded { .. } => Status::unavailable(format!(
-			"etcdserver: request timed out, possibly due to previous leader failure ({err})"
+		BackendError::Overloaded => Status::resource_exhausted("etcdserver: too many requests"),
+		BackendError::TimedOut => Status::unavailable("etcdserver: request timed out"),
+		BackendError::NotIncluded(detail) => Status::unavailable(format!(
+			"etcdserver: request timed out, possibly due to previous leader failure ({detail})"
 		)),
-		Error::Unreachable { .. } | Error::Connection(_) => {
-			Status::unavailable(format!("regchain: {err}"))
+		BackendError::Unavailable(detail) => Status::unavailable(format!("regchain: {detail}")),
+		BackendError::InvalidArgument(message) => Status::invalid_argument(message),
+		BackendError::Internal(detail) => {
+			Status::new(Code::Internal, format!("regchain: {detail}"))
 		},
-		Error::BadInput(_) | Error::Key(_) => Status::invalid_argument(err.to_string()),
-		other => Status::new(Code::Internal, format!("regchain: {other}")),
 	}
 }
 
@@ -134,63 +102,83 @@ fn dispatch_status(name: &str) -> Status {
 #[cfg(test)]
 mod tests {
 	use super::*;
-	use regchain_client::rpc_api::error::REVISION_UNAVAILABLE;
+	use regchain_client::{rpc_api::error::*, Error, RevisionUnavailable};
 
-	fn rpc(code: i32, message: &str) -> Error {
-		Error::Rpc { method: "registry_range".into(), code, message: message.into(), data: None }
-	}
-
-	fn unavailable(data: RevisionUnavailable) -> Error {
-		Error::Rpc {
+	/// A node's JSON-RPC error, as the remote backend reads it.
+	fn rpc(code: i32, message: &str, data: Option<RevisionUnavailable>) -> BackendError {
+		BackendError::from(Error::Rpc {
 			method: "registry_range".into(),
-			code: REVISION_UNAVAILABLE,
-			message: "whatever the node says".into(),
-			data: Some(serde_json::to_value(data).unwrap()),
-		}
+			code,
+			message: message.into(),
+			data: data.map(|d| serde_json::to_value(d).unwrap()),
+		})
 	}
 
 	#[test]
 	fn revisions_out_of_the_window_are_etcds_errors_from_the_errors_data() {
-		let old = unavailable(RevisionUnavailable::Compacted { oldest: 17 });
-		assert_eq!(oldest_kept(&old), Some(17));
+		let old = rpc(
+			REVISION_UNAVAILABLE,
+			"any words",
+			Some(RevisionUnavailable::Compacted { oldest: 17 }),
+		);
+		assert_eq!(old, BackendError::Compacted { oldest: 17 });
 		let status = status_of(old);
 		assert_eq!(status.code(), Code::OutOfRange);
 		assert_eq!(status.message(), "etcdserver: mvcc: required revision has been compacted");
-		let future = unavailable(RevisionUnavailable::Future { current: 12 });
-		assert_eq!(oldest_kept(&future), None);
-		let future = status_of(future);
-		assert_eq!(future.message(), "etcdserver: mvcc: required revision is a future revision");
+		let future = rpc(
+			REVISION_UNAVAILABLE,
+			"any words",
+			Some(RevisionUnavailable::Future { current: 12 }),
+		);
+		assert_eq!(future, BackendError::FutureRevision);
+		assert_eq!(
+			status_of(future).message(),
+			"etcdserver: mvcc: required revision is a future revision"
+		);
+		// Without its data, a 4001 is not taken for either.
+		assert!(matches!(
+			rpc(REVISION_UNAVAILABLE, "revision 3 is older", None),
+			BackendError::Internal(_)
+		));
 	}
 
 	#[test]
 	fn an_answer_too_large_is_resource_exhausted_and_other_runtime_failures_are_not() {
-		let large =
-			status_of(rpc(TOO_LARGE, "the answer is larger than the runtime can return (32 MiB)"));
+		let large = status_of(rpc(
+			TOO_LARGE,
+			"the answer is larger than the runtime can return (32 MiB)",
+			None,
+		));
 		assert_eq!(large.code(), Code::ResourceExhausted);
 		assert!(large.message().contains("32 MiB"), "{}", large.message());
+		let transport = status_of(rpc(-32008, "Response is too big", None));
+		assert_eq!(transport.code(), Code::ResourceExhausted);
+		assert!(transport.message().contains("--rpc-max-response-size"), "{}", transport.message());
 		assert_ne!(
-			status_of(rpc(4003, "runtime API failure: trap")).code(),
+			status_of(rpc(RUNTIME_API, "runtime API failure: trap", None)).code(),
 			Code::ResourceExhausted
 		);
+		let no_quorum = status_of(rpc(NOT_CONFIRMED, "2 of 4 voters", None));
+		assert_eq!(no_quorum.code(), Code::Unavailable);
+		assert!(no_quorum.message().starts_with("etcdserver: request timed out"));
 	}
 
 	#[test]
 	fn pallet_errors_become_etcds_messages() {
-		let err = |name: &str| Error::Dispatch {
-			name: format!("ServiceRegistry::{name}"),
-			block: "0x".into(),
+		let err = |name: &str| {
+			status_of(BackendError::from(Error::Dispatch {
+				name: format!("ServiceRegistry::{name}"),
+				block: "0x".into(),
+			}))
 		};
+		assert_eq!(err("LeaseNotFound").message(), "etcdserver: requested lease not found");
+		assert_eq!(err("LeaseNotFound").code(), Code::NotFound);
 		assert_eq!(
-			status_of(err("LeaseNotFound")).message(),
-			"etcdserver: requested lease not found"
-		);
-		assert_eq!(status_of(err("LeaseNotFound")).code(), Code::NotFound);
-		assert_eq!(
-			status_of(err("TooManyTxnOps")).message(),
+			err("TooManyTxnOps").message(),
 			"etcdserver: too many operations in txn request"
 		);
-		assert_eq!(status_of(err("NotLeader")).code(), Code::FailedPrecondition);
+		assert_eq!(err("NotLeader").code(), Code::FailedPrecondition);
 		let refused = Error::Refused("Invalid Transaction: Invalid signing address".into());
-		assert_eq!(status_of(refused).code(), Code::PermissionDenied);
+		assert_eq!(status_of(refused.into()).code(), Code::PermissionDenied);
 	}
 }

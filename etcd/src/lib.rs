@@ -10,10 +10,12 @@
 //! - The gRPC services are etcd's own: the `etcd-client` crate compiles etcd's `.proto` files
 //!   with their server traits (feature `build-server`); this crate implements KV, Watch, Lease,
 //!   Cluster and Maintenance on top of them ([`services`]).
-//! - Every request is answered through a [`regchain_client::Client`] connected to a node's
-//!   registry JSON-RPC (`docs/rpc.md`): range reads at a revision, the revision index and its
-//!   subscriptions, and the submission of signed registry calls, followed to finality. Embedded
-//!   in `regchain-node`, that client talks to the node's own RPC endpoint on loopback.
+//! - The services ask the chain only through the [`Backend`] trait ([`backend`]), with typed
+//!   answers and errors, as etcd's `v3rpc` handlers ask `etcdserver` below them. Its
+//!   implementation today, [`RemoteBackend`], is a [`regchain_client::Client`] connected to a
+//!   node's registry JSON-RPC (`docs/rpc.md`): range reads at a revision, the revision index and
+//!   its subscriptions, and the submission of signed registry calls, followed to finality.
+//!   Embedded in `regchain-node`, that client talks to the node's own RPC endpoint on loopback.
 //! - Writes are signed by one orchestrator account, the API's *signer*: etcd users are not
 //!   mapped to accounts, so every write made through this API is attributed to that account.
 //!   Concurrent writes share transactions (`regchain_client::Batcher`), each keeping its own
@@ -52,6 +54,7 @@
 #![warn(missing_docs)]
 
 pub mod access;
+pub mod backend;
 mod convert;
 mod errors;
 pub mod gateway;
@@ -60,11 +63,12 @@ pub mod view;
 
 use std::sync::Arc;
 
-use regchain_client::{Batcher, Client, Receipt, Wait};
+use regchain_client::{Client, Receipt};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
+pub use backend::{Backend, BackendError, RemoteBackend};
 pub use errors::status_of;
 
 /// The log target of this crate.
@@ -90,12 +94,9 @@ pub struct EtcdConfig {
 	pub access: access::Access,
 }
 
-/// The shared state of the services: the node client and this member's identity.
+/// The shared state of the services: the backend and this member's identity.
 pub struct Api {
-	client: Arc<Client>,
-	/// Every write goes through it: concurrent clients' writes share a transaction, each with
-	/// its own revision and its own answer.
-	batcher: Batcher,
+	backend: Arc<dyn Backend>,
 	/// One permit per watcher, of every stream: see [`services::watch::MAX_WATCHERS`].
 	watcher_slots: Arc<tokio::sync::Semaphore>,
 	config: EtcdConfig,
@@ -104,24 +105,26 @@ pub struct Api {
 }
 
 impl Api {
-	/// The API answering through `client`, whose signer signs every write. Call it inside a
-	/// Tokio runtime: it starts the task that batches writes.
+	/// The API answering through `client` ([`RemoteBackend`]), whose signer signs every write.
+	/// Call it inside a Tokio runtime: it starts the task that batches writes.
 	pub fn new(client: Client, config: EtcdConfig) -> Arc<Self> {
-		let genesis = client.genesis();
-		let cluster_id = u64::from_be_bytes(first_eight(genesis.as_bytes()));
-		let member_id = client
-			.signer()
-			.map(|s| u64::from_be_bytes(first_eight(s.account().as_ref())))
-			.unwrap_or_default();
-		let client = Arc::new(client);
-		let batcher = Batcher::new(client.clone(), Wait::Finalized);
-		let watcher_slots = Arc::new(tokio::sync::Semaphore::new(services::watch::MAX_WATCHERS));
-		Arc::new(Api { client, batcher, watcher_slots, config, cluster_id, member_id })
+		Self::with_backend(Arc::new(RemoteBackend::new(client)), config)
 	}
 
-	/// The node client.
-	pub fn client(&self) -> &Client {
-		&self.client
+	/// The API answering through `backend`.
+	pub fn with_backend(backend: Arc<dyn Backend>, config: EtcdConfig) -> Arc<Self> {
+		let cluster_id = u64::from_be_bytes(first_eight(backend.genesis().as_bytes()));
+		let member_id = backend
+			.signer()
+			.map(|account| u64::from_be_bytes(first_eight(account.as_ref())))
+			.unwrap_or_default();
+		let watcher_slots = Arc::new(tokio::sync::Semaphore::new(services::watch::MAX_WATCHERS));
+		Arc::new(Api { backend, watcher_slots, config, cluster_id, member_id })
+	}
+
+	/// The backend.
+	pub fn backend(&self) -> &dyn Backend {
+		&*self.backend
 	}
 
 	/// Submits a registry call in the next batch; its receipt once finalized.
@@ -129,8 +132,7 @@ impl Api {
 		&self,
 		call: pallet_service_registry::Call<regchain_client::runtime::Runtime>,
 	) -> Result<Receipt, tonic::Status> {
-		let call = regchain_client::runtime::RuntimeCall::ServiceRegistry(call);
-		self.batcher.submit(call).await.map_err(status_of)
+		self.backend.write(call).await.map_err(status_of)
 	}
 
 	/// The id of this cluster: the first eight bytes of the genesis hash.

@@ -19,9 +19,7 @@
 
 use etcd_client::proto::{PbCompare, PbKeyValue};
 use pallet_service_registry::{prefix_end, Compare, RESERVED_PREFIX};
-use regchain_client::{
-	runtime::AccountId, AtBlock, Candidate, ElectionState, Instance, InstanceFilter,
-};
+use regchain_client::{runtime::AccountId, AtBlock, Candidate, ElectionState, Instance};
 use serde_json::{json, Value};
 use tonic::Status;
 
@@ -180,42 +178,35 @@ impl Api {
 			ReadAt::Finalized => AtBlock::Finalized,
 		};
 		// One block for every call below, so that the answer is one consistent state.
-		let revision = self.client.revision(&block).await.map_err(status_of)?;
+		let revision = self.backend.revision(&block).await.map_err(status_of)?;
 		let block = AtBlock::Hash(revision.at.hash);
 		let mut kvs = Vec::new();
 		if touches(key, range_end, ELECTIONS) {
 			let names = match key.strip_prefix(ELECTIONS).filter(|_| range_end.is_empty()) {
 				Some(name) => vec![name.to_vec()],
-				None => {
-					let answer = self.client.elections(&block).await.map_err(status_of)?;
-					answer.elections.into_iter().map(|name| name.0).collect()
-				},
+				None => self.backend.elections(&block).await.map_err(status_of)?,
 			};
 			for name in names {
 				let election_key = [ELECTIONS, &name].concat();
 				if !in_range(&election_key, key, range_end) {
 					continue;
 				}
-				let answer = self.client.election(&name, &block).await.map_err(status_of)?;
-				if let Some(election) = answer.election.filter(|e| e.term > 0) {
+				let answer = self.backend.election(&name, &block).await.map_err(status_of)?;
+				if let Some(election) = answer.filter(|e| e.term > 0) {
 					kvs.push(kv(election_key, &election_json(&election), election.term, 0));
 				}
 			}
 		}
 		if touches(key, range_end, SERVICES) {
-			let services = self.client.services(&block).await.map_err(status_of)?.services;
+			let services = self.backend.services(&block).await.map_err(status_of)?;
 			for service in services {
 				let keys = [SERVICES, &service.name.0, b"/"].concat();
 				if !touches(key, range_end, &keys) {
 					continue;
 				}
-				let filter = InstanceFilter::default();
-				let instances = self
-					.client
-					.instances(&service.name.0, &filter, &block)
-					.await
-					.map_err(status_of)?;
-				for instance in instances.instances {
+				let instances =
+					self.backend.instances(&service.name.0, &block).await.map_err(status_of)?;
+				for instance in instances {
 					let instance_key = instance_key(&instance);
 					if in_range(&instance_key, key, range_end) {
 						kvs.push(kv(instance_key, &instance_json(&instance), 1, instance.lease));

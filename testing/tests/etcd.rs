@@ -165,6 +165,52 @@ fn kv_script(ep: &str) -> Result<()> {
 	Ok(())
 }
 
+/// A revision older than the node's history window is etcd's "compacted" wherever etcd says
+/// it: a read at it, a compaction to it, and a watch from it, which is canceled with etcd's
+/// reason. The node says which way a revision is out of reach in its error's data
+/// (`docs/rpc.md`), which the etcd API reads instead of the message.
+#[test]
+fn revisions_beyond_the_history_window_are_compacted_for_etcd_clients() -> Result<()> {
+	let dir = tempfile::tempdir()?;
+	// A 16-block state window: revisions older than that are forgotten within seconds.
+	let config =
+		NodeConfig::new("dev", dir.path(), &["--dev", "--state-pruning", "16"]).with_etcd();
+	let node = Node::start_finalized(config)?;
+	let ep = node.etcd_endpoint().context("an etcd endpoint")?;
+	wait_for("the etcd API to answer", Duration::from_secs(60), || {
+		etcdctl(&ep, &["get", "/probe"]).ok()
+	})?;
+	etcdctl(&ep, &["put", "/old", "v"])?;
+	let old = etcdctl_json(&ep, &["get", "/old"])?["kvs"][0]["mod_revision"]
+		.as_i64()
+		.context("mod_revision")?
+		.to_string();
+	let written_at = node.finalized_number()?;
+	wait_for("the write to leave the window", Duration::from_secs(60), || {
+		node.finalized_number().ok().filter(|n| *n > written_at + 20)
+	})?;
+	etcdctl(&ep, &["put", "/old", "w"])?;
+
+	let compacted = "etcdserver: mvcc: required revision has been compacted";
+	let err = etcdctl_error(&ep, &["get", "/old", "--rev", &old])?;
+	assert!(err.contains(compacted), "a read at the old revision: {err}");
+	let err = etcdctl_error(&ep, &["compaction", &old])?;
+	assert!(err.contains(compacted), "a compaction to the old revision: {err}");
+	// etcdctl prints the cancel and exits with an error, as it does against etcd.
+	let watch = etcdctl_with_input(&ep, &["watch", "/old", "--rev", &old], "")?;
+	let printed = String::from_utf8_lossy(&watch.stderr);
+	assert!(!watch.status.success(), "the watch from the old revision went on: {printed}");
+	assert!(
+		printed.lines().any(|l| l == format!("watch was canceled ({compacted})")),
+		"a watch from the old revision: {printed}"
+	);
+	// The current value is still read, and a future revision is refused as such.
+	assert_eq!(etcdctl(&ep, &["get", "/old", "--print-value-only"])?, "w\n");
+	let err = etcdctl_error(&ep, &["get", "/old", "--rev", "99999999"])?;
+	assert!(err.contains("required revision is a future revision"), "{err}");
+	Ok(())
+}
+
 #[test]
 fn etcdctl_reads_and_writes_the_registry_key_space() -> Result<()> {
 	let dir = tempfile::tempdir()?;

@@ -11,7 +11,6 @@ use etcd_client::proto::{
 	PbMoveLeaderRequest, PbMoveLeaderResponse, PbSnapshotRequest, PbSnapshotResponse,
 	PbStatusRequest, PbStatusResponse,
 };
-use regchain_client::runtime::AccountId;
 use sp_core::crypto::Ss58Codec;
 use tonic::{Request, Response, Status};
 
@@ -33,12 +32,7 @@ fn membership_is_governance() -> Status {
 impl Api {
 	/// The validators as etcd members.
 	async fn members(&self) -> Result<Vec<PbMember>, Status> {
-		let validators: Vec<AccountId> = self
-			.client
-			.storage_value(b"Session", b"Validators", None)
-			.await
-			.map_err(status_of)?
-			.unwrap_or_default();
+		let validators = self.backend.validators().await.map_err(status_of)?;
 		Ok(validators
 			.into_iter()
 			.map(|account| {
@@ -110,22 +104,16 @@ impl PbMaintenanceService for Maintenance {
 	) -> Result<Response<PbStatusResponse>, Status> {
 		let api = &self.0;
 		let revision = api.current_revision().await?;
-		let finalized = api.client.finalized_number().await.map_err(status_of)?;
-		let set_id: u64 = api
-			.client
-			.storage_value(b"Grandpa", b"CurrentSetId", None)
-			.await
-			.map_err(status_of)?
-			.unwrap_or_default();
+		let progress = api.backend.progress().await.map_err(status_of)?;
 		Ok(Response::new(PbStatusResponse {
 			header: api.header(revision),
 			version: ETCD_SERVER_VERSION.into(),
 			// Every validator finalizes: none leads the way a Raft leader does. The member
 			// answering is reported as the leader, so that tools that want one are satisfied.
 			leader: api.member_id,
-			raft_index: u64::from(finalized),
-			raft_applied_index: u64::from(finalized),
-			raft_term: set_id,
+			raft_index: u64::from(progress.finalized),
+			raft_applied_index: u64::from(progress.finalized),
+			raft_term: progress.set_id,
 			..Default::default()
 		}))
 	}

@@ -12,7 +12,7 @@ use etcd_client::proto::{
 };
 use futures::{Stream, StreamExt};
 use pallet_service_registry::Call;
-use regchain_client::{hex::to_hex, runtime::RuntimeCall, AtBlock};
+use regchain_client::{hex::to_hex, AtBlock};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
@@ -22,6 +22,7 @@ use tonic::{Request, Response, Status, Streaming};
 pub const MAX_KEEP_ALIVES_IN_FLIGHT: usize = 64;
 
 use crate::{
+	backend::BackendError,
 	convert::{int, lease_of},
 	errors::{lease_not_found, missing_event, unsupported},
 	status_of, Api, LOG_TARGET,
@@ -102,9 +103,7 @@ impl PbLeaseService for Lease {
 		// etcd answers an unknown or expired lease with TTL -1, not an error: also one that cannot
 		// exist (a negative ID).
 		let lease = match lease_of(r.id).ok().flatten() {
-			Some(id) => {
-				self.0.client.lease(id, &AtBlock::Finalized).await.map_err(status_of)?.lease
-			},
+			Some(id) => self.0.backend.lease(id, &AtBlock::Finalized).await.map_err(status_of)?,
 			None => None,
 		};
 		let answer = match lease {
@@ -129,11 +128,11 @@ impl PbLeaseService for Lease {
 		&self,
 		_request: Request<PbLeaseLeasesRequest>,
 	) -> Result<Response<PbLeaseLeasesResponse>, Status> {
-		let answer = self.0.client.leases(&AtBlock::Finalized).await.map_err(status_of)?;
-		let revision = self.0.revision_at(parse(&answer.at.hash)?).await?;
+		let (leases, at) = self.0.backend.leases(&AtBlock::Finalized).await.map_err(status_of)?;
+		let revision = self.0.backend.revision(&at).await.map_err(status_of)?.revision;
 		Ok(Response::new(PbLeaseLeasesResponse {
 			header: self.0.header(revision),
-			leases: answer.leases.into_iter().map(|id| PbLeaseStatus { id: int(id) }).collect(),
+			leases: leases.into_iter().map(|id| PbLeaseStatus { id: int(id) }).collect(),
 		}))
 	}
 }
@@ -154,10 +153,6 @@ fn revoke_id(r: &PbLeaseRevokeRequest) -> Result<u64, Status> {
 	lease_of(r.id)?.ok_or_else(lease_not_found)
 }
 
-fn parse(hash: &str) -> Result<sp_core::H256, Status> {
-	regchain_client::hex::parse_hash(hash).map_err(status_of)
-}
-
 /// One keep-alive: the lease's TTL once the renewal is final, 0 when the lease is gone (as
 /// etcd answers).
 pub(crate) async fn keep_alive(api: &Api, id: i64) -> Result<PbLeaseKeepAliveResponse, Status> {
@@ -165,26 +160,19 @@ pub(crate) async fn keep_alive(api: &Api, id: i64) -> Result<PbLeaseKeepAliveRes
 	let Some(lease) = lease_of(id).ok().flatten() else {
 		return Ok(gone(api.current_revision().await?));
 	};
-	match api
-		.batcher
-		.submit(RuntimeCall::ServiceRegistry(Call::keep_alive { lease }))
-		.await
-	{
+	match api.backend.write(Call::keep_alive { lease }).await {
 		Ok(receipt) => {
 			let at = AtBlock::Hash(to_hex(receipt.block_hash.as_bytes()));
 			let revision = api.revision_at(receipt.block_hash).await?;
 			let ttl = api
-				.client
+				.backend
 				.lease(lease, &at)
 				.await
 				.map_err(status_of)?
-				.lease
 				.map_or(0, |l| i64::from(l.ttl_secs));
 			Ok(PbLeaseKeepAliveResponse { header: api.header(revision), id, ttl })
 		},
-		Err(err)
-			if err.is_registry_error("LeaseNotFound") || err.is_registry_error("LeaseExpired") =>
-		{
+		Err(BackendError::Registry(name)) if name == "LeaseNotFound" || name == "LeaseExpired" => {
 			Ok(gone(api.current_revision().await?))
 		},
 		Err(err) => {

@@ -110,7 +110,7 @@ impl Api {
 			keys_only,
 			count_only,
 		};
-		let answer = self.client.range(&request, &block).await.map_err(status_of)?;
+		let answer = self.backend.range(&request, &block).await.map_err(status_of)?;
 		Ok(Read {
 			revision: answer.revision,
 			kvs: answer.kvs.into_iter().map(kv_of).collect(),
@@ -122,19 +122,18 @@ impl Api {
 	/// The block a linearizable read reads at: the node confirms with a quorum of validators
 	/// that it has finalized every write acknowledged anywhere before now.
 	pub(crate) async fn read_index(&self) -> Result<AtBlock, Status> {
-		let answer = self.client.read_index().await.map_err(status_of)?;
-		Ok(AtBlock::Hash(answer.hash))
+		self.backend.read_index().await.map_err(status_of)
 	}
 
 	/// The key space's revision at the finalized head.
 	pub(crate) async fn current_revision(&self) -> Result<u64, Status> {
-		Ok(self.client.revision(&AtBlock::Finalized).await.map_err(status_of)?.revision)
+		Ok(self.backend.revision(&AtBlock::Finalized).await.map_err(status_of)?.revision)
 	}
 
 	/// The key space's revision at block `hash`.
 	pub(crate) async fn revision_at(&self, hash: H256) -> Result<u64, Status> {
 		let at = AtBlock::Hash(to_hex(hash.as_bytes()));
-		Ok(self.client.revision(&at).await.map_err(status_of)?.revision)
+		Ok(self.backend.revision(&at).await.map_err(status_of)?.revision)
 	}
 }
 

@@ -11,13 +11,17 @@ use etcd_client::proto::{
 	PbEvent, PbKeyValue, PbWatchRequest, PbWatchRequestUnion, PbWatchResponse, PbWatchService,
 };
 use futures::{Stream, StreamExt};
-use regchain_client::{Change, WatchItem, WatchOptions, WatchTarget};
+use regchain_client::{Change, WatchItem, WatchTarget};
 use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::ReadAt;
-use crate::{convert::int, errors::oldest_kept, Api, LOG_TARGET};
+use crate::{
+	backend::{BackendError, Changes},
+	convert::int,
+	Api, LOG_TARGET,
+};
 
 /// etcd's Watch service.
 pub struct Watch(pub Arc<Api>);
@@ -241,8 +245,7 @@ impl Watcher {
 		let mut last: Option<(u64, u32)> = None;
 		let mut failures = 0u32;
 		loop {
-			let options = WatchOptions { from_revision: Some(from), best: false };
-			let failure = match api.client.subscribe(&self.target, &options).await {
+			let failure = match api.backend.watch(&self.target, from).await {
 				Ok(stream) => {
 					match self.follow(stream, &api, &tx, &mut from, &mut last, &mut failures).await
 					{
@@ -250,9 +253,8 @@ impl Watcher {
 						Stopped::Ended => "the node ended the subscription".to_string(),
 					}
 				},
-				Err(err) if oldest_kept(&err).is_some() => {
-					let oldest =
-						oldest_kept(&err).map_or(0, |r| i64::try_from(r).unwrap_or(i64::MAX));
+				Err(BackendError::Compacted { oldest }) => {
+					let oldest = i64::try_from(oldest).unwrap_or(i64::MAX);
 					let reason =
 						"etcdserver: mvcc: required revision has been compacted".to_string();
 					let _ = tx.send(Ok(self.canceled(&api, reason, oldest))).await;
@@ -291,7 +293,7 @@ impl Watcher {
 	/// Forwards one subscription's changes, advancing `from` and `last` past what it delivers.
 	async fn follow(
 		&self,
-		stream: regchain_client::ChangeStream,
+		stream: Changes,
 		api: &Api,
 		tx: &Sender,
 		from: &mut u64,
