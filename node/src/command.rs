@@ -5,7 +5,7 @@ use crate::{
 	cli::{Cli, Subcommand},
 	service,
 };
-use regchain_runtime::{opaque::Block, HOURS};
+use regchain_runtime::opaque::Block;
 use sc_cli::SubstrateCli;
 use sc_service::{Configuration, PartialComponents, PruningMode};
 
@@ -49,11 +49,7 @@ impl SubstrateCli for Cli {
 	}
 }
 
-/// The state history a new database keeps unless told otherwise: one hour of blocks.
-///
-/// Older states are pruned; later layers (watch replay, etcd's compaction) use this window as
-/// their horizon. `--state-pruning archive` keeps everything.
-pub const DEFAULT_STATE_HISTORY: u32 = HOURS;
+use crate::types::DEFAULT_STATE_HISTORY;
 
 /// Applies [`DEFAULT_STATE_HISTORY`] when `--state-pruning` is absent and the database is new.
 ///

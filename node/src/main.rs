@@ -10,6 +10,7 @@ mod read_index;
 mod registry_rpc;
 mod rpc;
 mod service;
+mod types;
 
 fn main() {
 	if let Err(error) = command::run() {

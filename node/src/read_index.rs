@@ -60,7 +60,7 @@ use sp_keystore::KeystorePtr;
 use sp_runtime::{traits::NumberFor, RuntimeAppPublic};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::service::FullClient;
+use crate::types::FullClient;
 
 /// How long the node waits for voters to answer.
 const QUORUM_TIMEOUT: Duration = Duration::from_secs(2);

@@ -15,12 +15,7 @@ use sp_consensus_aura::sr25519::{AuthorityId as AuraId, AuthorityPair as AuraPai
 
 use crate::cli::ConsensusParams;
 
-pub(crate) type FullClient = sc_service::TFullClient<
-	Block,
-	RuntimeApi,
-	sc_executor::WasmExecutor<sp_io::SubstrateHostFunctions>,
->;
-pub(crate) type FullBackend = sc_service::TFullBackend<Block>;
+use crate::types::{FullBackend, FullClient};
 type FullSelectChain = sc_consensus::LongestChain<FullBackend, Block>;
 
 /// The period, in blocks, at which GRANDPA justifications are generated and imported.

@@ -40,7 +40,7 @@ use sp_io::hashing::twox_128;
 use sp_runtime::traits::Header as _;
 use tokio::sync::broadcast;
 
-use crate::service::{FullBackend, FullClient};
+use crate::types::{FullBackend, FullClient, DEFAULT_STATE_HISTORY};
 
 /// The log target of the indexer.
 const LOG_TARGET: &str = "registry-index";
@@ -227,12 +227,12 @@ fn storage_key(pallet: &[u8], item: &[u8]) -> StorageKey {
 pub fn history_window(state_pruning: Option<&sc_service::PruningMode>) -> Option<u32> {
 	match state_pruning {
 		Some(sc_service::PruningMode::Constrained(constraints)) => {
-			Some(constraints.max_blocks.unwrap_or(crate::command::DEFAULT_STATE_HISTORY))
+			Some(constraints.max_blocks.unwrap_or(DEFAULT_STATE_HISTORY))
 		},
 		Some(sc_service::PruningMode::ArchiveAll | sc_service::PruningMode::ArchiveCanonical) => {
 			None
 		},
-		None => Some(crate::command::DEFAULT_STATE_HISTORY),
+		None => Some(DEFAULT_STATE_HISTORY),
 	}
 }
 

@@ -36,7 +36,7 @@ use self::{
 		change, election, instance, key_value, lease, parse_health, parse_hex, retracted, Block,
 	},
 };
-use crate::service::FullClient;
+use crate::types::FullClient;
 
 /// The revision of an empty key space (etcd's, and the pallet's, first revision).
 const INITIAL_REVISION: Revision = 1;
