@@ -139,19 +139,6 @@ impl Error {
 		}
 	}
 
-	/// Why a revision asked for is out of reach, when the node said so (`4001`, with the
-	/// bound as data).
-	pub fn revision_unavailable(&self) -> Option<crate::RevisionUnavailable> {
-		match self {
-			Error::Rpc { code, data: Some(data), .. }
-				if *code == regchain_rpc_api::error::REVISION_UNAVAILABLE =>
-			{
-				serde_json::from_value(data.clone()).ok()
-			},
-			_ => None,
-		}
-	}
-
 	/// Whether retrying the same thing later (on a new connection) may succeed: the connection
 	/// failed, as opposed to the node or the chain saying no.
 	pub fn is_transient(&self) -> bool {

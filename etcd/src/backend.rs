@@ -9,7 +9,7 @@
 use futures::{stream::BoxStream, StreamExt};
 use pallet_service_registry::Call;
 use regchain_client::{
-	rpc_api::error::{NOT_CONFIRMED, TOO_LARGE},
+	rpc_api::error::{NOT_CONFIRMED, REVISION_UNAVAILABLE, TOO_LARGE},
 	runtime::{AccountId, Runtime, RuntimeCall},
 	AtBlock, Batcher, Client, ElectionState, Error, Instance, InstanceFilter, Lease, RangeAnswer,
 	RangeRequest, Receipt, RevisionAnswer, RevisionUnavailable, ServiceSummary, Wait, WatchItem,
@@ -243,31 +243,48 @@ impl Backend for RemoteBackend {
 	}
 }
 
+/// What a registry RPC error (`docs/rpc.md`, "Errors") means to the etcd services, whether the
+/// registry answered over JSON-RPC or in the same process: read from its code and data, never
+/// from its message.
+pub fn from_registry_error(
+	code: i32,
+	message: String,
+	data: Option<&serde_json::Value>,
+) -> BackendError {
+	match code {
+		REVISION_UNAVAILABLE => {
+			match data.and_then(|d| serde_json::from_value::<RevisionUnavailable>(d.clone()).ok()) {
+				Some(RevisionUnavailable::Compacted { oldest }) => {
+					BackendError::Compacted { oldest }
+				},
+				Some(RevisionUnavailable::Future { .. }) => BackendError::FutureRevision,
+				None => BackendError::Internal(message),
+			}
+		},
+		NOT_CONFIRMED => BackendError::NoQuorum(message),
+		TOO_LARGE => BackendError::TooLarge(message),
+		// jsonrpsee's "Response is too big": the node's JSON-RPC response limit.
+		-32008 => BackendError::TooLarge(format!(
+			"the answer is larger than this node's JSON-RPC response limit \
+			 (--rpc-max-response-size; {message}): read the range in pages with a limit"
+		)),
+		-32602 => BackendError::InvalidArgument(message),
+		_ => BackendError::Internal(message),
+	}
+}
+
 /// What a JSON-RPC client's error means to the etcd services: the one place where the
 /// transport's errors are read.
 impl From<Error> for BackendError {
 	fn from(err: Error) -> Self {
-		match err.revision_unavailable() {
-			Some(RevisionUnavailable::Compacted { oldest }) => {
-				return BackendError::Compacted { oldest }
-			},
-			Some(RevisionUnavailable::Future { .. }) => return BackendError::FutureRevision,
-			None => {},
-		}
 		if let Some(name) = err.dispatch_name() {
 			let name = name.strip_prefix("ServiceRegistry::").unwrap_or(name);
 			return BackendError::Registry(name.to_string());
 		}
 		match err {
-			Error::Rpc { code: NOT_CONFIRMED, message, .. } => BackendError::NoQuorum(message),
-			// The runtime's answer, or the node's JSON-RPC response limit (jsonrpsee's
-			// "Response is too big"), exceeded.
-			Error::Rpc { code: TOO_LARGE, message, .. } => BackendError::TooLarge(message),
-			Error::Rpc { code: -32008, message, .. } => BackendError::TooLarge(format!(
-				"the answer is larger than this node's JSON-RPC response limit \
-				 (--rpc-max-response-size; {message}): read the range in pages with a limit"
-			)),
-			Error::Rpc { code: -32602, message, .. } => BackendError::InvalidArgument(message),
+			Error::Rpc { code, message, data, .. } => {
+				from_registry_error(code, message, data.as_ref())
+			},
 			// The pool's words for a signer the runtime does not accept
 			// (`InvalidTransaction::BadSigner`).
 			Error::Refused(reason) if reason.contains("Invalid signing address") => {

@@ -11,11 +11,12 @@
 //!   with their server traits (feature `build-server`); this crate implements KV, Watch, Lease,
 //!   Cluster and Maintenance on top of them ([`services`]).
 //! - The services ask the chain only through the [`Backend`] trait ([`backend`]), with typed
-//!   answers and errors, as etcd's `v3rpc` handlers ask `etcdserver` below them. Its
-//!   implementation today, [`RemoteBackend`], is a [`regchain_client::Client`] connected to a
-//!   node's registry JSON-RPC (`docs/rpc.md`): range reads at a revision, the revision index and
-//!   its subscriptions, and the submission of signed registry calls, followed to finality.
-//!   Embedded in `regchain-node`, that client talks to the node's own RPC endpoint on loopback.
+//!   answers and errors, as etcd's `v3rpc` handlers ask `etcdserver` below them. This crate's
+//!   implementation, [`RemoteBackend`], is a [`regchain_client::Client`] connected to a node's
+//!   registry JSON-RPC (`docs/rpc.md`): range reads at a revision, the revision index and its
+//!   subscriptions, and the submission of signed registry calls, followed to finality.
+//!   `regchain-node` embeds the API with its own backend, which answers reads in the node's
+//!   process and uses a [`RemoteBackend`] on its own RPC endpoint for the rest.
 //! - Writes are signed by one orchestrator account, the API's *signer*: etcd users are not
 //!   mapped to accounts, so every write made through this API is attributed to that account.
 //!   Concurrent writes share transactions (`regchain_client::Batcher`), each keeping its own

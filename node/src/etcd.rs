@@ -3,13 +3,16 @@
 use std::{
 	net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
 	path::PathBuf,
+	sync::Arc,
 	time::Duration,
 };
 
 use regchain_client::{Client, ConnectOptions, Signer};
-use regchain_etcd::{Api, EtcdConfig, Tls};
+use regchain_etcd::{Api, EtcdConfig, RemoteBackend, Tls};
 use sc_network::multiaddr::{Multiaddr, Protocol};
 use sc_service::{error::Error as ServiceError, SpawnTaskHandle};
+
+use crate::etcd_backend::NodeBackend;
 
 /// Where `--dev` serves the etcd API unless told otherwise: etcd's own client port.
 pub const DEV_LISTEN: ([u8; 4], u16) = ([127, 0, 0, 1], 2379);
@@ -86,6 +89,10 @@ pub struct NodeContext {
 	pub rpc_listen: Vec<Multiaddr>,
 	/// The node's name.
 	pub name: String,
+	/// The registry RPC's handler, which answers the etcd API's reads in this process.
+	pub registry: Arc<crate::registry_rpc::Registry>,
+	/// The read index, for linearizable reads.
+	pub read_index: Arc<crate::read_index::ReadIndex>,
 }
 
 fn error(message: String) -> ServiceError {
@@ -165,7 +172,7 @@ pub fn start(
 		)));
 	};
 	let rpc = format!("ws://{rpc}");
-	let name = node.name;
+	let (name, registry, read_index) = (node.name, node.registry, node.read_index);
 	let access = regchain_etcd::access::Access {
 		hosts: params.etcd_host_whitelist.clone(),
 		origins: params.etcd_cors.clone(),
@@ -178,7 +185,8 @@ pub fn start(
 		};
 		let Some(client) = connect(&rpc, signer).await else { return };
 		log::info!("etcd v3 API on {addr} ({client_url}), writes signed by {account}");
-		let api = Api::new(client, EtcdConfig { client_url, name, access });
+		let backend = NodeBackend::new(registry, read_index, RemoteBackend::new(client));
+		let api = Api::with_backend(Arc::new(backend), EtcdConfig { client_url, name, access });
 		if let Err(e) = regchain_etcd::serve(api, listener, tls, futures::future::pending()).await {
 			log::error!("etcd API stopped: {e}");
 		}

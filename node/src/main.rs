@@ -6,6 +6,7 @@ mod chain_spec;
 mod cli;
 mod command;
 mod etcd;
+mod etcd_backend;
 mod read_index;
 mod registry_rpc;
 mod rpc;

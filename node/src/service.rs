@@ -299,6 +299,11 @@ pub fn new_full<
 		registry_index.clone().run(),
 	);
 
+	// The etcd API reads through the same handler as the registry RPC, in this process.
+	let etcd_registry =
+		Arc::new(crate::registry_rpc::Registry::new(client.clone(), registry_index.clone()));
+	let etcd_read_index = read_index.clone();
+
 	let rpc_extensions_builder = {
 		let client = client.clone();
 		let pool = transaction_pool.clone();
@@ -344,6 +349,8 @@ pub fn new_full<
 		dev_key_seed: dev_key_seed.clone(),
 		rpc_listen: rpc_handlers.listen_addresses().to_vec(),
 		name: node_name,
+		registry: etcd_registry,
+		read_index: etcd_read_index,
 	};
 	crate::etcd::start(&etcd, etcd_node, &task_manager.spawn_handle())?;
 
