@@ -15,8 +15,8 @@
 //!   implementation, [`RemoteBackend`], is a [`regchain_client::Client`] connected to a node's
 //!   registry JSON-RPC (`docs/rpc.md`): range reads at a revision, the revision index and its
 //!   subscriptions, and the submission of signed registry calls, followed to finality.
-//!   `regchain-node` embeds the API with its own backend, which answers reads in the node's
-//!   process and uses a [`RemoteBackend`] on its own RPC endpoint for the rest.
+//!   `regchain-node` embeds the API with its own backend, which answers reads and watches in
+//!   the node's process and uses a [`RemoteBackend`] on its own RPC endpoint for the rest.
 //! - Writes are signed by one orchestrator account, the API's *signer*: etcd users are not
 //!   mapped to accounts, so every write made through this API is attributed to that account.
 //!   Concurrent writes share transactions (`regchain_client::Batcher`), each keeping its own

@@ -1,10 +1,11 @@
-//! The etcd API's backend inside the node: reads answered by the registry RPC's handlers and
-//! the read index directly, in this process, without JSON or a WebSocket; writes, watches and
-//! the chain's membership and progress still go through the node's own JSON-RPC
+//! The etcd API's backend inside the node: reads and watches answered by the registry RPC's
+//! handlers and the read index directly, in this process, without JSON or a WebSocket; writes
+//! and the chain's membership and progress still go through the node's own JSON-RPC
 //! ([`RemoteBackend`]) until they get an in-process path of their own.
 
 use std::sync::Arc;
 
+use futures::StreamExt;
 use jsonrpsee::types::ErrorObjectOwned;
 use pallet_service_registry::Call;
 use regchain_client::{
@@ -21,7 +22,7 @@ use sp_core::H256;
 
 use crate::{read_index::ReadIndex, registry_rpc::Registry};
 
-/// Reads in the node, the rest through its JSON-RPC.
+/// Reads and watches in the node, the rest through its JSON-RPC.
 pub struct NodeBackend {
 	registry: Arc<Registry>,
 	read_index: Arc<ReadIndex>,
@@ -126,6 +127,12 @@ impl Backend for NodeBackend {
 	}
 
 	async fn watch(&self, target: &WatchTarget, from: u64) -> Result<Changes> {
-		self.remote.watch(target, from).await
+		let changes = crate::registry_rpc::changes(self.registry.clone(), target, from)
+			.await
+			.map_err(registry_error)?;
+		let stream = futures::stream::unfold(changes, |mut changes| async move {
+			changes.recv().await.map(|item| (Ok(item), changes))
+		});
+		Ok(stream.boxed())
 	}
 }

@@ -1047,9 +1047,9 @@ async fn a_range_too_large_for_one_answer_is_read_in_pages_and_deleted_with_its_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn watchers_are_bounded_and_writes_go_on_at_the_bound() -> Result<()> {
-	// regchain_etcd::services::watch::MAX_WATCHERS. Above 1,023 watchers, every write failed:
-	// watchers and writes share the API's one connection to its node, which takes 1,024
-	// subscriptions.
+	// regchain_etcd::services::watch::MAX_WATCHERS. Above 1,023 watchers, every write failed
+	// when watchers and writes shared the API's one connection to its node, which takes 1,024
+	// subscriptions; watches are now served in the node's process, and the bound stays.
 	const BOUND: usize = 768;
 	let dir = tempfile::tempdir()?;
 	let (_node, endpoint) = dev_node_with_etcd(&dir)?;

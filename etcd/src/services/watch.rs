@@ -38,12 +38,13 @@ const DELETE: i32 = 1;
 
 /// How often a watcher created with `progress_notify` reports progress (etcd: 10 minutes).
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(600);
-/// The most watchers this API serves at once, over all its clients and streams. Each is a
-/// subscription on the one WebSocket connection the API keeps to its node, which takes at most
-/// 1,024 (Substrate's `--rpc-max-subscriptions-per-connection`), and every write also needs one
-/// while it waits for finality: at that limit every write failed ("Too many subscriptions on
-/// the connection"). A create beyond this bound is cancelled at once with a reason, and writes
-/// keep a quarter of the connection's subscriptions.
+/// The most watchers this API serves at once, over all its clients and streams: each holds a
+/// task and a buffer of changes in the node, which one client must not grow without bound. Over
+/// a [`crate::RemoteBackend`], each is also a subscription on the one WebSocket connection the
+/// API keeps to its node, which takes at most 1,024 (Substrate's
+/// `--rpc-max-subscriptions-per-connection`), and every write needs one too while it waits for
+/// finality: at that limit every write failed ("Too many subscriptions on the connection"), so
+/// writes keep a quarter of them. A create beyond this bound is cancelled at once with a reason.
 pub const MAX_WATCHERS: usize = 768;
 
 #[tonic::async_trait]

@@ -13,6 +13,7 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use jsonrpsee::{
 	core::{async_trait, RpcResult, SubscriptionResult},
+	types::ErrorObjectOwned,
 	PendingSubscriptionSink, SubscriptionMessage, SubscriptionSink,
 };
 use pallet_service_registry_runtime_api::{
@@ -276,50 +277,44 @@ impl Registry {
 		}
 	}
 
-	/// Runs a subscription: replays from `from_revision`, then follows finalized (or best)
-	/// blocks until the client leaves.
-	async fn watch(
+	/// Checks a subscription's start: the revision it replays from must still be indexed (or
+	/// be about to be). What [`Registry::follow`] then streams.
+	async fn start_watch(
 		&self,
-		pending: PendingSubscriptionSink,
 		selector: Selector,
 		options: Option<WatchOptions>,
-	) -> SubscriptionResult {
+	) -> Result<Watching, ErrorObjectOwned> {
 		let options = options.unwrap_or_default();
-		let best = options.best;
 		let from = options.from_revision.filter(|r| *r > 0);
 		// Subscribe before reading the index: every block after what is read comes live.
-		let mut live = self.index.subscribe();
+		let live = self.index.subscribe();
 		let meta = match from {
 			Some(from) => {
 				// A node that has just started, or a chain that has just begun finalizing, may not
 				// have indexed its finalized head yet: wait briefly rather than refuse a revision
 				// it is about to hold.
 				let finalized = self.client.info().finalized_hash;
-				let current = match self.client.runtime_api().revision(finalized) {
-					Ok(current) => current,
-					Err(e) => {
-						pending.reject(runtime_api(e)).await;
-						return Ok(());
-					},
-				};
+				let current = self.client.runtime_api().revision(finalized).map_err(runtime_api)?;
 				let meta = self.indexed_up_to(from.saturating_sub(1).min(current)).await;
-				if let Err(oldest) = self.replayable(meta, from, current) {
-					pending.reject(compacted(from, oldest)).await;
-					return Ok(());
-				}
+				self.replayable(meta, from, current).map_err(|oldest| compacted(from, oldest))?;
 				meta
 			},
 			None => self.index.meta(),
 		};
+		Ok(Watching { selector, live, meta, from: from.unwrap_or(0), best: options.best })
+	}
+
+	/// Streams a subscription to `sink`: replays from its start, then follows finalized (or
+	/// best) blocks until the receiver leaves. An error ends a best stream that fell behind.
+	async fn follow(&self, watching: Watching, sink: &impl ItemSink) -> Result<(), String> {
+		let Watching { selector, mut live, meta, from, best } = watching;
 		let _best_watcher = best.then(|| self.index.watch_best());
-		let sink = pending.accept().await?;
 		let mut last_finalized = meta.map(|m| m.last_block).unwrap_or(0);
-		let from = from.unwrap_or(0);
 
 		if let (Some(meta), true) = (meta, from > 0) {
 			for number in self.first_block_for(&meta, from)..=meta.last_block {
 				if let Some(block) = self.index.block(number) {
-					if !send_block(&sink, &block, &selector, from, true).await? {
+					if !send_block(sink, &block, &selector, from, true).await {
 						return Ok(());
 					}
 				}
@@ -330,7 +325,7 @@ impl Registry {
 		if best {
 			for block in self.index.best_chain_after(last_finalized) {
 				sent_best.insert(block.number, block.hash);
-				if !send_block(&sink, &block, &selector, from, false).await? {
+				if !send_block(sink, &block, &selector, from, false).await {
 					return Ok(());
 				}
 			}
@@ -353,27 +348,27 @@ impl Registry {
 					// Blocks missed while lagging behind come from the database.
 					for number in last_finalized.saturating_add(1)..block.number {
 						if let Some(missed) = self.index.block(number) {
-							if !send_block(&sink, &missed, &selector, from, true).await? {
+							if !send_block(sink, &missed, &selector, from, true).await {
 								return Ok(());
 							}
 						}
 					}
 					last_finalized = block.number;
-					send_block(&sink, &block, &selector, from, true).await?
+					send_block(sink, &block, &selector, from, true).await
 				},
 				Ok(Notification::Best(block)) if best => {
 					if sent_best.get(&block.number) == Some(&block.hash) {
 						continue;
 					}
 					sent_best.insert(block.number, block.hash);
-					send_block(&sink, &block, &selector, from, false).await?
+					send_block(sink, &block, &selector, from, false).await
 				},
 				Ok(Notification::Retracted { number, hash }) if best => {
 					if sent_best.get(&number) != Some(&hash) {
 						continue;
 					}
 					sent_best.remove(&number);
-					send(&sink, &retracted(number, hash)).await?
+					sink.send(&retracted(number, hash)).await
 				},
 				Ok(_) => true,
 				// A best stream cannot recover missed blocks: end it so that the client resumes
@@ -381,8 +376,7 @@ impl Registry {
 				Err(RecvError::Lagged(missed)) if best => {
 					return Err(format!(
 						"the subscription fell {missed} notifications behind; resubscribe from the last revision seen"
-					)
-					.into())
+					))
 				},
 				Err(RecvError::Lagged(_)) => true,
 				Err(RecvError::Closed) => false,
@@ -392,32 +386,120 @@ impl Registry {
 			}
 		}
 	}
+
+	/// Runs a JSON-RPC subscription: refused as [`Registry::start_watch`] says, else streamed.
+	async fn watch(
+		&self,
+		pending: PendingSubscriptionSink,
+		selector: Selector,
+		options: Option<WatchOptions>,
+	) -> SubscriptionResult {
+		match self.start_watch(selector, options).await {
+			Ok(watching) => {
+				let sink = pending.accept().await?;
+				self.follow(watching, &sink).await.map_err(Into::into)
+			},
+			Err(e) => {
+				pending.reject(e).await;
+				Ok(())
+			},
+		}
+	}
+}
+
+/// The changes of `target` from revision `from` on, then as they are finalized, for a reader in
+/// this process: the registry RPC's subscriptions, without JSON.
+pub async fn changes(
+	registry: Arc<Registry>,
+	target: &regchain_client::WatchTarget,
+	from: Revision,
+) -> Result<tokio::sync::mpsc::Receiver<WatchItem>, ErrorObjectOwned> {
+	use regchain_client::WatchTarget;
+	let selector = match target {
+		WatchTarget::Keys { key, range_end } => {
+			Selector::Keys { key: key.clone(), range_end: range_end.clone() }
+		},
+		WatchTarget::Instances { service } => Selector::Service(service.clone()),
+		WatchTarget::Election { name } => Selector::Election(name.clone()),
+	};
+	let options = WatchOptions { from_revision: Some(from), best: false };
+	let watching = registry.start_watch(selector, Some(options)).await?;
+	let (sender, receiver) = tokio::sync::mpsc::channel(CHANGES_BUFFER);
+	tokio::spawn(async move {
+		// A finalized stream ends only when its reader leaves.
+		let _ = registry.follow(watching, &sender).await;
+	});
+	Ok(receiver)
+}
+
+/// How many items a reader in this process may leave unread before the stream waits for it.
+const CHANGES_BUFFER: usize = 1024;
+
+/// A subscription checked by [`Registry::start_watch`], ready to stream.
+struct Watching {
+	selector: Selector,
+	live: tokio::sync::broadcast::Receiver<Notification>,
+	meta: Option<Meta>,
+	from: Revision,
+	best: bool,
+}
+
+/// Where a subscription's items go: a JSON-RPC subscription, or a reader in this process.
+#[async_trait]
+trait ItemSink: Send + Sync {
+	/// Sends one item; `false` once the receiver has left.
+	async fn send(&self, item: &WatchItem) -> bool;
+	/// Completes once the receiver has left.
+	async fn closed(&self);
+}
+
+#[async_trait]
+impl ItemSink for SubscriptionSink {
+	async fn send(&self, item: &WatchItem) -> bool {
+		match SubscriptionMessage::from_json(item) {
+			Ok(message) => SubscriptionSink::send(self, message).await.is_ok(),
+			Err(e) => {
+				log::error!("registry subscription: cannot encode a change: {e}");
+				false
+			},
+		}
+	}
+
+	async fn closed(&self) {
+		SubscriptionSink::closed(self).await
+	}
+}
+
+#[async_trait]
+impl ItemSink for tokio::sync::mpsc::Sender<WatchItem> {
+	async fn send(&self, item: &WatchItem) -> bool {
+		tokio::sync::mpsc::Sender::send(self, item.clone()).await.is_ok()
+	}
+
+	async fn closed(&self) {
+		tokio::sync::mpsc::Sender::closed(self).await
+	}
 }
 
 /// Sends the items of `block` that `selector` wants and whose revision is at least `from`.
-/// `Ok(false)` once the client has left.
+/// `false` once the receiver has left.
 async fn send_block(
-	sink: &SubscriptionSink,
+	sink: &impl ItemSink,
 	block: &BlockChanges,
 	selector: &Selector,
 	from: Revision,
 	finalized: bool,
-) -> Result<bool, serde_json::Error> {
+) -> bool {
 	for item in block.items.iter().filter(|item| wanted(item, selector, from)) {
-		let item = WatchItem::Change(change(block, item, finalized, false));
-		if !send(sink, &item).await? {
-			return Ok(false);
+		if !sink.send(&WatchItem::Change(change(block, item, finalized, false))).await {
+			return false;
 		}
 	}
-	Ok(true)
+	true
 }
 
 fn wanted(item: &Item, selector: &Selector, from: Revision) -> bool {
 	item.revision >= from && selector.matches(&item.change)
-}
-
-async fn send(sink: &SubscriptionSink, value: &WatchItem) -> Result<bool, serde_json::Error> {
-	Ok(sink.send(SubscriptionMessage::from_json(value)?).await.is_ok())
 }
 
 /// The range of a key (empty `range_end`) or `[key, range_end)`.
