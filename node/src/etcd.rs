@@ -89,6 +89,8 @@ pub struct NodeContext {
 	pub rpc_listen: Vec<Multiaddr>,
 	/// The node's name.
 	pub name: String,
+	/// The client, for the finalized state.
+	pub client: Arc<crate::types::FullClient>,
 	/// The registry RPC's handler, which answers the etcd API's reads in this process.
 	pub registry: Arc<crate::registry_rpc::Registry>,
 	/// The read index, for linearizable reads.
@@ -172,7 +174,8 @@ pub fn start(
 		)));
 	};
 	let rpc = format!("ws://{rpc}");
-	let (name, registry, read_index) = (node.name, node.registry, node.read_index);
+	let (name, node_client) = (node.name, node.client);
+	let (registry, read_index) = (node.registry, node.read_index);
 	let access = regchain_etcd::access::Access {
 		hosts: params.etcd_host_whitelist.clone(),
 		origins: params.etcd_cors.clone(),
@@ -185,7 +188,8 @@ pub fn start(
 		};
 		let Some(client) = connect(&rpc, signer).await else { return };
 		log::info!("etcd v3 API on {addr} ({client_url}), writes signed by {account}");
-		let backend = NodeBackend::new(registry, read_index, RemoteBackend::new(client));
+		let remote = RemoteBackend::new(client);
+		let backend = NodeBackend::new(node_client, registry, read_index, remote);
 		let api = Api::with_backend(Arc::new(backend), EtcdConfig { client_url, name, access });
 		if let Err(e) = regchain_etcd::serve(api, listener, tls, futures::future::pending()).await {
 			log::error!("etcd API stopped: {e}");

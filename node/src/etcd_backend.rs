@@ -1,10 +1,11 @@
 //! The etcd API's backend inside the node: reads and watches answered by the registry RPC's
-//! handlers and the read index directly, in this process, without JSON or a WebSocket; writes
-//! and the chain's membership and progress still go through the node's own JSON-RPC
-//! ([`RemoteBackend`]) until they get an in-process path of their own.
+//! handlers, the read index and the client directly, in this process, without JSON or a
+//! WebSocket; writes still go through the node's own JSON-RPC ([`RemoteBackend`]) until they
+//! get an in-process path of their own.
 
 use std::sync::Arc;
 
+use codec::Decode;
 use futures::StreamExt;
 use jsonrpsee::types::ErrorObjectOwned;
 use pallet_service_registry::Call;
@@ -18,21 +19,45 @@ use regchain_etcd::{
 	Backend, BackendError, RemoteBackend,
 };
 use regchain_rpc_api::RegistryApiServer;
+use sc_client_api::StorageProvider;
+use sp_blockchain::HeaderBackend;
 use sp_core::H256;
 
-use crate::{read_index::ReadIndex, registry_rpc::Registry};
+use crate::{
+	read_index::ReadIndex,
+	registry_rpc::{index::storage_key, Registry},
+	types::FullClient,
+};
 
-/// Reads and watches in the node, the rest through its JSON-RPC.
+/// Reads and watches in the node, writes through its JSON-RPC.
 pub struct NodeBackend {
+	client: Arc<FullClient>,
 	registry: Arc<Registry>,
 	read_index: Arc<ReadIndex>,
 	remote: RemoteBackend,
 }
 
 impl NodeBackend {
-	/// Reads through `registry` and `read_index`; the rest through `remote`.
-	pub fn new(registry: Arc<Registry>, read_index: Arc<ReadIndex>, remote: RemoteBackend) -> Self {
-		NodeBackend { registry, read_index, remote }
+	/// Reads through `client`, `registry` and `read_index`; writes through `remote`.
+	pub fn new(
+		client: Arc<FullClient>,
+		registry: Arc<Registry>,
+		read_index: Arc<ReadIndex>,
+		remote: RemoteBackend,
+	) -> Self {
+		NodeBackend { client, registry, read_index, remote }
+	}
+
+	/// A pallet's storage value at the finalized head.
+	fn finalized_value<T: Decode>(&self, pallet: &[u8], item: &[u8]) -> Result<Option<T>> {
+		let hash = self.client.info().finalized_hash;
+		let data = self
+			.client
+			.storage(hash, &storage_key(pallet, item))
+			.map_err(|e| BackendError::Internal(format!("the finalized state: {e}")))?;
+		data.map(|data| T::decode(&mut &data.0[..]))
+			.transpose()
+			.map_err(|e| BackendError::Internal(format!("undecodable storage value: {e}")))
 	}
 
 	/// Runs a registry read, which calls the runtime, on a blocking thread, as the JSON-RPC
@@ -115,11 +140,13 @@ impl Backend for NodeBackend {
 	}
 
 	async fn validators(&self) -> Result<Vec<AccountId>> {
-		self.remote.validators().await
+		Ok(self.finalized_value(b"Session", b"Validators")?.unwrap_or_default())
 	}
 
 	async fn progress(&self) -> Result<Progress> {
-		self.remote.progress().await
+		let finalized = self.client.info().finalized_number;
+		let set_id = self.finalized_value(b"Grandpa", b"CurrentSetId")?.unwrap_or_default();
+		Ok(Progress { finalized, set_id })
 	}
 
 	async fn write(&self, call: Call<Runtime>) -> Result<Receipt> {

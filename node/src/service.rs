@@ -349,6 +349,7 @@ pub fn new_full<
 		dev_key_seed: dev_key_seed.clone(),
 		rpc_listen: rpc_handlers.listen_addresses().to_vec(),
 		name: node_name,
+		client: client.clone(),
 		registry: etcd_registry,
 		read_index: etcd_read_index,
 	};

@@ -217,7 +217,8 @@ fn revision_key(revision: Revision) -> Vec<u8> {
 	[REVISION_PREFIX, &revision.to_be_bytes()[..]].concat()
 }
 
-fn storage_key(pallet: &[u8], item: &[u8]) -> StorageKey {
+/// The key of a storage value of a pallet.
+pub fn storage_key(pallet: &[u8], item: &[u8]) -> StorageKey {
 	StorageKey([twox_128(pallet), twox_128(item)].concat())
 }
 
