@@ -150,7 +150,8 @@ impl Error {
 	}
 }
 
-/// `text` on one line.
-pub(crate) fn one_line(text: &str) -> String {
+/// `text` on one line: a node's message, such as a runtime error with a backtrace, as errors
+/// carry it.
+pub fn one_line(text: &str) -> String {
 	text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

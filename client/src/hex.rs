@@ -3,14 +3,13 @@
 
 use sp_core::H256;
 
-pub use regchain_rpc_api::hex::{decode_digits, display_bytes, to_hex, HexError};
+pub use regchain_rpc_api::hex::{decode_digits, decode_lenient, display_bytes, to_hex, HexError};
 
 use crate::Error;
 
 /// Parses `0x`-prefixed (or bare) hex.
 pub fn from_hex(text: &str) -> Result<Vec<u8>, Error> {
-	let digits = text.strip_prefix("0x").unwrap_or(text);
-	decode_digits(digits).map_err(|e| Error::decode("hex", format!("{e}: {text}")))
+	decode_lenient(text).map_err(|e| Error::decode("hex", format!("{e}: {text}")))
 }
 
 /// Parses a `0x`-prefixed 32-byte hash.

@@ -2,9 +2,10 @@
 //! place etcd's `etcdserver.RaftKV` holds under its `v3rpc` handlers.
 //!
 //! Its answers are the registry RPC's types ([`regchain_client::rpc_api`]) and its errors are
-//! typed ([`BackendError`]): the services match on what went wrong, never on a message. Today's
-//! implementation, [`RemoteBackend`], reaches a node over its JSON-RPC; an implementation inside
-//! the node, and one that verifies a remote node's answers, fit the same trait.
+//! typed ([`BackendError`]): the services match on what went wrong, never on a message. This
+//! crate's implementation, [`RemoteBackend`], reaches a node over its JSON-RPC; `regchain-node`
+//! has its own, which answers reads and watches in the node's process; one that verifies a
+//! remote node's answers (an etcd proxy that trusts no single validator) fits the same trait.
 
 use futures::{stream::BoxStream, StreamExt};
 use pallet_service_registry::Call;
@@ -211,18 +212,19 @@ impl Backend for RemoteBackend {
 	}
 
 	async fn validators(&self) -> Result<Vec<AccountId>> {
+		let (head, _) = self.client.finalized_head().await?;
 		Ok(self
 			.client
-			.storage_value(b"Session", b"Validators", None)
+			.storage_value(b"Session", b"Validators", Some(head))
 			.await?
 			.unwrap_or_default())
 	}
 
 	async fn progress(&self) -> Result<Progress> {
-		let finalized = self.client.finalized_number().await?;
+		let (head, finalized) = self.client.finalized_head().await?;
 		let set_id = self
 			.client
-			.storage_value(b"Grandpa", b"CurrentSetId", None)
+			.storage_value(b"Grandpa", b"CurrentSetId", Some(head))
 			.await?
 			.unwrap_or_default();
 		Ok(Progress { finalized, set_id })

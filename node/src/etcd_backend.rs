@@ -1,7 +1,7 @@
 //! The etcd API's backend inside the node: reads and watches answered by the registry RPC's
-//! handlers, the read index and the client directly, in this process, without JSON or a
-//! WebSocket; writes still go through the node's own JSON-RPC ([`RemoteBackend`]) until they
-//! get an in-process path of their own.
+//! handlers, the read index and the client directly, in this process, without a JSON-RPC round
+//! trip or a WebSocket; writes still go through the node's own JSON-RPC ([`RemoteBackend`])
+//! until they get an in-process path of their own.
 
 use std::sync::Arc;
 
@@ -10,6 +10,7 @@ use futures::StreamExt;
 use jsonrpsee::types::ErrorObjectOwned;
 use pallet_service_registry::Call;
 use regchain_client::{
+	error::one_line,
 	runtime::{AccountId, Runtime},
 	AtBlock, ElectionState, Instance, InstanceFilter, Lease, RangeAnswer, RangeRequest, Receipt,
 	RevisionAnswer, ServiceSummary, WatchTarget,
@@ -48,12 +49,11 @@ impl NodeBackend {
 		NodeBackend { client, registry, read_index, remote }
 	}
 
-	/// A pallet's storage value at the finalized head.
+	/// A pallet's storage value at the finalized head, read off the async workers.
 	fn finalized_value<T: Decode>(&self, pallet: &[u8], item: &[u8]) -> Result<Option<T>> {
 		let hash = self.client.info().finalized_hash;
-		let data = self
-			.client
-			.storage(hash, &storage_key(pallet, item))
+		let key = storage_key(pallet, item);
+		let data = tokio::task::block_in_place(|| self.client.storage(hash, &key))
 			.map_err(|e| BackendError::Internal(format!("the finalized state: {e}")))?;
 		data.map(|data| T::decode(&mut &data.0[..]))
 			.transpose()
@@ -76,7 +76,7 @@ impl NodeBackend {
 
 fn registry_error(e: ErrorObjectOwned) -> BackendError {
 	let data = e.data().and_then(|d| serde_json::from_str(d.get()).ok());
-	from_registry_error(e.code(), e.message().to_string(), data.as_ref())
+	from_registry_error(e.code(), one_line(e.message()), data.as_ref())
 }
 
 #[jsonrpsee::core::async_trait]
@@ -100,7 +100,8 @@ impl Backend for NodeBackend {
 	}
 
 	async fn range(&self, request: &RangeRequest, at: &AtBlock) -> Result<RangeAnswer> {
-		// Async: it may wait for the index; its runtime calls leave the async workers.
+		// Async: it may wait for the index; its runtime calls leave the async workers through
+		// `block_in_place`, which the node's multi-threaded runtime allows.
 		RegistryApiServer::range(&*self.registry, request.clone(), Some(at.clone()))
 			.await
 			.map_err(registry_error)

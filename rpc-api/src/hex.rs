@@ -63,6 +63,11 @@ pub fn decode_prefixed(text: &str) -> Result<Vec<u8>, HexError> {
 	decode_digits(text.strip_prefix("0x").ok_or(HexError::NoPrefix)?)
 }
 
+/// Decodes hex with or without its `0x` prefix, as answers and people write it.
+pub fn decode_lenient(text: &str) -> Result<Vec<u8>, HexError> {
+	decode_digits(text.strip_prefix("0x").unwrap_or(text))
+}
+
 /// `bytes` as text when they are UTF-8 without control characters, else as `0x` hex.
 pub fn display_bytes(bytes: &[u8]) -> String {
 	match std::str::from_utf8(bytes) {
@@ -92,6 +97,9 @@ mod tests {
 		assert_eq!(decode_digits("+a"), Err(HexError::NotHex));
 		assert_eq!(decode_digits("abc"), Err(HexError::OddLength));
 		assert_eq!(decode_digits("é"), Err(HexError::NotHex));
+		assert_eq!(decode_lenient("0a").unwrap(), [0x0a]);
+		assert_eq!(decode_lenient("0x0a").unwrap(), [0x0a]);
+		assert_eq!(decode_lenient("0x0"), Err(HexError::OddLength));
 	}
 
 	#[test]

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::hex::{decode_digits, decode_prefixed, display_bytes, to_hex, HexError};
+use crate::hex::{decode_lenient, decode_prefixed, display_bytes, to_hex, HexError};
 
 /// Bytes as `0x`-prefixed hex on the wire.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -61,8 +61,7 @@ impl Serialize for Bytes {
 impl<'de> Deserialize<'de> for Bytes {
 	fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
 		let text = String::deserialize(d)?;
-		let digits = text.strip_prefix("0x").unwrap_or(&text);
-		decode_digits(digits)
+		decode_lenient(&text)
 			.map(Bytes)
 			.map_err(|e| serde::de::Error::custom(format!("{e}: {text:?}")))
 	}

@@ -1,7 +1,9 @@
-//! Watch: etcd's bidirectional stream, on the node's key subscriptions.
+//! Watch: etcd's bidirectional stream, on the node's change index.
 //!
-//! Each watcher is a `registry_subscribeKeys` subscription: from `start_revision` it replays the
-//! indexed changes, then streams finalized ones, with no gap and no duplicate. A start older than
+//! Each watcher follows the backend's changes of its keys ([`crate::Backend::watch`]: inside the
+//! node, the index itself; over JSON-RPC, a `registry_subscribeKeys` subscription): from
+//! `start_revision` it replays the indexed changes, then streams finalized ones, with no gap and
+//! no duplicate. A start older than
 //! the node's window cancels the watcher with `compact_revision` set, as etcd does. A
 //! subscription that fails or ends is taken up again from the last change delivered.
 

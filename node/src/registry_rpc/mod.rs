@@ -294,7 +294,8 @@ impl Registry {
 				// have indexed its finalized head yet: wait briefly rather than refuse a revision
 				// it is about to hold.
 				let finalized = self.client.info().finalized_hash;
-				let current = self.client.runtime_api().revision(finalized).map_err(runtime_api)?;
+				let current = on_blocking_thread(|| self.client.runtime_api().revision(finalized))
+					.map_err(runtime_api)?;
 				let meta = self.indexed_up_to(from.saturating_sub(1).min(current)).await;
 				self.replayable(meta, from, current).map_err(|oldest| compacted(from, oldest))?;
 				meta
@@ -313,6 +314,7 @@ impl Registry {
 
 		if let (Some(meta), true) = (meta, from > 0) {
 			for number in self.first_block_for(&meta, from)..=meta.last_block {
+				yield_now_and_then(number).await;
 				if let Some(block) = self.index.block(number) {
 					if !send_block(sink, &block, &selector, from, true).await {
 						return Ok(());
@@ -347,6 +349,7 @@ impl Registry {
 					}
 					// Blocks missed while lagging behind come from the database.
 					for number in last_finalized.saturating_add(1)..block.number {
+						yield_now_and_then(number).await;
 						if let Some(missed) = self.index.block(number) {
 							if !send_block(sink, &missed, &selector, from, true).await {
 								return Ok(());
@@ -407,8 +410,16 @@ impl Registry {
 	}
 }
 
+/// Lets the async worker run other tasks every so many blocks of a replay, which reads the
+/// index without awaiting when no block holds a change the subscription wants.
+async fn yield_now_and_then(number: u32) {
+	if number % 64 == 0 {
+		tokio::task::yield_now().await;
+	}
+}
+
 /// The changes of `target` from revision `from` on, then as they are finalized, for a reader in
-/// this process: the registry RPC's subscriptions, without JSON.
+/// this process: the registry RPC's subscriptions, without a JSON-RPC round trip.
 pub async fn changes(
 	registry: Arc<Registry>,
 	target: &regchain_client::WatchTarget,

@@ -5,8 +5,8 @@ use pallet_service_registry_runtime_api::{
 	CandidateInfo, ElectionInfo, Health, InstanceInfo, KeyValueInfo, LeaseInfo,
 };
 use regchain_rpc_api::{
-	hex::HexError, At, Bytes, Candidate, Change as ChangeJson, ElectionState, HexParam, Instance,
-	KeyValue, Lease, Retracted, WatchItem,
+	At, Bytes, Candidate, Change as ChangeJson, ElectionState, HexParam, Instance, KeyValue, Lease,
+	Retracted, WatchItem,
 };
 use regchain_runtime::AccountId;
 use sp_core::{crypto::Ss58Codec, H256};
@@ -21,16 +21,9 @@ pub fn parse_hex(
 	name: &str,
 	param: &HexParam,
 ) -> Result<Vec<u8>, jsonrpsee::types::ErrorObjectOwned> {
-	let text = &param.0;
-	param.decode().map_err(|e| match e {
-		HexError::NoPrefix => {
-			invalid_params(format!("{name}: expected 0x-prefixed hex, got {text:?}"))
-		},
-		HexError::OddLength => {
-			invalid_params(format!("{name}: odd number of hex digits in {text:?}"))
-		},
-		HexError::NotHex => invalid_params(format!("{name}: not a hex digit in {text:?}")),
-	})
+	param
+		.decode()
+		.map_err(|e| invalid_params(format!("{name}: {e}, got {:?}", param.0)))
 }
 
 /// A block of this chain: where an answer was computed.
