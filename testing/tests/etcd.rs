@@ -994,6 +994,136 @@ async fn concurrent_etcd_writes_share_transactions_and_keep_their_own_answers() 
 	Ok(())
 }
 
+/// What a txn's answer says, with its revisions relative to the key's creation and to the
+/// answer's own revision, so that answers made at different revisions compare.
+#[derive(Debug, PartialEq, Eq)]
+struct TxnShape {
+	succeeded: bool,
+	/// Each operation's answer: the put's previous key, or the get's keys, as
+	/// (value, version, create revision − the key's creation, mod revision − that or the
+	/// answer's revision).
+	ops: Vec<Vec<(String, i64, i64, i64)>>,
+}
+
+fn txn_shape(answer: &etcd_client::TxnResponse, created: i64) -> Result<TxnShape> {
+	let revision = answer.header().context("a header")?.revision();
+	let relative = |kv: &etcd_client::KeyValue| -> Result<(String, i64, i64, i64)> {
+		// A key written by this txn has its mod revision; one it did not write, its creation's.
+		let base = if kv.mod_revision() == created { created } else { revision };
+		Ok((
+			kv.value_str()?.to_string(),
+			kv.version(),
+			kv.create_revision() - created,
+			kv.mod_revision() - base,
+		))
+	};
+	let mut ops = Vec::new();
+	for op in answer.op_responses() {
+		ops.push(match op {
+			etcd_client::TxnOpResponse::Put(put) => {
+				put.prev_key().map(relative).into_iter().collect::<Result<_>>()?
+			},
+			etcd_client::TxnOpResponse::Get(get) => {
+				get.kvs().iter().map(relative).collect::<Result<_>>()?
+			},
+			other => bail!("an unexpected answer: {other:?}"),
+		});
+	}
+	Ok(TxnShape { succeeded: answer.succeeded(), ops })
+}
+
+/// A write's answer does not depend on the company it travels in: a txn that puts with
+/// `prev_kv` and reads its key back answers the same (which branch ran, the previous key, the
+/// key read, every revision where the write's own revision says it should be) alone and as one
+/// of 100 concurrent writes that share transactions; so does one whose compare fails.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_writes_answer_is_the_same_alone_and_in_a_batch_of_a_hundred() -> Result<()> {
+	use etcd_client::{Compare, CompareOp, PutOptions, Txn, TxnOp};
+	const KEYS: usize = 102;
+	let dir = tempfile::tempdir()?;
+	let (node, endpoint) = dev_node_with_etcd(&dir)?;
+	let client = etcd_client::Client::connect([endpoint.as_str()], None).await?;
+	let key = |i: usize| format!("/shape/{i:03}");
+	let mut setup = tokio::task::JoinSet::new();
+	for i in 0..KEYS {
+		let mut client = client.clone();
+		setup.spawn(async move { client.put(key(i), format!("old {i}"), None).await });
+	}
+	while let Some(done) = setup.join_next().await {
+		done??;
+	}
+	let mut reader = client.clone();
+	let stored = reader
+		.get("/shape/", Some(etcd_client::GetOptions::new().with_prefix()))
+		.await?;
+	let created: Vec<i64> = stored.kvs().iter().map(|kv| kv.create_revision()).collect();
+	ensure!(created.len() == KEYS, "{} keys set up", created.len());
+
+	// Key i's txn: its version is 1, so it puts with prev_kv and reads the key back; for one key
+	// in ten the compare asks for version 5, fails, and the failure branch reads the key.
+	let txn = |i: usize| {
+		let expected = if i % 10 == 1 { 5 } else { 1 };
+		Txn::new()
+			.when([Compare::version(key(i), CompareOp::Equal, expected)])
+			.and_then([
+				TxnOp::put(key(i), format!("new {i}"), Some(PutOptions::new().with_prev_key())),
+				TxnOp::get(key(i), None),
+			])
+			.or_else([TxnOp::get(key(i), None)])
+	};
+	let shape_of = |i: usize, answer: &etcd_client::TxnResponse| -> Result<TxnShape> {
+		let mut shape = txn_shape(answer, created[i])?;
+		// The values name their key: compare them without it.
+		for op in &mut shape.ops {
+			for kv in op {
+				kv.0 = kv.0.replace(&i.to_string(), "i");
+			}
+		}
+		Ok(shape)
+	};
+	let mut alone = client.clone();
+	let succeeded = shape_of(0, &alone.txn(txn(0)).await?)?;
+	let failed = shape_of(1, &alone.txn(txn(1)).await?)?;
+	assert_eq!(
+		succeeded,
+		TxnShape {
+			succeeded: true,
+			ops: vec![vec![("old i".into(), 1, 0, 0)], vec![("new i".into(), 2, 0, 0)]],
+		},
+		"the txn alone"
+	);
+	assert_eq!(
+		failed,
+		TxnShape { succeeded: false, ops: vec![vec![("old i".into(), 1, 0, 0)]] },
+		"the failing txn alone"
+	);
+
+	let first_block = node.best_number()?;
+	let mut batch = tokio::task::JoinSet::new();
+	for i in 2..KEYS {
+		let mut client = client.clone();
+		let request = txn(i);
+		batch.spawn(async move { (i, client.txn(request).await) });
+	}
+	let mut revisions = std::collections::BTreeSet::new();
+	while let Some(done) = batch.join_next().await {
+		let (i, answer) = done?;
+		let answer = answer.with_context(|| format!("txn {i}"))?;
+		let expected = if i % 10 == 1 { &failed } else { &succeeded };
+		assert_eq!(&shape_of(i, &answer)?, expected, "txn {i} in the batch");
+		if answer.succeeded() {
+			revisions.insert(answer.header().context("a header")?.revision());
+		}
+	}
+	assert_eq!(revisions.len(), 90, "each write has its own revision");
+	let (batches, calls) = batches_in_blocks(&node, first_block, node.finalized_number()?)?;
+	assert!(
+		batches >= 1 && calls > batches,
+		"{calls} writes in {batches} batches: nothing was batched"
+	);
+	Ok(())
+}
+
 /// A range whose values add up to more than the runtime returns in one piece (its allocator
 /// refuses 32 MiB): deleting it answers with the count of deleted keys, as etcd does (it used
 /// to answer "compacted" after the delete had happened); reading it whole is refused with a
