@@ -1311,18 +1311,22 @@ fn make_certificates(dir: &std::path::Path) -> Result<()> {
 	Ok(())
 }
 
-/// etcd's TLS options: etcdctl with `--cacert`, `--cert` and `--key` reads and writes; without
-/// a client certificate, or without TLS, it is refused. Beyond loopback, the node refuses to
-/// serve the API without client certificates.
-#[test]
-fn etcdctl_uses_tls_with_client_certificates() -> Result<()> {
-	let dir = tempfile::tempdir()?;
+/// A `--dev` node serving the etcd API over TLS with client certificates on a free loopback
+/// port, with the certificates of [`make_certificates`] in `certs`.
+struct TlsNode {
+	node: Node,
+	/// The API's `127.0.0.1:port`.
+	listen: String,
+	/// Where the certificates are.
+	certs: std::path::PathBuf,
+}
+
+fn dev_node_with_tls(dir: &tempfile::TempDir) -> Result<TlsNode> {
 	let certs = dir.path().join("certs");
 	std::fs::create_dir(&certs)?;
 	make_certificates(&certs)?;
 	let file = |name: &str| certs.join(name).display().to_string();
-	let port = regchain_testing::free_port();
-	let listen = format!("127.0.0.1:{port}");
+	let listen = format!("127.0.0.1:{}", regchain_testing::free_port());
 	let (cert, key, ca) = (file("server.pem"), file("server.key"), file("ca.pem"));
 	let args = [
 		"--dev",
@@ -1337,6 +1341,18 @@ fn etcdctl_uses_tls_with_client_certificates() -> Result<()> {
 		"--etcd-client-cert-auth",
 	];
 	let node = Node::start_finalized(NodeConfig::new("dev", dir.path(), &args))?;
+	Ok(TlsNode { node, listen, certs })
+}
+
+/// etcd's TLS options: etcdctl with `--cacert`, `--cert` and `--key` reads and writes; without
+/// a client certificate, or without TLS, it is refused. Beyond loopback, the node refuses to
+/// serve the API without client certificates.
+#[test]
+fn etcdctl_uses_tls_with_client_certificates() -> Result<()> {
+	let dir = tempfile::tempdir()?;
+	let TlsNode { node, listen, certs } = dev_node_with_tls(&dir)?;
+	let file = |name: &str| certs.join(name).display().to_string();
+	let (cert, key, ca) = (file("server.pem"), file("server.key"), file("ca.pem"));
 
 	let endpoint = format!("https://{listen}");
 	let (client_cert, client_key) = (file("client.pem"), file("client.key"));
@@ -2043,26 +2059,10 @@ fn gateway_tls(endpoint: &str, tls: &[&str], path: &str, body: &str) -> Result<V
 fn tls_refuses_untrusted_expired_and_server_only_client_certificates_and_serves_the_gateway(
 ) -> Result<()> {
 	let dir = tempfile::tempdir()?;
-	let certs = dir.path().join("certs");
-	std::fs::create_dir(&certs)?;
-	make_certificates(&certs)?;
+	let TlsNode { node: _node, listen, certs } = dev_node_with_tls(&dir)?;
 	make_refused_client_certificates(&certs)?;
 	let file = |name: &str| certs.join(name).display().to_string();
-	let listen = format!("127.0.0.1:{}", regchain_testing::free_port());
-	let (cert, key, ca) = (file("server.pem"), file("server.key"), file("ca.pem"));
-	let args = [
-		"--dev",
-		"--etcd-listen",
-		&listen,
-		"--etcd-cert-file",
-		&cert,
-		"--etcd-key-file",
-		&key,
-		"--etcd-trusted-ca-file",
-		&ca,
-		"--etcd-client-cert-auth",
-	];
-	let _node = Node::start_finalized(NodeConfig::new("dev", dir.path(), &args))?;
+	let ca = file("ca.pem");
 
 	let endpoint = format!("https://{listen}");
 	let (client_cert, client_key) = (file("client.pem"), file("client.key"));
