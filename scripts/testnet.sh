@@ -12,10 +12,14 @@
 # with --etcd, it also serves the etcd v3 API on 127.0.0.1:2378+i (validator 1 on etcd's usual
 # 2379), writes signed by its own account. $REGCHAIN_NODE_ARGS adds options to every validator
 # (for example "--grandpa-vote-lag 2 --grandpa-gossip-ms 100"; split on spaces).
+# $REGCHAIN_TESTNET_PORT_SHIFT (default 0) is added to every port, to run a second testnet
+# beside the first (with its own $REGCHAIN_TESTNET_DIR).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 DIR="${REGCHAIN_TESTNET_DIR:-/tmp/regchain-testnet}"
+SHIFT="${REGCHAIN_TESTNET_PORT_SHIFT:-0}"
+[[ "$SHIFT" =~ ^[0-9]+$ ]] || { echo "testnet: REGCHAIN_TESTNET_PORT_SHIFT takes a whole number" >&2; exit 1; }
 SEEDS=(Alice Bob Charlie Dave Eve Ferdie)
 
 die() { echo "testnet: $*" >&2; exit 1; }
@@ -55,7 +59,7 @@ status() {
 	local i=0
 	while read -r _; do
 		i=$((i + 1))
-		local port=$((9943 + i)) best fin
+		local port=$((9943 + SHIFT + i)) best fin
 		# Finalized first: read the other way round, a block finalized between the two
 		# calls would show finalized above best.
 		fin=$(rpc $port chain_getFinalizedHead | python3 -c 'import json,sys; print(json.load(sys.stdin)["result"])' 2>/dev/null || true)
@@ -135,35 +139,35 @@ PY
 		name=$(seed_name "$i")
 		base="$DIR/validator$i"
 		for j in $(seq "$n"); do
-			[ "$j" = "$i" ] || reserved+=(--reserved-nodes "/ip4/127.0.0.1/tcp/$((30332 + j))/p2p/${peers[$((j - 1))]}")
+			[ "$j" = "$i" ] || reserved+=(--reserved-nodes "/ip4/127.0.0.1/tcp/$((30332 + SHIFT + j))/p2p/${peers[$((j - 1))]}")
 		done
 		"$REGCHAIN_NODE" key insert --base-path "$base" --chain "$DIR/chain-spec.json" \
 			--scheme sr25519 --suri "$(secret_seed sr25519 "$name")" --key-type aura
 		"$REGCHAIN_NODE" key insert --base-path "$base" --chain "$DIR/chain-spec.json" \
 			--scheme ed25519 --suri "$(secret_seed ed25519 "$name")" --key-type gran
-		local p2p=$((30332 + i)) api=()
+		local p2p=$((30332 + SHIFT + i)) api=()
 		if [ "$etcd" = 1 ]; then
 			echo "//$name" >"$DIR/validator$i.etcd-signer"
 			chmod 600 "$DIR/validator$i.etcd-signer"
-			api=(--etcd-listen "127.0.0.1:$((2378 + i))" --etcd-signer-file "$DIR/validator$i.etcd-signer")
+			api=(--etcd-listen "127.0.0.1:$((2378 + SHIFT + i))" --etcd-signer-file "$DIR/validator$i.etcd-signer")
 		fi
 		"$REGCHAIN_NODE" --validator --chain "$DIR/chain-spec.json" --name "$name" \
 			--base-path "$base" --node-key-file "$DIR/validator$i.node-key" \
 			--listen-addr "/ip4/127.0.0.1/tcp/$p2p" \
-			--rpc-port $((9943 + i)) --rpc-cors "$REGCHAIN_RPC_CORS" \
-			--prometheus-port $((9614 + i)) \
+			--rpc-port $((9943 + SHIFT + i)) --rpc-cors "$REGCHAIN_RPC_CORS" \
+			--prometheus-port $((9614 + SHIFT + i)) \
 			--no-mdns --no-telemetry --network-backend libp2p "${reserved[@]}" "${api[@]}" "${extra[@]}" \
 			>"$DIR/validator$i.log" 2>&1 &
 		echo $! >>"$DIR/pids"
 	done
 
 	for i in $(seq "$n"); do
-		local port=$((9943 + i))
+		local port=$((9943 + SHIFT + i))
 		for _ in $(seq 300); do rpc $port system_health >/dev/null 2>&1 && break; sleep 0.1; done
 		rpc $port system_health >/dev/null 2>&1 || { stop; die "validator $i did not start; see $DIR/validator$i.log"; }
-		echo "testnet: $(seed_name "$i") (validator $i): RPC ws://127.0.0.1:$port$([ "$etcd" = 1 ] && echo "  etcd 127.0.0.1:$((2378 + i))")  log $DIR/validator$i.log"
+		echo "testnet: $(seed_name "$i") (validator $i): RPC ws://127.0.0.1:$port$([ "$etcd" = 1 ] && echo "  etcd 127.0.0.1:$((2378 + SHIFT + i))")  log $DIR/validator$i.log"
 	done
-	echo "testnet: all data under $DIR; polkadot.js apps: https://polkadot.js.org/apps/?rpc=ws%3A%2F%2F127.0.0.1%3A9944"
+	echo "testnet: all data under $DIR; polkadot.js apps: https://polkadot.js.org/apps/?rpc=ws%3A%2F%2F127.0.0.1%3A$((9944 + SHIFT))"
 
 	if [ "$detach" = 0 ]; then
 		trap 'echo; stop; exit 0' INT TERM
