@@ -2,6 +2,7 @@
 # Installs what a fresh Debian/Ubuntu machine lacks to build regchain. Safe to rerun.
 #   - protoc (protobuf-compiler): litep2p's build script needs it;
 #   - clang and libclang-dev: bindgen, for crates that wrap C;
+#   - make: tikv-jemalloc-sys builds jemalloc, the node's allocator, with it;
 #   - the wasm32v1-none Rust target: the runtime is compiled to it;
 #   - Node.js and npm: a test drives the chain with polkadot.js (@polkadot/api);
 #   - etcdctl and etcd 3.4 (etcd-client, etcd-server): the etcd API is tested with the real
@@ -17,6 +18,7 @@ missing=()
 command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
 command -v clang >/dev/null 2>&1 || missing+=(clang)
 dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
+command -v make >/dev/null 2>&1 || missing+=(make)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)

@@ -32,9 +32,10 @@ def validators(rows):
     return sorted({int(k[1:].split("_")[0]) for k in rows[0] if k.startswith("v")})
 
 
-def at_or_after(rows, minute):
-    """The first sample at or after `minute`, or the last one."""
-    return next((r for r in rows if r["minute"] >= minute), rows[-1])
+def at_or_after(rows, minute, key):
+    """`key` (KiB) in MiB at the first sample at or after `minute`, if the run got that far."""
+    row = next((r for r in rows if r["minute"] >= minute), None)
+    return None if row is None else row[key] / MIB
 
 
 def rate_per_hour(rows, key, since_minute):
@@ -97,8 +98,9 @@ def main():
     fig.savefig(os.path.join(args.dir, "disk.png"), dpi=100)
 
     last = round(rows[-1]["minute"])
-    # The state window is one hour: before it is full, growth says little about the long run.
-    settled = 60 if last >= 120 else last // 2
+    # The state window is one hour: before it is full, nothing is pruned and growth says little
+    # about the long run. Rates are taken after it when the run is long enough.
+    settled = 60 if last >= 80 else last // 2
     lines = [
         f"# Soak: {last} minutes, {load_label}",
         "",
@@ -113,7 +115,7 @@ def main():
     for v in vs:
         key = f"v{v}_anon_kib"
         lines.append(
-            f"| {v} | {rows[0][key] / MIB:.0f} | {at_or_after(rows, 60)[key] / MIB:.0f} | "
+            f"| {v} | {rows[0][key] / MIB:.0f} | {fmt(at_or_after(rows, 60, key), 0)} | "
             f"{rows[-1][key] / MIB:.0f} | {fmt(rate_per_hour(rows, key, settled))} | "
             f"{rows[-1][f'v{v}_file_kib'] / MIB:.0f} | {rows[-1][f'v{v}_fds']} |"
         )
