@@ -126,10 +126,10 @@ while true; do
 		port=$((9614 + shift_by + i))
 		row+=",$(metric $port substrate_block_height best),$(metric $port substrate_block_height finalized)"
 	done
-	for c in $(seq 0 $((${#columns[@]} - 1))); do
-		row+=",$(find "$db" -name "*_$(printf %02d "$c")_*" -printf '%k\n' 2>/dev/null |
-			awk '{ s += $1 } END { print s + 0 }')"
-	done
+	# One walk of the database: ParityDb names its files index_CC_* and table_CC_*, CC the column.
+	row+=",$(find "$db" -name '*_[0-9][0-9]_*' -printf '%f %k\n' 2>/dev/null |
+		awk -v n=${#columns[@]} '{ split($1, p, "_"); s[p[2] + 0] += $2 }
+			END { for (c = 0; c < n; c++) printf "%s%d", (c ? "," : ""), s[c] }')"
 	row+=",$(du -sk "$db" | cut -f1)"
 	ok=$(grep -c '^ok' "$acks" || true)
 	failed=$(grep -c '^failed' "$acks" || true)
